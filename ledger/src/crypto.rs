@@ -1,0 +1,199 @@
+//! Ed25519 keys and signatures, verified strictly.
+//!
+//! Keys and signatures travel as raw bytes ([`PublicKey`], [`Signature`]) so that
+//! any 32 or 64 bytes decode canonically; validity is checked where it matters:
+//! [`PublicKey::check_registrable`] when a member's key is registered (refusing
+//! malformed and weak keys), and [`PublicKey::verify`] with `verify_strict` for every
+//! signature, which refuses non-canonical and small-order encodings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{IdError, KeyError};
+
+/// Text prefix of a public key, so that a key is recognisable in a genesis file.
+pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
+
+/// An ed25519 verifying key, as its 32-byte compressed encoding.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    /// Checks that this key may be registered for a member: a valid curve point that
+    /// is not of small order (a weak key would let anyone forge its signatures).
+    pub fn check_registrable(&self) -> Result<(), KeyError> {
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::Malformed)?;
+        if key.is_weak() {
+            return Err(KeyError::Weak);
+        }
+        Ok(())
+    }
+
+    /// Verifies `signature` over `message` strictly.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
+        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
+        key.verify_strict(message, &signature).is_ok()
+    }
+
+    /// `ed25519:` followed by 64 hex digits.
+    pub fn to_text(&self) -> String {
+        format!("{PUBLIC_KEY_PREFIX}{}", hex::encode(self.0))
+    }
+
+    /// Parses `ed25519:<64 hex digits>` (the prefix is optional).
+    pub fn from_text(text: &str) -> Result<Self, IdError> {
+        let text = text.trim();
+        let digits = text.strip_prefix(PUBLIC_KEY_PREFIX).unwrap_or(text);
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(digits, &mut bytes).map_err(|_| IdError {
+            kind: "public key",
+            value: text.chars().take(80).collect(),
+            reason: "is not ed25519: followed by 64 hexadecimal digits",
+        })?;
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", &hex::encode(self.0)[..16])
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = IdError;
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        Self::from_text(text)
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as Deserialize>::deserialize(deserializer)?;
+        Self::from_text(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An ed25519 signature, as its 64 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({}…)", &hex::encode(self.0)[..16])
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as Deserialize>::deserialize(deserializer)?;
+        let mut bytes = [0u8; 64];
+        hex::decode_to_slice(&text, &mut bytes)
+            .map_err(|_| serde::de::Error::custom("a signature is 128 hexadecimal digits"))?;
+        Ok(Self(bytes))
+    }
+}
+
+/// A member's private signing key. It never leaves the member's machine: nodes
+/// only ever see public keys and signatures.
+#[derive(Clone)]
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    /// A fresh key from the operating system's random source.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|_| KeyError::NoRandomness)?;
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// The key derived from a 32-byte seed (deterministic; for tests and key files).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(seed))
+    }
+
+    /// The 32-byte seed, for writing to a key file.
+    pub fn to_seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs `message`.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message).to_bytes())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(public {})", self.public_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_only_for_their_message_and_key() {
+        let key = SecretKey::from_seed(&[7; 32]);
+        let other = SecretKey::from_seed(&[8; 32]);
+        let signature = key.sign(b"hello");
+        assert!(key.public_key().verify(b"hello", &signature));
+        assert!(!key.public_key().verify(b"hellp", &signature));
+        assert!(!other.public_key().verify(b"hello", &signature));
+    }
+
+    #[test]
+    fn the_identity_point_is_refused_as_weak() {
+        // The compressed identity point (y = 1) has small order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(PublicKey(identity).check_registrable(), Err(KeyError::Weak));
+    }
+
+    #[test]
+    fn a_non_point_is_refused_as_malformed() {
+        // y = 2 has no matching x on the curve.
+        let mut bytes = [0u8; 32];
+        bytes[0] = 2;
+        assert_eq!(PublicKey(bytes).check_registrable(), Err(KeyError::Malformed));
+    }
+
+    #[test]
+    fn key_text_round_trips() {
+        let key = SecretKey::from_seed(&[1; 32]).public_key();
+        assert_eq!(PublicKey::from_text(&key.to_text()).unwrap(), key);
+    }
+}

@@ -1,0 +1,92 @@
+//! Errors of the ledger crate.
+//!
+//! Per-request errors (a malformed encoding, a bad identifier, a proof that does
+//! not verify) are values the caller reports and moves on from. [`StoreError`] is
+//! different: a storage failure or a broken invariant in stored data means the
+//! node must stop rather than build on a ledger it cannot trust.
+
+/// Bytes that are not the canonical encoding of the expected type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The input exceeds the size cap before decoding starts.
+    #[error("encoded value of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Bytes given.
+        len: u64,
+        /// The cap.
+        max: u64,
+    },
+    /// The bytes do not decode (bad tag, length over its cap, trailing bytes, ...).
+    #[error("malformed encoding: {reason}")]
+    Malformed {
+        /// What the decoder found wrong.
+        reason: String,
+    },
+    /// The bytes decode, but not from their canonical encoding.
+    #[error("non-canonical encoding: the value re-encodes to different bytes")]
+    NonCanonical,
+}
+
+/// An identifier that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} {value:?} {reason}")]
+pub struct IdError {
+    /// What kind of identifier.
+    pub kind: &'static str,
+    /// The text given (truncated).
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// A key that cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Not a valid compressed curve point.
+    #[error("not a valid ed25519 public key")]
+    Malformed,
+    /// A small-order key, whose signatures anyone could forge.
+    #[error("weak (small-order) ed25519 public key")]
+    Weak,
+    /// The operating system gave no randomness.
+    #[error("the operating system's random source failed")]
+    NoRandomness,
+}
+
+/// A failure of the ledger store. Fatal: the node must stop.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error.
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// A stored value does not decode: the store is corrupt.
+    #[error("corrupt record in {column}: {source}")]
+    Corrupt {
+        /// The column family.
+        column: &'static str,
+        /// What failed to decode.
+        source: DecodeError,
+    },
+    /// The store belongs to another chain or genesis.
+    #[error("this data dir holds chain {found}, but the genesis describes {expected}")]
+    WrongGenesis {
+        /// What the genesis says.
+        expected: String,
+        /// What the store holds.
+        found: String,
+    },
+    /// A block that does not extend the tip.
+    #[error("block at height {height} does not extend the tip at height {tip}")]
+    NotNextBlock {
+        /// The block's height.
+        height: u64,
+        /// The tip's height.
+        tip: u64,
+    },
+    /// Something stored is missing or inconsistent.
+    #[error("inconsistent store: {0}")]
+    Inconsistent(String),
+}
+
+/// Result of ledger-store operations.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;

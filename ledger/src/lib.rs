@@ -1,0 +1,29 @@
+//! # gemtrail-ledger
+//!
+//! The deterministic, verifiable heart of gemtrail: the data model of stones and
+//! custody ([`model`]), one canonical encoding ([`codec`]), strict signatures
+//! ([`crypto`]), the transaction rules ([`rules`]) and the pure block state machine
+//! ([`machine`]), merkle trees ([`merkle`]), the RocksDB ledger store ([`store`]),
+//! and provenance proofs that verify offline against the genesis ([`proof`]).
+//!
+//! Start reading at [`machine::apply_block`]: it takes a state and a block
+//! proposal and returns the block, its receipts and the state changes.
+//!
+//! **Architecture invariant:** this crate is synchronous and knows nothing of Raft,
+//! tokio or the network. Its only I/O is the RocksDB ledger store.
+
+pub mod codec;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod machine;
+pub mod merkle;
+pub mod model;
+pub mod proof;
+pub mod rules;
+pub mod state;
+pub mod store;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testkit;
+
+pub use error::{DecodeError, IdError, KeyError, StoreError, StoreResult};

@@ -1,0 +1,114 @@
+//! The block state machine: a pure function from (state, block proposal) to
+//! (block, receipts, state changes).
+//!
+//! **Architecture invariant:** [`apply_block`] reads only the view it is given and
+//! the proposal. No clock, randomness or I/O enters the decision (the leader's
+//! timestamp travels inside the proposal), so every node that applies the same
+//! proposal to the same state gets the same block hash, receipts and changes.
+
+use crate::codec::{domain_hash, encode, Domain};
+use crate::error::StoreResult;
+use crate::ids::{BlockHash, ChainId, Digest};
+use crate::merkle;
+use crate::model::{Block, BlockHeader, BlockProposal, Outcome, Receipt, SignedTransaction};
+use crate::rules::{apply_transaction, Stop};
+use crate::state::{LedgerView, Overlay, StateChanges};
+
+/// A block built from a proposal, with everything needed to store it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: BlockHash,
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+    /// The state changes of the applied transactions.
+    pub changes: StateChanges,
+    /// The transaction merkle leaves, in block order.
+    pub tx_leaves: Vec<Digest>,
+    /// The receipt merkle leaves, in block order.
+    pub receipt_leaves: Vec<Digest>,
+}
+
+/// The merkle leaf of a signed transaction.
+pub fn tx_leaf(chain_id: &ChainId, signed: &SignedTransaction) -> Digest {
+    Digest(domain_hash(
+        Domain::TransactionLeaf,
+        chain_id.as_str(),
+        &encode(signed),
+    ))
+}
+
+/// The merkle leaf of a receipt.
+pub fn receipt_leaf(chain_id: &ChainId, receipt: &Receipt) -> Digest {
+    Digest(domain_hash(
+        Domain::ReceiptLeaf,
+        chain_id.as_str(),
+        &encode(receipt),
+    ))
+}
+
+/// Applies `proposal` on top of `view`'s tip.
+///
+/// Fails only when the view itself fails (a storage error): that is fatal for the
+/// node, unlike a transaction's rejection, which is recorded in its receipt.
+pub fn apply_block<V: LedgerView + ?Sized>(
+    view: &V,
+    proposal: BlockProposal,
+) -> StoreResult<AppliedBlock> {
+    let tip = view.tip();
+    let height = tip.height + 1;
+    let chain_id = view.chain_id().clone();
+    let mut overlay = Overlay::new(view);
+    let mut receipts = Vec::with_capacity(proposal.transactions.len());
+
+    for (index, signed) in proposal.transactions.iter().enumerate() {
+        let tx_index = index as u32;
+        let id = signed.id();
+        let already_burned = overlay.contains_tx(&id)?;
+        let outcome = match apply_transaction(&mut overlay, signed, tx_index, height) {
+            Ok(()) => Outcome::Applied,
+            Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
+            Err(Stop::Store(error)) => return Err(error),
+        };
+        if !already_burned {
+            let burned = overlay.contains_tx(&id)?;
+            overlay.index_tx(id, tx_index, burned);
+        }
+        receipts.push(Receipt { tx_id: id, outcome });
+    }
+
+    let membership_root = overlay.membership().root(&chain_id);
+    let changes = overlay.into_changes();
+    let tx_leaves: Vec<Digest> = proposal
+        .transactions
+        .iter()
+        .map(|signed| tx_leaf(&chain_id, signed))
+        .collect();
+    let receipt_leaves: Vec<Digest> = receipts
+        .iter()
+        .map(|receipt| receipt_leaf(&chain_id, receipt))
+        .collect();
+    let header = BlockHeader {
+        height,
+        prev_hash: tip.hash,
+        timestamp_ms: proposal.timestamp_ms.max(tip.timestamp_ms),
+        tx_count: proposal.transactions.len() as u32,
+        tx_root: merkle::root(&tx_leaves),
+        receipts_root: merkle::root(&receipt_leaves),
+        membership_root,
+    };
+    let hash = header.hash(&chain_id);
+    Ok(AppliedBlock {
+        block: Block {
+            header,
+            transactions: proposal.transactions,
+        },
+        hash,
+        receipts,
+        changes,
+        tx_leaves,
+        receipt_leaves,
+    })
+}

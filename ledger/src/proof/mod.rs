@@ -1,0 +1,94 @@
+//! Provenance proofs: everything an auditor needs to check a stone's origin chain
+//! offline, holding nothing but the genesis.
+//!
+//! A [`ProvenanceProof`] carries every event of the stone and of its ancestors
+//! (the rough it was cut from), each as a [`ProvenEvent`]: the signed
+//! transaction, its receipt, and merkle paths into its block's header. It also
+//! carries every applied governance transaction, so the verifier can rebuild the
+//! membership in force at each height, and the whole header chain from height 1
+//! to the tip, so every header link back to the genesis hash can be checked and
+//! every header's membership root compared with the rebuilt membership.
+//!
+//! [`ProofSource`] is what a proof is built from: the RocksDB store implements it,
+//! and so does the in-memory test chain.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::BoundedVec;
+use crate::error::StoreResult;
+use crate::ids::{ChainId, Digest, StoneId};
+use crate::merkle::MerklePath;
+use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
+
+/// Most headers one proof may carry (one per block from height 1 to the tip).
+pub const PROOF_HEADERS_MAX: usize = 4_000_000;
+/// Most stone events one proof may carry.
+pub const PROOF_EVENTS_MAX: usize = 65_536;
+/// Most governance transactions one proof may carry.
+pub const PROOF_GOVERNANCE_MAX: usize = 65_536;
+
+/// Where a transaction sits: block height and position in the block.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Serialize, Deserialize,
+)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub tx_index: u32,
+}
+
+/// One transaction, proven to be in a block and to have been applied.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProvenEvent {
+    /// Where it is.
+    pub location: TxLocation,
+    /// The signed transaction.
+    pub transaction: SignedTransaction,
+    /// Path from its leaf to the header's `tx_root`.
+    pub tx_path: MerklePath,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// Path from the receipt's leaf to the header's `receipts_root`.
+    pub receipt_path: MerklePath,
+}
+
+/// A self-contained, offline-verifiable account of a stone's provenance.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProvenanceProof {
+    /// The chain it comes from.
+    pub chain_id: ChainId,
+    /// The stone it is about.
+    pub stone: StoneId,
+    /// Every header from height 1 to the tip, in order.
+    pub headers: BoundedVec<BlockHeader, PROOF_HEADERS_MAX>,
+    /// Every event of the stone and its ancestors, in chain order, each once.
+    pub events: BoundedVec<ProvenEvent, PROOF_EVENTS_MAX>,
+    /// Every applied governance transaction from genesis to the tip, in chain order.
+    pub governance: BoundedVec<ProvenEvent, PROOF_GOVERNANCE_MAX>,
+}
+
+/// What a proof is built from.
+pub trait ProofSource {
+    /// The chain id.
+    fn chain_id(&self) -> &ChainId;
+    /// Height of the last block (0 before the first).
+    fn tip_height(&self) -> u64;
+    /// The header at `height` (1 ..= tip).
+    fn header(&self, height: u64) -> StoreResult<Option<BlockHeader>>;
+    /// A stone's current state.
+    fn stone(&self, id: &StoneId) -> StoreResult<Option<Stone>>;
+    /// Where each event of the stone is, in event order.
+    fn stone_event_locations(&self, id: &StoneId) -> StoreResult<Vec<TxLocation>>;
+    /// Where each applied governance transaction is, in chain order.
+    fn governance_locations(&self) -> StoreResult<Vec<TxLocation>>;
+    /// The transaction and its receipt at `location`.
+    fn transaction_at(
+        &self,
+        location: TxLocation,
+    ) -> StoreResult<Option<(SignedTransaction, Receipt)>>;
+    /// The transaction leaves and receipt leaves of the block at `height`.
+    fn block_leaves(&self, height: u64) -> StoreResult<Option<(Vec<Digest>, Vec<Digest>)>>;
+}

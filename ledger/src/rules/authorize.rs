@@ -1,0 +1,97 @@
+//! Authorisation: the right chain, no replay, a member signer, and valid strict
+//! signatures by keys the approvers hold; for governance, a majority of Admins.
+//!
+//! Checks run cheapest first, and signatures last, so that a flood of
+//! transactions from non-members costs no curve arithmetic.
+
+use std::collections::BTreeSet;
+
+use super::RuleResult;
+use crate::ids::TxId;
+use crate::model::{Action, RejectReason, Role, SignedTransaction};
+use crate::state::{LedgerView, Overlay};
+
+/// Authorises `signed` (whose id is `id`) against the current membership.
+pub(super) fn authorize<V: LedgerView + ?Sized>(
+    overlay: &Overlay<'_, V>,
+    signed: &SignedTransaction,
+    id: &TxId,
+) -> RuleResult {
+    let tx = &signed.tx;
+    if &tx.chain_id != overlay.chain_id() {
+        return Err(RejectReason::WrongChain {
+            expected: overlay.chain_id().clone(),
+            found: tx.chain_id.clone(),
+        }
+        .into());
+    }
+    if overlay.contains_tx(id)? {
+        return Err(RejectReason::Replay { tx_id: *id }.into());
+    }
+    let membership = overlay.membership();
+    if membership.member(&tx.signer).is_none() {
+        return Err(RejectReason::UnknownSigner {
+            org: tx.signer.clone(),
+        }
+        .into());
+    }
+    let approvals = signed.approvals.as_slice();
+    if approvals.first().map(|approval| &approval.org) != Some(&tx.signer) {
+        return Err(RejectReason::SignerDidNotSign {
+            signer: tx.signer.clone(),
+        }
+        .into());
+    }
+    let is_governance = matches!(tx.action, Action::Governance(_));
+    if !is_governance && approvals.len() != 1 {
+        return Err(RejectReason::UnexpectedApprovals {
+            count: approvals.len() as u32,
+        }
+        .into());
+    }
+    let mut seen = BTreeSet::new();
+    for approval in approvals {
+        let Some(member) = membership.member(&approval.org) else {
+            return Err(RejectReason::UnknownApprover {
+                org: approval.org.clone(),
+            }
+            .into());
+        };
+        if !seen.insert(&approval.org) {
+            return Err(RejectReason::DuplicateApproval {
+                org: approval.org.clone(),
+            }
+            .into());
+        }
+        if !member.keys.iter().any(|key| key == &approval.key) {
+            return Err(RejectReason::KeyNotOfMember {
+                org: approval.org.clone(),
+                key: approval.key,
+            }
+            .into());
+        }
+        if is_governance && !member.roles.contains(Role::Admin) {
+            return Err(RejectReason::MissingRole {
+                org: approval.org.clone(),
+                role: Role::Admin,
+            }
+            .into());
+        }
+    }
+    if is_governance && approvals.len() < membership.admin_majority() {
+        return Err(RejectReason::NotEnoughAdminApprovals {
+            approvals: approvals.len() as u32,
+            required: membership.admin_majority() as u32,
+        }
+        .into());
+    }
+    for approval in approvals {
+        if !approval.key.verify(id.as_bytes(), &approval.signature) {
+            return Err(RejectReason::BadSignature {
+                org: approval.org.clone(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}

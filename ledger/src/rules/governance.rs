@@ -1,0 +1,161 @@
+//! Governance: admitting, changing and removing members and nodes, and rotating
+//! keys. Authorisation (a majority of Admins) is checked in `authorize`; here we
+//! check that the change itself leaves a sound consortium.
+
+use super::RuleResult;
+use crate::crypto::PublicKey;
+use crate::error::KeyError;
+use crate::ids::OrgId;
+use crate::model::{
+    Governance, Member, Membership, RejectReason, Role, MEMBERS_MAX, NODES_MAX,
+};
+use crate::state::{LedgerView, Overlay};
+
+/// Applies `change` to a copy of the membership and installs it.
+pub(super) fn apply<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    change: &Governance,
+) -> RuleResult {
+    let mut membership = overlay.membership().clone();
+    match change {
+        Governance::AddMember(member) => add_member(&mut membership, member)?,
+        Governance::UpdateMember { org, name, roles } => {
+            let existing = existing_member(&mut membership, org)?;
+            if roles.is_empty() {
+                return Err(RejectReason::IncompleteMember { org: org.clone() }.into());
+            }
+            existing.name = name.clone();
+            existing.roles = *roles;
+            check_admin_remains(&membership)?;
+        }
+        Governance::RemoveMember { org } => {
+            existing_member(&mut membership, org)?;
+            if let Some(node) = membership.nodes.values().find(|node| &node.owner == org) {
+                return Err(RejectReason::MemberRunsNode {
+                    org: org.clone(),
+                    node: node.id,
+                }
+                .into());
+            }
+            membership.members.remove(org);
+            check_admin_remains(&membership)?;
+        }
+        Governance::RotateKey { org, old, new } => {
+            let existing = existing_member(&mut membership, org)?;
+            if !existing.keys.iter().any(|key| key == old) {
+                return Err(RejectReason::KeyNotOfMember {
+                    org: org.clone(),
+                    key: *old,
+                }
+                .into());
+            }
+            check_new_key(&membership, new)?;
+            if let Some(member) = membership.members.get_mut(org) {
+                let keys = member
+                    .keys
+                    .iter()
+                    .map(|key| if key == old { *new } else { *key })
+                    .collect::<Vec<_>>();
+                member.keys = keys.try_into().unwrap_or_default();
+            }
+        }
+        Governance::AddNode(node) => {
+            if membership.nodes.len() >= NODES_MAX {
+                return Err(RejectReason::NodeCountOutOfRange {
+                    max: NODES_MAX as u32,
+                }
+                .into());
+            }
+            let clash = membership
+                .nodes
+                .values()
+                .any(|existing| existing.id == node.id || existing.peer_id == node.peer_id);
+            if clash {
+                return Err(RejectReason::NodeExists { node: node.id }.into());
+            }
+            existing_member(&mut membership, &node.owner)?;
+            membership.nodes.insert(node.id, node.clone());
+        }
+        Governance::RemoveNode { node } => {
+            if !membership.nodes.contains_key(node) {
+                return Err(RejectReason::UnknownNode { node: *node }.into());
+            }
+            if membership.nodes.len() == 1 {
+                return Err(RejectReason::NodeCountOutOfRange {
+                    max: NODES_MAX as u32,
+                }
+                .into());
+            }
+            membership.nodes.remove(node);
+        }
+    }
+    overlay.put_membership(membership);
+    Ok(())
+}
+
+fn existing_member<'m>(
+    membership: &'m mut Membership,
+    org: &OrgId,
+) -> Result<&'m mut Member, RejectReason> {
+    membership
+        .members
+        .get_mut(org)
+        .ok_or_else(|| RejectReason::UnknownMember { org: org.clone() })
+}
+
+fn add_member(membership: &mut Membership, member: &Member) -> Result<(), RejectReason> {
+    if membership.members.len() >= MEMBERS_MAX {
+        return Err(RejectReason::TooManyMembers {
+            max: MEMBERS_MAX as u32,
+        });
+    }
+    if membership.members.contains_key(&member.org) {
+        return Err(RejectReason::MemberExists {
+            org: member.org.clone(),
+        });
+    }
+    if member.keys.is_empty() || member.roles.is_empty() {
+        return Err(RejectReason::IncompleteMember {
+            org: member.org.clone(),
+        });
+    }
+    for (position, key) in member.keys.iter().enumerate() {
+        check_new_key(membership, key)?;
+        if member.keys.as_slice()[..position].contains(key) {
+            return Err(RejectReason::KeyInUse {
+                key: *key,
+                org: member.org.clone(),
+            });
+        }
+    }
+    membership.members.insert(member.org.clone(), member.clone());
+    Ok(())
+}
+
+/// A key to register must be a valid, strong key that no member holds yet.
+fn check_new_key(membership: &Membership, key: &PublicKey) -> Result<(), RejectReason> {
+    match key.check_registrable() {
+        Ok(()) => {}
+        Err(KeyError::Weak) => return Err(RejectReason::WeakKey { key: *key }),
+        Err(_) => return Err(RejectReason::MalformedKey { key: *key }),
+    }
+    if let Some(holder) = membership.key_owner(key) {
+        return Err(RejectReason::KeyInUse {
+            key: *key,
+            org: holder.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn check_admin_remains(membership: &Membership) -> Result<(), RejectReason> {
+    let has_admin = membership
+        .members
+        .values()
+        .any(|member| member.roles.contains(Role::Admin));
+    if has_admin {
+        Ok(())
+    } else {
+        Err(RejectReason::LastAdmin)
+    }
+}

@@ -1,0 +1,136 @@
+//! The transaction rules: who may do what, to which stone, and when.
+//!
+//! [`apply_transaction`] authorises a signed transaction ([`authorize`]) and then
+//! runs its action's rule ([`stones`], [`transfers`], [`governance`]). Every rule
+//! reads and checks everything first and writes to the [`Overlay`] only once all
+//! checks have passed, so a rejected transaction changes no state. The order of
+//! the checks is part of the protocol (it decides which reason a transaction with
+//! several faults gets) and is documented in `docs/protocol.md`.
+
+mod authorize;
+mod governance;
+mod stones;
+mod transfers;
+
+use crate::error::StoreError;
+use crate::ids::{OrgId, StoneId, TxId};
+use crate::model::{Action, RejectReason, SignedTransaction, Stone, StoneStatus};
+use crate::state::{LedgerView, Overlay};
+
+/// Why a rule stopped: the transaction is rejected, or the store failed (fatal).
+#[derive(Debug)]
+pub enum Stop {
+    /// The transaction is rejected; the block goes on.
+    Reject(RejectReason),
+    /// The store failed; applying the block must stop.
+    Store(StoreError),
+}
+
+impl From<RejectReason> for Stop {
+    fn from(reason: RejectReason) -> Self {
+        Stop::Reject(reason)
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(error: StoreError) -> Self {
+        Stop::Store(error)
+    }
+}
+
+/// The result of a rule.
+pub type RuleResult<T = ()> = Result<T, Stop>;
+
+/// Everything a rule needs to know about the transaction being applied.
+pub struct TxContext<'t> {
+    /// Its id.
+    pub id: TxId,
+    /// The acting member.
+    pub signer: &'t OrgId,
+    /// Height of the block being built.
+    pub height: u64,
+}
+
+/// Checks and applies one transaction at `tx_index` of the block at `height`.
+///
+/// Its id is burned (later copies are replays) once it passes authorisation,
+/// whatever its action's outcome. A transaction that fails authorisation does not
+/// burn its id: otherwise anyone could copy a member's pending transaction, spoil
+/// its signature, and get the genuine one refused as a replay.
+pub fn apply_transaction<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    signed: &SignedTransaction,
+    tx_index: u32,
+    height: u64,
+) -> RuleResult {
+    let id = signed.id();
+    authorize::authorize(overlay, signed, &id)?;
+    overlay.begin_tx(tx_index, id);
+    let context = TxContext {
+        id,
+        signer: &signed.tx.signer,
+        height,
+    };
+    match &signed.tx.action {
+        Action::RegisterStone(register) => stones::register(overlay, &context, register),
+        Action::ProposeTransfer(propose) => transfers::propose(overlay, &context, propose),
+        Action::AcceptTransfer { proposal } => transfers::accept(overlay, &context, proposal),
+        Action::RejectTransfer { proposal } => transfers::reject(overlay, &context, proposal),
+        Action::CancelTransfer { proposal } => transfers::cancel(overlay, &context, proposal),
+        Action::Manufacture(manufacture) => stones::manufacture(overlay, &context, manufacture),
+        Action::Grade { stone, report } => stones::grade(overlay, &context, stone, report),
+        Action::Sell { stone, .. } => stones::sell(overlay, &context, stone),
+        Action::Flag { stone, reason } => stones::flag(overlay, &context, stone, *reason),
+        Action::ClearFlag { stone } => stones::clear_flag(overlay, &context, stone),
+        Action::Governance(change) => governance::apply(overlay, change),
+    }
+}
+
+/// Loads a stone or rejects with `UnknownStone`.
+fn existing_stone<V: LedgerView + ?Sized>(
+    overlay: &Overlay<'_, V>,
+    id: &StoneId,
+) -> RuleResult<Stone> {
+    overlay
+        .stone(id)?
+        .ok_or_else(|| Stop::Reject(RejectReason::UnknownStone { stone: id.clone() }))
+}
+
+/// Checks that `signer` may move `stone` now: it holds it, and the stone is
+/// active, unflagged and not offered in an open proposal. In that order.
+fn check_movable(stone: &Stone, signer: &OrgId) -> Result<(), RejectReason> {
+    if &stone.custodian != signer {
+        return Err(RejectReason::NotCustodian {
+            stone: stone.id.clone(),
+            signer: signer.clone(),
+            custodian: stone.custodian.clone(),
+        });
+    }
+    check_active(stone)?;
+    if let Some(reason) = stone.flag {
+        return Err(RejectReason::StoneFlagged {
+            stone: stone.id.clone(),
+            reason,
+        });
+    }
+    if let Some(proposal) = stone.open_proposal {
+        return Err(RejectReason::StoneInOpenProposal {
+            stone: stone.id.clone(),
+            proposal,
+        });
+    }
+    Ok(())
+}
+
+/// Rejects sold and consumed stones.
+fn check_active(stone: &Stone) -> Result<(), RejectReason> {
+    match stone.status {
+        StoneStatus::Active => Ok(()),
+        StoneStatus::Sold => Err(RejectReason::StoneSold {
+            stone: stone.id.clone(),
+        }),
+        StoneStatus::Consumed => Err(RejectReason::StoneConsumed {
+            stone: stone.id.clone(),
+        }),
+    }
+}

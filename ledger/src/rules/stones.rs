@@ -1,0 +1,242 @@
+//! Rules that create and change stones: register, manufacture, grade, sell, flag
+//! and clear a flag.
+
+use std::collections::BTreeSet;
+
+use super::{check_active, check_movable, existing_stone, RuleResult, TxContext};
+use crate::codec::BoundedVec;
+use crate::ids::{OrgId, StoneId};
+use crate::model::{
+    Carats, FlagReason, GradeSummary, LabReport, Manufacture, RegisterStone, RejectReason, Role,
+    Stone, StoneKind, StoneStatus,
+};
+use crate::state::{LedgerView, Overlay};
+
+/// Rejects with `MissingRole` unless `org` holds `role`.
+pub(super) fn require_role<V: LedgerView + ?Sized>(
+    overlay: &Overlay<'_, V>,
+    org: &OrgId,
+    role: Role,
+) -> Result<(), RejectReason> {
+    let holds = overlay
+        .membership()
+        .member(org)
+        .is_some_and(|member| member.roles.contains(role));
+    if holds {
+        Ok(())
+    } else {
+        Err(RejectReason::MissingRole {
+            org: org.clone(),
+            role,
+        })
+    }
+}
+
+fn check_weight(stone: &StoneId, carats: Carats) -> Result<(), RejectReason> {
+    if carats.0 == 0 || carats.is_implausible() {
+        return Err(RejectReason::ImplausibleCarats {
+            stone: stone.clone(),
+            carats,
+        });
+    }
+    Ok(())
+}
+
+fn check_new_id<V: LedgerView + ?Sized>(overlay: &Overlay<'_, V>, id: &StoneId) -> RuleResult {
+    if overlay.stone(id)?.is_some() {
+        return Err(RejectReason::StoneExists { stone: id.clone() }.into());
+    }
+    Ok(())
+}
+
+/// Producer only. The id must be new forever; the weight plausible.
+pub(super) fn register<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &TxContext<'_>,
+    register: &RegisterStone,
+) -> RuleResult {
+    require_role(overlay, context.signer, Role::Producer)?;
+    check_new_id(overlay, &register.stone_id)?;
+    check_weight(&register.stone_id, register.rough.carats)?;
+    overlay.record_stone_event(Stone {
+        id: register.stone_id.clone(),
+        kind: StoneKind::Rough {
+            rough: register.rough.clone(),
+            kp_certificate: register.kp_certificate.clone(),
+            producer: context.signer.clone(),
+        },
+        origin: register.origin.clone(),
+        custodian: context.signer.clone(),
+        status: StoneStatus::Active,
+        flag: None,
+        open_proposal: None,
+        grade: None,
+        outputs: BoundedVec::empty(),
+        created_at: context.height,
+        event_count: 0,
+    });
+    Ok(())
+}
+
+/// A Manufacturer holding a movable rough cuts it into new polished stones whose
+/// carats sum to no more than the rough's. The rough is consumed.
+pub(super) fn manufacture<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &TxContext<'_>,
+    manufacture: &Manufacture,
+) -> RuleResult {
+    require_role(overlay, context.signer, Role::Manufacturer)?;
+    let mut rough = existing_stone(overlay, &manufacture.rough)?;
+    check_movable(&rough, context.signer)?;
+    let StoneKind::Rough { .. } = rough.kind else {
+        return Err(RejectReason::NotRough { stone: rough.id }.into());
+    };
+    if manufacture.outputs.is_empty() {
+        return Err(RejectReason::NoOutputs.into());
+    }
+    let mut seen = BTreeSet::new();
+    let mut total = 0u64;
+    for output in manufacture.outputs.iter() {
+        if output.stone_id == rough.id || !seen.insert(&output.stone_id) {
+            return Err(RejectReason::DuplicateStone {
+                stone: output.stone_id.clone(),
+            }
+            .into());
+        }
+        check_new_id(overlay, &output.stone_id)?;
+        check_weight(&output.stone_id, output.four_cs.carats)?;
+        total += output.four_cs.carats.0;
+    }
+    if total > rough.carats().0 {
+        return Err(RejectReason::CaratsExceeded {
+            rough: rough.carats(),
+            outputs: Carats(total),
+        }
+        .into());
+    }
+
+    let output_ids = manufacture
+        .outputs
+        .iter()
+        .map(|output| output.stone_id.clone())
+        .collect::<Vec<_>>();
+    for output in manufacture.outputs.iter() {
+        overlay.record_stone_event(Stone {
+            id: output.stone_id.clone(),
+            kind: StoneKind::Polished {
+                parent: rough.id.clone(),
+                output: output.clone(),
+                cutter: manufacture.cutter.clone(),
+            },
+            origin: rough.origin.clone(),
+            custodian: context.signer.clone(),
+            status: StoneStatus::Active,
+            flag: None,
+            open_proposal: None,
+            grade: None,
+            outputs: BoundedVec::empty(),
+            created_at: context.height,
+            event_count: 0,
+        });
+    }
+    rough.status = StoneStatus::Consumed;
+    // The outputs are bounded by the same maximum as the manufacture's outputs.
+    rough.outputs = BoundedVec::new(output_ids).unwrap_or_default();
+    overlay.record_stone_event(rough);
+    Ok(())
+}
+
+/// A Lab attaches its report to an active stone; no custody is needed (the stone
+/// visits the lab without changing hands).
+pub(super) fn grade<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &TxContext<'_>,
+    stone_id: &StoneId,
+    report: &LabReport,
+) -> RuleResult {
+    require_role(overlay, context.signer, Role::Lab)?;
+    let mut stone = existing_stone(overlay, stone_id)?;
+    check_active(&stone)?;
+    check_weight(stone_id, report.four_cs.carats)?;
+    stone.grade = Some(GradeSummary {
+        lab: context.signer.clone(),
+        report: report.clone(),
+    });
+    overlay.record_stone_event(stone);
+    Ok(())
+}
+
+/// A Retailer holding a movable stone sells it. Final.
+pub(super) fn sell<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &TxContext<'_>,
+    stone_id: &StoneId,
+) -> RuleResult {
+    require_role(overlay, context.signer, Role::Retailer)?;
+    let mut stone = existing_stone(overlay, stone_id)?;
+    check_movable(&stone, context.signer)?;
+    stone.status = StoneStatus::Sold;
+    overlay.record_stone_event(stone);
+    Ok(())
+}
+
+/// The custodian, an Auditor or an Admin may flag or clear a stone that still
+/// exists as itself (sold stones too: a sold stone can be stolen).
+fn check_may_flag<V: LedgerView + ?Sized>(
+    overlay: &Overlay<'_, V>,
+    signer: &OrgId,
+    stone: &Stone,
+) -> Result<(), RejectReason> {
+    if stone.status == StoneStatus::Consumed {
+        return Err(RejectReason::StoneConsumed {
+            stone: stone.id.clone(),
+        });
+    }
+    let entitled = &stone.custodian == signer
+        || require_role(overlay, signer, Role::Auditor).is_ok()
+        || require_role(overlay, signer, Role::Admin).is_ok();
+    if !entitled {
+        return Err(RejectReason::NotEntitledToFlag {
+            org: signer.clone(),
+            stone: stone.id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Flags a stone stolen, lost or disputed. A flagged stone cannot move.
+pub(super) fn flag<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &TxContext<'_>,
+    stone_id: &StoneId,
+    reason: FlagReason,
+) -> RuleResult {
+    let mut stone = existing_stone(overlay, stone_id)?;
+    check_may_flag(overlay, context.signer, &stone)?;
+    if let Some(existing) = stone.flag {
+        return Err(RejectReason::AlreadyFlagged {
+            stone: stone.id,
+            reason: existing,
+        }
+        .into());
+    }
+    stone.flag = Some(reason);
+    overlay.record_stone_event(stone);
+    Ok(())
+}
+
+/// Lifts a flag.
+pub(super) fn clear_flag<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    context: &TxContext<'_>,
+    stone_id: &StoneId,
+) -> RuleResult {
+    let mut stone = existing_stone(overlay, stone_id)?;
+    check_may_flag(overlay, context.signer, &stone)?;
+    if stone.flag.is_none() {
+        return Err(RejectReason::NotFlagged { stone: stone.id }.into());
+    }
+    stone.flag = None;
+    overlay.record_stone_event(stone);
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The ledger state as the rules see it: a read-only [`LedgerView`], the
+//! [`StateChanges`] one block makes, an [`Overlay`] that stages those changes over
+//! a view while a block is applied, and [`MemoryState`], a complete in-memory
+//! state for tests, audits and reference models.
+//!
+//! The RocksDB store implements [`LedgerView`] too, so the same rules run over
+//! memory and disk.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::error::StoreResult;
+use crate::ids::{BlockHash, ChainId, ProposalId, StoneId, TxId};
+use crate::model::{BlockHeader, Membership, Proposal, Stone};
+
+/// The last block of the chain (or the genesis, at height 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChainTip {
+    /// Its height; 0 is the genesis.
+    pub height: u64,
+    /// Its hash; the genesis hash at height 0.
+    pub hash: BlockHash,
+    /// Its timestamp, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// What a ledger starts from: the chain id, the genesis hash and the founding
+/// membership. The genesis crate builds it from the genesis document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisState {
+    /// The chain id.
+    pub chain_id: ChainId,
+    /// The genesis document's hash: block 1's previous hash.
+    pub genesis_hash: BlockHash,
+    /// The founding members and nodes.
+    pub membership: Membership,
+    /// The genesis time, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+impl GenesisState {
+    /// The tip of a chain that has no blocks yet.
+    pub fn tip(&self) -> ChainTip {
+        ChainTip {
+            height: 0,
+            hash: self.genesis_hash,
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+}
+
+/// Read access to a ledger state.
+pub trait LedgerView {
+    /// The chain's id.
+    fn chain_id(&self) -> &ChainId;
+    /// The last block.
+    fn tip(&self) -> ChainTip;
+    /// The members and nodes in force.
+    fn membership(&self) -> &Membership;
+    /// A stone's current state.
+    fn stone(&self, id: &StoneId) -> StoreResult<Option<Stone>>;
+    /// A transfer proposal.
+    fn proposal(&self, id: &ProposalId) -> StoreResult<Option<Proposal>>;
+    /// Whether a transaction with this id was authorised in an earlier block (its
+    /// id is burned: any copy is a replay).
+    fn contains_tx(&self, id: &TxId) -> StoreResult<bool>;
+}
+
+/// One entry of a stone's event index: the `seq`-th event of `stone` is the
+/// transaction at `tx_index` in the block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoneEvent {
+    /// The stone.
+    pub stone: StoneId,
+    /// Its sequence number among the stone's events (0 is its creation).
+    pub seq: u32,
+    /// The transaction's position in the block.
+    pub tx_index: u32,
+}
+
+/// Everything one block changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// Stones created or changed, in their new state.
+    pub stones: BTreeMap<StoneId, Stone>,
+    /// Proposals opened or closed, in their new state.
+    pub proposals: BTreeMap<ProposalId, Proposal>,
+    /// The new membership, when governance changed it.
+    pub membership: Option<Membership>,
+    /// New stone-event index entries, in order.
+    pub events: Vec<StoneEvent>,
+    /// Transactions to enter in the transaction-id index, in block order.
+    pub indexed_txs: Vec<IndexedTx>,
+}
+
+/// A transaction-id index entry made by a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedTx {
+    /// The transaction.
+    pub id: TxId,
+    /// Its position in the block.
+    pub tx_index: u32,
+    /// Whether it passed authorisation, burning its id for good.
+    pub burned: bool,
+}
+
+/// A block's changes staged over a base view. Reads see the staged changes first.
+pub struct Overlay<'a, V: LedgerView + ?Sized> {
+    base: &'a V,
+    changes: StateChanges,
+    block_tx_ids: HashSet<TxId>,
+    tx_index: u32,
+}
+
+impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
+    /// An overlay with no changes.
+    pub fn new(base: &'a V) -> Self {
+        Self {
+            base,
+            changes: StateChanges::default(),
+            block_tx_ids: HashSet::new(),
+            tx_index: 0,
+        }
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &ChainId {
+        self.base.chain_id()
+    }
+
+    /// The membership in force, including this block's governance so far.
+    pub fn membership(&self) -> &Membership {
+        self.changes
+            .membership
+            .as_ref()
+            .unwrap_or_else(|| self.base.membership())
+    }
+
+    /// A stone, as changed so far.
+    pub fn stone(&self, id: &StoneId) -> StoreResult<Option<Stone>> {
+        match self.changes.stones.get(id) {
+            Some(stone) => Ok(Some(stone.clone())),
+            None => self.base.stone(id),
+        }
+    }
+
+    /// A proposal, as changed so far.
+    pub fn proposal(&self, id: &ProposalId) -> StoreResult<Option<Proposal>> {
+        match self.changes.proposals.get(id) {
+            Some(proposal) => Ok(Some(proposal.clone())),
+            None => self.base.proposal(id),
+        }
+    }
+
+    /// Whether `id` is burned: authorised on the ledger or earlier in this block.
+    pub fn contains_tx(&self, id: &TxId) -> StoreResult<bool> {
+        Ok(self.block_tx_ids.contains(id) || self.base.contains_tx(id)?)
+    }
+
+    /// Starts the transaction at `tx_index`; its id is now taken, whatever its outcome.
+    pub fn begin_tx(&mut self, tx_index: u32, id: TxId) {
+        self.tx_index = tx_index;
+        self.block_tx_ids.insert(id);
+    }
+
+    /// Enters the transaction at `tx_index` in the transaction-id index.
+    pub fn index_tx(&mut self, id: TxId, tx_index: u32, burned: bool) {
+        self.changes.indexed_txs.push(IndexedTx {
+            id,
+            tx_index,
+            burned,
+        });
+    }
+
+    /// Stores a stone's new state as an event of the current transaction.
+    pub fn record_stone_event(&mut self, mut stone: Stone) {
+        self.changes.events.push(StoneEvent {
+            stone: stone.id.clone(),
+            seq: stone.event_count,
+            tx_index: self.tx_index,
+        });
+        stone.event_count += 1;
+        self.changes.stones.insert(stone.id.clone(), stone);
+    }
+
+    /// Stores a proposal's new state.
+    pub fn put_proposal(&mut self, proposal: Proposal) {
+        self.changes.proposals.insert(proposal.id, proposal);
+    }
+
+    /// Replaces the membership.
+    pub fn put_membership(&mut self, membership: Membership) {
+        self.changes.membership = Some(membership);
+    }
+
+    /// The staged changes.
+    pub fn into_changes(self) -> StateChanges {
+        self.changes
+    }
+}
+
+/// A whole ledger state in memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryState {
+    chain_id: ChainId,
+    tip: ChainTip,
+    membership: Membership,
+    stones: BTreeMap<StoneId, Stone>,
+    proposals: BTreeMap<ProposalId, Proposal>,
+    tx_ids: HashSet<TxId>,
+}
+
+impl MemoryState {
+    /// The state at genesis.
+    pub fn new(genesis: &GenesisState) -> Self {
+        Self {
+            chain_id: genesis.chain_id.clone(),
+            tip: genesis.tip(),
+            membership: genesis.membership.clone(),
+            stones: BTreeMap::new(),
+            proposals: BTreeMap::new(),
+            tx_ids: HashSet::new(),
+        }
+    }
+
+    /// Applies a block's changes, as produced by [`crate::machine::apply_block`].
+    pub fn commit(&mut self, applied: &crate::machine::AppliedBlock) {
+        let header: &BlockHeader = &applied.block.header;
+        self.tip = ChainTip {
+            height: header.height,
+            hash: applied.hash,
+            timestamp_ms: header.timestamp_ms,
+        };
+        for indexed in &applied.changes.indexed_txs {
+            if indexed.burned {
+                self.tx_ids.insert(indexed.id);
+            }
+        }
+        for (id, stone) in &applied.changes.stones {
+            self.stones.insert(id.clone(), stone.clone());
+        }
+        for (id, proposal) in &applied.changes.proposals {
+            self.proposals.insert(*id, proposal.clone());
+        }
+        if let Some(membership) = &applied.changes.membership {
+            self.membership = membership.clone();
+        }
+    }
+
+    /// Every stone, by id.
+    pub fn stones(&self) -> &BTreeMap<StoneId, Stone> {
+        &self.stones
+    }
+
+    /// Every proposal, by id.
+    pub fn proposals(&self) -> &BTreeMap<ProposalId, Proposal> {
+        &self.proposals
+    }
+}
+
+impl LedgerView for MemoryState {
+    fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+    fn tip(&self) -> ChainTip {
+        self.tip
+    }
+    fn membership(&self) -> &Membership {
+        &self.membership
+    }
+    fn stone(&self, id: &StoneId) -> StoreResult<Option<Stone>> {
+        Ok(self.stones.get(id).cloned())
+    }
+    fn proposal(&self, id: &ProposalId) -> StoreResult<Option<Proposal>> {
+        Ok(self.proposals.get(id).cloned())
+    }
+    fn contains_tx(&self, id: &TxId) -> StoreResult<bool> {
+        Ok(self.tx_ids.contains(id))
+    }
+}

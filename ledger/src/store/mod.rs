@@ -1,0 +1,1 @@
+//! The RocksDB ledger store (in progress).
