@@ -19,9 +19,7 @@ use crate::error::{IdError, KeyError};
 pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
 
 /// An ed25519 verifying key, as its 32-byte compressed encoding.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {
@@ -188,7 +186,10 @@ mod tests {
         // y = 2 has no matching x on the curve.
         let mut bytes = [0u8; 32];
         bytes[0] = 2;
-        assert_eq!(PublicKey(bytes).check_registrable(), Err(KeyError::Malformed));
+        assert_eq!(
+            PublicKey(bytes).check_registrable(),
+            Err(KeyError::Malformed)
+        );
     }
 
     #[test]

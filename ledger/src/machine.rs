@@ -10,7 +10,9 @@ use crate::codec::{domain_hash, encode, Domain};
 use crate::error::StoreResult;
 use crate::ids::{BlockHash, ChainId, Digest};
 use crate::merkle;
-use crate::model::{Block, BlockHeader, BlockProposal, Outcome, Receipt, SignedTransaction};
+use crate::model::{
+    Action, Block, BlockHeader, BlockProposal, Outcome, Receipt, SignedTransaction,
+};
 use crate::rules::{apply_transaction, Stop};
 use crate::state::{LedgerView, Overlay, StateChanges};
 
@@ -62,6 +64,7 @@ pub fn apply_block<V: LedgerView + ?Sized>(
     let chain_id = view.chain_id().clone();
     let mut overlay = Overlay::new(view);
     let mut receipts = Vec::with_capacity(proposal.transactions.len());
+    let mut governance_txs = Vec::new();
 
     for (index, signed) in proposal.transactions.iter().enumerate() {
         let tx_index = index as u32;
@@ -72,6 +75,9 @@ pub fn apply_block<V: LedgerView + ?Sized>(
             Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
             Err(Stop::Store(error)) => return Err(error),
         };
+        if outcome.is_applied() && matches!(signed.tx.action, Action::Governance(_)) {
+            governance_txs.push(tx_index);
+        }
         if !already_burned {
             let burned = overlay.contains_tx(&id)?;
             overlay.index_tx(id, tx_index, burned);
@@ -80,7 +86,8 @@ pub fn apply_block<V: LedgerView + ?Sized>(
     }
 
     let membership_root = overlay.membership().root(&chain_id);
-    let changes = overlay.into_changes();
+    let mut changes = overlay.into_changes();
+    changes.governance_txs = governance_txs;
     let tx_leaves: Vec<Digest> = proposal
         .transactions
         .iter()
@@ -111,4 +118,47 @@ pub fn apply_block<V: LedgerView + ?Sized>(
         tx_leaves,
         receipt_leaves,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Outcome, RejectReason, StoneStatus};
+    use crate::state::LedgerView;
+    use crate::testkit::{self, org, stone, TestChain};
+
+    #[test]
+    fn the_classic_journey_applies_and_moves_custody() {
+        let chain = TestChain::journey();
+        let sold = chain.state.stone(&stone("POL-1")).unwrap().unwrap();
+        assert_eq!(sold.status, StoneStatus::Sold);
+        assert_eq!(sold.custodian, org("retailer"));
+        let rough = chain.state.stone(&stone("ROUGH-1")).unwrap().unwrap();
+        assert_eq!(rough.status, StoneStatus::Consumed);
+        assert_eq!(chain.state.tip().height, 8);
+    }
+
+    #[test]
+    fn a_replayed_transaction_is_refused_and_changes_nothing() {
+        let mut chain = TestChain::new();
+        let signed = chain
+            .consortium
+            .tx("mine", 1, testkit::register("R-9", 100));
+        assert_eq!(chain.submit(signed.clone()), Outcome::Applied);
+        let before = chain.state.clone();
+        let outcome = chain.submit(signed.clone());
+        assert_eq!(
+            outcome,
+            Outcome::Rejected {
+                reason: RejectReason::Replay { tx_id: signed.id() }
+            }
+        );
+        assert_eq!(before.stones(), chain.state.stones());
+    }
+
+    #[test]
+    fn same_proposal_same_block_hash() {
+        let a = TestChain::journey();
+        let b = TestChain::journey();
+        assert_eq!(a.blocks.last().unwrap().hash, b.blocks.last().unwrap().hash);
+    }
 }

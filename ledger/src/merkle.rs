@@ -115,7 +115,13 @@ mod tests {
 
     fn leaves(count: usize) -> Vec<Digest> {
         (0..count)
-            .map(|i| Digest(domain_hash(Domain::TransactionLeaf, "t", &(i as u64).to_le_bytes())))
+            .map(|i| {
+                Digest(domain_hash(
+                    Domain::TransactionLeaf,
+                    "t",
+                    &(i as u64).to_le_bytes(),
+                ))
+            })
             .collect()
     }
 

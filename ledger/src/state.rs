@@ -90,6 +90,8 @@ pub struct StateChanges {
     pub events: Vec<StoneEvent>,
     /// Transactions to enter in the transaction-id index, in block order.
     pub indexed_txs: Vec<IndexedTx>,
+    /// Positions of the applied governance transactions, in block order.
+    pub governance_txs: Vec<u32>,
 }
 
 /// A transaction-id index entry made by a block.

@@ -129,7 +129,12 @@ impl Consortium {
     }
 
     /// A governance change signed by `approvers` (the first is the signer).
-    pub fn governance(&self, approvers: &[&str], nonce: u64, change: Governance) -> SignedTransaction {
+    pub fn governance(
+        &self,
+        approvers: &[&str],
+        nonce: u64,
+        change: Governance,
+    ) -> SignedTransaction {
         let signer = approvers[0];
         let mut signed = self.tx(signer, nonce, Action::Governance(change));
         for approver in &approvers[1..] {
@@ -329,7 +334,10 @@ impl TestChain {
         chain.must("mine", register("ROUGH-1", 1000));
         let offer = chain.must("mine", propose(&["ROUGH-1"], "cutter"));
         chain.must("cutter", accept(offer));
-        chain.must("cutter", manufacture("ROUGH-1", &[("POL-1", 400), ("POL-2", 350)]));
+        chain.must(
+            "cutter",
+            manufacture("ROUGH-1", &[("POL-1", 400), ("POL-2", 350)]),
+        );
         chain.must("lab", grade("POL-1", 400));
         let offer = chain.must("cutter", propose(&["POL-1"], "retailer"));
         chain.must("retailer", accept(offer));

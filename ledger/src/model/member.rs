@@ -8,14 +8,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use super::{Name, ADDRESS_BYTES_MAX, KEYS_PER_MEMBER_MAX, PEER_ID_BYTES_MAX};
-use crate::codec::{encode, domain_hash, BoundedString, BoundedVec, Domain};
+use crate::codec::{domain_hash, encode, BoundedString, BoundedVec, Domain};
 use crate::crypto::PublicKey;
 use crate::ids::{ChainId, Digest, NodeId, OrgId};
 
 /// What a member organisation may do on the ledger.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A miner or producer: registers newly extracted stones.
@@ -117,7 +115,9 @@ impl RoleSet {
 
     /// The roles held, in [`Role::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Role> {
-        Role::ALL.into_iter().filter(move |role| self.contains(*role))
+        Role::ALL
+            .into_iter()
+            .filter(move |role| self.contains(*role))
     }
 }
 

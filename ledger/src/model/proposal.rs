@@ -53,4 +53,3 @@ impl std::fmt::Display for ProposalStatus {
         })
     }
 }
-

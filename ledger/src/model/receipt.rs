@@ -44,7 +44,14 @@ impl Outcome {
 /// Every reason a transaction can be rejected. `code()` is stable and
 /// machine-readable; `Display` is for people.
 #[derive(
-    Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    PartialEq,
+    Eq,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
     thiserror::Error,
 )]
 #[serde(tag = "code", rename_all = "snake_case")]

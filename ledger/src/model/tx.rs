@@ -14,9 +14,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Code, Cutter, FlagReason, LabReport, Member, Name, NodeRecord, Origin,
-    PolishedOutput, RoleSet, RoughInfo, APPROVALS_MAX, EVIDENCE_MAX, MANUFACTURE_OUTPUTS_MAX,
-    PARCEL_STONES_MAX,
+    Code, Cutter, FlagReason, LabReport, Member, Name, NodeRecord, Origin, PolishedOutput, RoleSet,
+    RoughInfo, APPROVALS_MAX, EVIDENCE_MAX, MANUFACTURE_OUTPUTS_MAX, PARCEL_STONES_MAX,
 };
 use crate::codec::{domain_hash, encode, BoundedVec, Domain};
 use crate::crypto::{PublicKey, SecretKey, Signature};
@@ -244,7 +243,11 @@ impl SignedTransaction {
     }
 
     /// Adds another member's approval (for governance).
-    pub fn approve(mut self, org: OrgId, key: &SecretKey) -> Result<Self, crate::codec::LengthError> {
+    pub fn approve(
+        mut self,
+        org: OrgId,
+        key: &SecretKey,
+    ) -> Result<Self, crate::codec::LengthError> {
         let approval = Approval::new(&self.tx, org, key);
         self.approvals.push(approval)?;
         Ok(self)

@@ -30,8 +30,18 @@ pub const PROOF_GOVERNANCE_MAX: usize = 65_536;
 
 /// Where a transaction sits: block height and position in the block.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-    Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 pub struct TxLocation {
     /// Block height.

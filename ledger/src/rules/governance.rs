@@ -6,9 +6,7 @@ use super::RuleResult;
 use crate::crypto::PublicKey;
 use crate::error::KeyError;
 use crate::ids::OrgId;
-use crate::model::{
-    Governance, Member, Membership, RejectReason, Role, MEMBERS_MAX, NODES_MAX,
-};
+use crate::model::{Governance, Member, Membership, RejectReason, Role, MEMBERS_MAX, NODES_MAX};
 use crate::state::{LedgerView, Overlay};
 
 /// Applies `change` to a copy of the membership and installs it.
@@ -128,7 +126,9 @@ fn add_member(membership: &mut Membership, member: &Member) -> Result<(), Reject
             });
         }
     }
-    membership.members.insert(member.org.clone(), member.clone());
+    membership
+        .members
+        .insert(member.org.clone(), member.clone());
     Ok(())
 }
 

@@ -62,7 +62,9 @@ fn open_proposal<V: LedgerView + ?Sized>(
 ) -> RuleResult<Proposal> {
     let proposal = overlay
         .proposal(id)?
-        .ok_or(Stop::Reject(RejectReason::UnknownProposal { proposal: *id }))?;
+        .ok_or(Stop::Reject(RejectReason::UnknownProposal {
+            proposal: *id,
+        }))?;
     if proposal.status != ProposalStatus::Open {
         return Err(RejectReason::ProposalClosed {
             proposal: *id,
@@ -99,10 +101,9 @@ fn close<V: LedgerView + ?Sized>(
             || stone.custodian != proposal.from
             || stone.status != StoneStatus::Active
         {
-            return Err(Stop::Store(crate::error::StoreError::Inconsistent(format!(
-                "stone {id} lost its lock on open proposal {}",
-                proposal.id
-            ))));
+            return Err(Stop::Store(crate::error::StoreError::Inconsistent(
+                format!("stone {id} lost its lock on open proposal {}", proposal.id),
+            )));
         }
         if status == ProposalStatus::Accepted {
             if let Some(reason) = stone.flag {
