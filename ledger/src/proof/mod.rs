@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::BoundedVec;
 use crate::error::StoreResult;
-use crate::ids::{ChainId, Digest, StoneId};
+use crate::ids::{BlockHash, ChainId, Digest, StoneId};
 use crate::merkle::MerklePath;
 use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
 
@@ -72,6 +72,9 @@ pub struct ProvenanceProof {
     pub chain_id: ChainId,
     /// The stone it is about.
     pub stone: StoneId,
+    /// The hash of the tip header: what an auditor compares with what the nodes
+    /// report, and the anchor that makes the last header tamper-evident.
+    pub tip_hash: BlockHash,
     /// Every header from height 1 to the tip, in order.
     pub headers: BoundedVec<BlockHeader, PROOF_HEADERS_MAX>,
     /// Every event of the stone and its ancestors, in chain order, each once.

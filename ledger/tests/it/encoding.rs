@@ -1,0 +1,1 @@
+//! encoding tests (to be written).

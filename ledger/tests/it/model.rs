@@ -1,0 +1,1 @@
+//! model tests (to be written).

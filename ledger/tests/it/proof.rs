@@ -1,0 +1,1 @@
+//! proof tests (to be written).
