@@ -105,10 +105,25 @@ pub struct IndexedTx {
     pub burned: bool,
 }
 
-/// A block's changes staged over a base view. Reads see the staged changes first.
+/// The writes of the transaction being applied, kept apart until it succeeds.
+#[derive(Default)]
+struct PendingTx {
+    stones: BTreeMap<StoneId, Stone>,
+    proposals: BTreeMap<ProposalId, Proposal>,
+    membership: Option<Membership>,
+    events: Vec<StoneEvent>,
+}
+
+/// A block's changes staged over a base view. Reads see the current
+/// transaction's pending writes first, then the block's, then the base.
+///
+/// Rules check everything before they write, so a rejected transaction should
+/// have nothing pending; [`Overlay::discard_tx`] makes that a guarantee rather
+/// than a habit.
 pub struct Overlay<'a, V: LedgerView + ?Sized> {
     base: &'a V,
     changes: StateChanges,
+    pending: PendingTx,
     block_tx_ids: HashSet<TxId>,
     tx_index: u32,
 }
@@ -119,6 +134,7 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
         Self {
             base,
             changes: StateChanges::default(),
+            pending: PendingTx::default(),
             block_tx_ids: HashSet::new(),
             tx_index: 0,
         }
@@ -131,15 +147,16 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
 
     /// The membership in force, including this block's governance so far.
     pub fn membership(&self) -> &Membership {
-        self.changes
+        self.pending
             .membership
             .as_ref()
+            .or(self.changes.membership.as_ref())
             .unwrap_or_else(|| self.base.membership())
     }
 
     /// A stone, as changed so far.
     pub fn stone(&self, id: &StoneId) -> StoreResult<Option<Stone>> {
-        match self.changes.stones.get(id) {
+        match self.pending.stones.get(id).or(self.changes.stones.get(id)) {
             Some(stone) => Ok(Some(stone.clone())),
             None => self.base.stone(id),
         }
@@ -147,7 +164,12 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
 
     /// A proposal, as changed so far.
     pub fn proposal(&self, id: &ProposalId) -> StoreResult<Option<Proposal>> {
-        match self.changes.proposals.get(id) {
+        match self
+            .pending
+            .proposals
+            .get(id)
+            .or(self.changes.proposals.get(id))
+        {
             Some(proposal) => Ok(Some(proposal.clone())),
             None => self.base.proposal(id),
         }
@@ -175,26 +197,42 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
 
     /// Stores a stone's new state as an event of the current transaction.
     pub fn record_stone_event(&mut self, mut stone: Stone) {
-        self.changes.events.push(StoneEvent {
+        self.pending.events.push(StoneEvent {
             stone: stone.id.clone(),
             seq: stone.event_count,
             tx_index: self.tx_index,
         });
         stone.event_count += 1;
-        self.changes.stones.insert(stone.id.clone(), stone);
+        self.pending.stones.insert(stone.id.clone(), stone);
     }
 
     /// Stores a proposal's new state.
     pub fn put_proposal(&mut self, proposal: Proposal) {
-        self.changes.proposals.insert(proposal.id, proposal);
+        self.pending.proposals.insert(proposal.id, proposal);
     }
 
     /// Replaces the membership.
     pub fn put_membership(&mut self, membership: Membership) {
-        self.changes.membership = Some(membership);
+        self.pending.membership = Some(membership);
     }
 
-    /// The staged changes.
+    /// Keeps the current transaction's writes: it was applied.
+    pub fn commit_tx(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.changes.stones.extend(pending.stones);
+        self.changes.proposals.extend(pending.proposals);
+        if pending.membership.is_some() {
+            self.changes.membership = pending.membership;
+        }
+        self.changes.events.extend(pending.events);
+    }
+
+    /// Drops the current transaction's writes: it was rejected.
+    pub fn discard_tx(&mut self) {
+        self.pending = PendingTx::default();
+    }
+
+    /// The block's changes (a transaction still pending is dropped).
     pub fn into_changes(self) -> StateChanges {
         self.changes
     }
