@@ -60,6 +60,9 @@ pub struct HistoryEntry {
     pub transaction: SignedTransaction,
 }
 
+/// A key and value as RocksDB returns them.
+type RawRecord = (Box<[u8]>, Box<[u8]>);
+
 /// Whether the store may be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum OpenMode {
@@ -616,7 +619,7 @@ impl LedgerStore {
         &self,
         column: &'static str,
         prefix: &[u8],
-    ) -> StoreResult<impl Iterator<Item = StoreResult<(Box<[u8]>, Box<[u8]>)>> + '_> {
+    ) -> StoreResult<impl Iterator<Item = StoreResult<RawRecord>> + '_> {
         let mut read_options = ReadOptions::default();
         read_options.set_iterate_range(rocksdb::PrefixRange(prefix.to_vec()));
         let mode = IteratorMode::From(prefix, Direction::Forward);
