@@ -2,7 +2,7 @@
 //! every stone and proposal, on disk.
 //!
 //! Start with [`LedgerStore::open`] and [`LedgerStore::apply`]. The layout is in
-//! [`schema`]; the full re-verification of a stored chain is in [`audit`].
+//! [`schema`]; the full re-verification of a stored chain is in [`mod@audit`].
 //!
 //! **Architecture invariant:** committed data is never rewritten. A block, all
 //! its indexes, the state it changes and the new tip go into one atomic

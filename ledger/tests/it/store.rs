@@ -10,7 +10,7 @@ use gemtrail_ledger::model::{
     BlockHeader, BlockProposal, FlagReason, Governance, Outcome, Receipt, RejectReason,
     SignedTransaction,
 };
-use gemtrail_ledger::proof::TxLocation;
+use gemtrail_ledger::proof::{ProofSource, TxLocation};
 use gemtrail_ledger::state::{GenesisState, LedgerView};
 use gemtrail_ledger::store::schema::{self, location_key};
 use gemtrail_ledger::store::{
@@ -134,6 +134,32 @@ fn the_store_matches_the_in_memory_chain_block_for_block() {
         Some(&last.block)
     );
     assert_eq!(store.block(store.tip().height + 1).unwrap(), None);
+
+    // What proofs are built from.
+    for expected in &chain.blocks {
+        let leaves = (expected.tx_leaves.clone(), expected.receipt_leaves.clone());
+        let height = expected.block.header.height;
+        assert_eq!(
+            ProofSource::block_leaves(&store, height).unwrap(),
+            Some(leaves)
+        );
+        let first = TxLocation {
+            height,
+            tx_index: 0,
+        };
+        let signed = expected.block.transactions.as_slice()[0].clone();
+        let stored = ProofSource::transaction_at(&store, first).unwrap();
+        assert_eq!(stored, Some((signed, expected.receipts[0].clone())));
+    }
+    let governance = ProofSource::governance_locations(&store).unwrap();
+    assert_eq!(
+        governance,
+        [TxLocation {
+            height: 19,
+            tx_index: 0
+        }]
+    );
+    assert_eq!(ProofSource::tip_height(&store), 21);
     assert_eq!(store.block_by_hash(&BlockHash([7; 32])).unwrap(), None);
 }
 
