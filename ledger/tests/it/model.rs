@@ -781,6 +781,12 @@ fn weight() -> impl Strategy<Value = u64> {
     ]
 }
 
+/// A polished output's weight: two or three of them often weigh a little more
+/// or a little less than their rough.
+fn cut_weight() -> impl Strategy<Value = u64> {
+    prop_oneof![5 => 200u64..=700, 1 => weight()]
+}
+
 fn rough_weight() -> impl Strategy<Value = u64> {
     prop_oneof![8 => 400u64..=2_000, 1 => weight()]
 }
@@ -850,7 +856,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (parcel(), prop::option::weighted(0.25, org_index()))
             .prop_map(|(stones, to)| Op::Propose { stones, to }),
         6 => (answer, proposal_pick()).prop_map(|(answer, pick)| Op::Answer(answer, pick)),
-        3 => (stone_pick(), vec((CUT, weight()), 0..=3))
+        3 => (stone_pick(), vec((CUT, cut_weight()), 0..=3))
             .prop_map(|(rough, outputs)| Op::Manufacture { rough, outputs }),
         1 => (stone_pick(), weight()).prop_map(|(stone, carats)| Op::Grade { stone, carats }),
         2 => stone_pick().prop_map(|stone| Op::Sell { stone }),
