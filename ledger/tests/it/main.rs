@@ -11,3 +11,4 @@ mod model;
 mod proof;
 mod rejections;
 mod store;
+mod strategies;
