@@ -90,11 +90,14 @@ fn role_order_key_order_and_id_case_do_not_change_the_hash() {
     assert_ne!(hash_of(two_keys), expected);
 }
 
+/// An edit of a document.
+type Change = fn(&mut GenesisDocument);
+
 #[test]
 fn every_change_of_meaning_changes_the_hash() {
     let document = example().genesis().document().clone();
     let expected = hash_of(document.clone());
-    let changes: Vec<(&str, fn(&mut GenesisDocument))> = vec![
+    let changes: Vec<(&str, Change)> = vec![
         ("member name", |d| {
             d.members[1].name = "Antwerp Cutting Works NV".to_owned()
         }),

@@ -60,6 +60,29 @@ mod text {
     }
 
     #[test]
+    fn a_repeated_key_is_a_syntax_error() {
+        let error = parse("chain_id = \"a\"\nchain_id = \"b\"\n").unwrap_err();
+        assert_eq!(
+            error,
+            GenesisError::Syntax {
+                line: 2,
+                column: 1,
+                message: "duplicate key".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn an_unknown_node_field_is_named_with_its_index() {
+        let error = parse_error_after(|text| text.replace("id = 3\n", "id = 3\nport = 1\n"));
+        assert_eq!(
+            error.to_string(),
+            "nodes[2].port: unknown field (expected one of `id`, `member`, `peer_id`, \
+             `listen_addr`, `api_addr`)"
+        );
+    }
+
+    #[test]
     fn an_unknown_top_level_field_is_named() {
         let error = parse_error_after(|text| format!("colour = \"blue\"\n{text}"));
         assert_eq!(
