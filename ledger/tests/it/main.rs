@@ -1,5 +1,10 @@
 //! Integration tests of the ledger crate, in one binary (faster to link than many).
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
 
 mod encoding;
 mod model;
