@@ -382,12 +382,15 @@ fn index_range(range: &impl RangeBounds<u64>) -> Option<(u64, Option<u64>)> {
 }
 
 /// Reports a log-store error to openraft, which stops the node on it.
+///
+/// Our messages already include their causes, so the message alone is passed
+/// on (`AnyError::new` would repeat each cause once more).
 fn storage_error(
     subject: ErrorSubject<u64>,
     verb: ErrorVerb,
     error: LogStoreError,
 ) -> RaftStorageError {
-    StorageIOError::new(subject, verb, AnyError::new(&error)).into()
+    StorageIOError::new(subject, verb, AnyError::error(error.to_string())).into()
 }
 
 impl RaftLogReader<TypeConfig> for RocksLogStore {

@@ -21,6 +21,9 @@ use openraft::{
 };
 use tempfile::TempDir;
 
+use gemtrail_ledger::DecodeError;
+
+use crate::error::RecordError;
 use crate::log_store::RocksLogStore;
 use crate::record::{LogIdRecord, StoredMembershipRecord};
 use crate::types::{
@@ -47,25 +50,31 @@ struct MemoryStateRecord {
     blocks_applied: u64,
 }
 
+/// A snapshot of the test state machine that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The bytes are not a canonical snapshot record.
+    #[error("snapshot does not decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// The membership inside is invalid (or too large to encode).
+    #[error("snapshot membership is invalid: {0}")]
+    Membership(#[from] RecordError),
+}
+
 impl MemoryState {
-    fn to_bytes(&self) -> Result<Vec<u8>, RaftStorageError> {
-        let membership = StoredMembershipRecord::try_from(&self.membership)
-            .map_err(|error| StorageIOError::write_snapshot(None, AnyError::new(&error)))?;
+    fn to_bytes(&self) -> Result<Vec<u8>, SnapshotError> {
         Ok(encode(&MemoryStateRecord {
             last_applied: self.last_applied.as_ref().map(LogIdRecord::from),
-            membership,
+            membership: StoredMembershipRecord::try_from(&self.membership)?,
             blocks_applied: self.blocks_applied,
         }))
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<Self, RaftStorageError> {
-        let record = decode::<MemoryStateRecord>(bytes)
-            .map_err(|error| StorageIOError::read_snapshot(None, AnyError::new(&error)))?;
-        let membership = RaftStoredMembership::try_from(record.membership)
-            .map_err(|error| StorageIOError::read_snapshot(None, AnyError::new(&error)))?;
+    fn from_bytes(bytes: &[u8]) -> Result<Self, SnapshotError> {
+        let record = decode::<MemoryStateRecord>(bytes)?;
         Ok(Self {
             last_applied: record.last_applied.map(RaftLogId::from),
-            membership,
+            membership: RaftStoredMembership::try_from(record.membership)?,
             blocks_applied: record.blocks_applied,
         })
     }
@@ -135,7 +144,10 @@ impl RaftSnapshotBuilder<TypeConfig> for MemoryStateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
         let mut shared = self.lock();
         shared.snapshots_built += 1;
-        let bytes = shared.state.to_bytes()?;
+        let bytes = shared
+            .state
+            .to_bytes()
+            .map_err(|error| StorageIOError::write_snapshot(None, AnyError::new(&error)))?;
         let last_applied = shared.state.last_applied;
         let snapshot_id = match last_applied {
             Some(log_id) => format!(
@@ -199,7 +211,9 @@ impl RaftStateMachine<TypeConfig> for MemoryStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), RaftStorageError> {
         let bytes = snapshot.into_inner();
-        let state = MemoryState::from_bytes(&bytes)?;
+        let state = MemoryState::from_bytes(&bytes).map_err(|error| {
+            StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&error))
+        })?;
         let mut shared = self.lock();
         shared.state = state;
         shared.current_snapshot = Some(StoredSnapshot {
