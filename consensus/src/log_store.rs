@@ -194,6 +194,19 @@ impl RocksLogStore {
         Ok(entries)
     }
 
+    /// The index of the last entry present, if any, read from its key alone (an
+    /// append checks it, and must not decode a whole block proposal to do so).
+    pub fn last_index(&self) -> LogStoreResult<Option<u64>> {
+        let logs = self.column_family(LOGS_CF)?;
+        let mut iterator = self.db.raw_iterator_cf(logs);
+        iterator.seek_to_last();
+        iterator.status().map_err(|source| LogStoreError::Rocks {
+            operation: "seek to the last log entry",
+            source,
+        })?;
+        iterator.key().map(index_from_key).transpose()
+    }
+
     /// The log id of the last entry present, if any.
     pub fn last_entry_log_id(&self) -> LogStoreResult<Option<RaftLogId>> {
         let logs = self.column_family(LOGS_CF)?;
@@ -284,7 +297,7 @@ impl RocksLogStore {
     ) -> LogStoreResult<WriteBatch> {
         let logs = self.column_family(LOGS_CF)?;
         let mut batch = WriteBatch::default();
-        let mut previous = self.last_entry_log_id()?.map(|log_id| log_id.index);
+        let mut previous = self.last_index()?;
         for entry in entries {
             let index = entry.log_id.index;
             if let Some(expected) = previous.map(|previous| previous.saturating_add(1)) {
@@ -488,5 +501,33 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
         let to_error = |error| storage_error(ErrorSubject::Logs, ErrorVerb::Delete, error);
         let batch = self.purge_batch(&log_id).map_err(to_error)?;
         self.write_synced(batch).await.map_err(to_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_ranges_convert_to_half_open_bounds() {
+        assert_eq!(index_range(&(3..7)), Some((3, Some(7))));
+        assert_eq!(index_range(&(3..=7)), Some((3, Some(8))));
+        assert_eq!(index_range(&(5..)), Some((5, None)));
+        assert_eq!(index_range(&..), Some((0, None)));
+        assert_eq!(index_range(&(3..=u64::MAX)), Some((3, None)));
+        assert_eq!(index_range(&(3..3)), None);
+        assert_eq!(index_range(&(7..3)), None);
+        let after_last = (Bound::Excluded(u64::MAX), Bound::Unbounded);
+        assert_eq!(index_range(&after_last), None);
+    }
+
+    #[test]
+    fn log_keys_must_be_eight_bytes() {
+        assert_eq!(index_from_key(&258u64.to_be_bytes()).unwrap(), 258);
+        let error = index_from_key(&[1, 2, 3]).unwrap_err();
+        assert!(
+            matches!(error, LogStoreError::BadLogKey { len: 3 }),
+            "{error:?}"
+        );
     }
 }

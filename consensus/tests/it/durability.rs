@@ -1,6 +1,7 @@
 //! What the log store wrote is still there after the database is closed and
 //! opened again.
 
+use gemtrail_consensus::log_store::ReadLimit;
 use gemtrail_consensus::types::RaftVote;
 use gemtrail_consensus::RocksLogStore;
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
@@ -83,4 +84,18 @@ async fn replication_reads_stop_at_the_entry_limit() {
     let batch = store.limited_get_log_entries(1, limit + 11).await.unwrap();
     assert_eq!(batch.len() as u64, limit);
     assert_eq!(batch.last().unwrap().log_id, log_id(1, 1, limit));
+}
+
+#[tokio::test]
+async fn a_read_stops_at_the_byte_limit_but_returns_at_least_one_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RocksLogStore::open(dir.path()).unwrap();
+    store.blocking_append(mixed_entries()).await.unwrap();
+
+    let one_byte = ReadLimit {
+        entries_max: 100,
+        bytes_max: 1,
+    };
+    let entries = store.entries(2, None, one_byte).unwrap();
+    assert_eq!(entries, mixed_entries()[1..2].to_vec());
 }
