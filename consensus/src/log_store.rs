@@ -516,7 +516,8 @@ mod tests {
         assert_eq!(index_range(&..), Some((0, None)));
         assert_eq!(index_range(&(3..=u64::MAX)), Some((3, None)));
         assert_eq!(index_range(&(3..3)), None);
-        assert_eq!(index_range(&(7..3)), None);
+        let reversed = (Bound::Included(7), Bound::Excluded(3));
+        assert_eq!(index_range(&reversed), None);
         let after_last = (Bound::Excluded(u64::MAX), Bound::Unbounded);
         assert_eq!(index_range(&after_last), None);
     }
