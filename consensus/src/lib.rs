@@ -1,0 +1,26 @@
+//! # gemtrail-consensus
+//!
+//! The openraft integration of gemtrail. Raft orders block proposals: one Raft
+//! entry is one [`gemtrail_ledger::model::BlockProposal`], a batch of signed
+//! transactions plus the leader's timestamp, and applying it builds the block.
+//!
+//! Start reading at [`types::TypeConfig`] (what openraft is instantiated with),
+//! then [`log_store::RocksLogStore`], the RocksDB Raft log store (storage v2),
+//! and [`record`], the canonical borsh mirrors of the openraft values it stores.
+//!
+//! **Architecture invariants:** the Raft log store opens its own RocksDB, and
+//! every vote, append, truncation, purge and committed id is synced to disk
+//! before openraft is told it happened. Everything stored is the canonical borsh
+//! encoding of a bounded record; openraft's serde types are never stored.
+//! This crate does no network I/O of its own.
+
+pub mod error;
+pub mod log_store;
+pub mod record;
+#[cfg(feature = "test-utils")]
+pub mod testing;
+pub mod types;
+
+pub use error::{LogStoreError, LogStoreResult, NodeInfoError, RecordError, StoredRecord};
+pub use log_store::RocksLogStore;
+pub use types::{BlockApplied, EntryApplied, NodeInfo, TypeConfig};

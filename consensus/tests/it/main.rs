@@ -1,0 +1,13 @@
+//! Integration tests of the consensus crate, in one binary (faster to link than many).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod corruption;
+mod durability;
+mod records;
+mod suite;
+mod support;
