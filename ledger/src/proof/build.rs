@@ -104,9 +104,8 @@ fn proven_event<S: ProofSource>(
     {
         return Err(mismatch);
     }
-    let tx_path = merkle::path(&tx_leaves, index).ok_or(ProofBuildError::LeafMismatch {
-        location,
-    })?;
+    let tx_path =
+        merkle::path(&tx_leaves, index).ok_or(ProofBuildError::LeafMismatch { location })?;
     let receipt_path = merkle::path(&receipt_leaves, index).ok_or(mismatch)?;
     Ok(ProvenEvent {
         location,

@@ -335,13 +335,10 @@ impl Custody {
 
     /// The proposal `id`, which the proof must hold, still open.
     fn open_proposal(&self, at: &At<'_>, id: &ProposalId) -> Result<TrackedProposal, ProofError> {
-        let proposal = self
-            .proposals
-            .get(id)
-            .ok_or(ProofError::UnknownProposal {
-                height: at.height,
-                proposal: *id,
-            })?;
+        let proposal = self.proposals.get(id).ok_or(ProofError::UnknownProposal {
+            height: at.height,
+            proposal: *id,
+        })?;
         if !proposal.open {
             return Err(ProofError::ProposalClosed {
                 height: at.height,
@@ -501,13 +498,10 @@ impl Custody {
 
 /// The lineage stone a transfer step is shown under.
 fn lead_stone(at: &At<'_>, parcel: &[StoneId]) -> Result<StoneId, ProofError> {
-    parcel
-        .first()
-        .cloned()
-        .ok_or(ProofError::UnrelatedEvent {
-            height: at.height,
-            tx_index: at.tx_index,
-        })
+    parcel.first().cloned().ok_or(ProofError::UnrelatedEvent {
+        height: at.height,
+        tx_index: at.tx_index,
+    })
 }
 
 fn require_role(at: &At<'_>, membership: &Membership, role: Role) -> Result<(), ProofError> {

@@ -217,7 +217,9 @@ pub enum ProofError {
         org: OrgId,
     },
     /// The signing key was not one of the approver's keys at that point.
-    #[error("the key {org} signed with at block {height} (transaction {tx_index}) was not its key")]
+    #[error(
+        "the key {org} signed with at block {height} (transaction {tx_index}) was not its key"
+    )]
     KeyNotOfMember {
         /// Block height.
         height: u64,
@@ -280,7 +282,9 @@ pub enum ProofError {
         tx_index: u32,
     },
     /// A transaction in the governance list is not a governance change.
-    #[error("transaction {tx_index} of block {height} in the governance list is no governance change")]
+    #[error(
+        "transaction {tx_index} of block {height} in the governance list is no governance change"
+    )]
     NotGovernance {
         /// Block height.
         height: u64,
@@ -393,7 +397,9 @@ pub enum ProofError {
         proposal: ProposalId,
     },
     /// Someone other than the receiver accepted or rejected a proposal.
-    #[error("{signer} answered proposal {proposal} at block {height}, but it was made to {receiver}")]
+    #[error(
+        "{signer} answered proposal {proposal} at block {height}, but it was made to {receiver}"
+    )]
     NotReceiver {
         /// Block height.
         height: u64,

@@ -182,9 +182,7 @@ impl fmt::Display for Journey {
         )?;
         writeln!(f, "Custody:")?;
         for period in &self.custody {
-            let until = period
-                .until_ms
-                .map_or_else(|| "now".to_owned(), utc_text);
+            let until = period.until_ms.map_or_else(|| "now".to_owned(), utc_text);
             writeln!(
                 f,
                 "  {} ({}) from {} until {}",
@@ -260,7 +258,11 @@ fn step_text(step: &JourneyStep) -> String {
             four_cs.colour,
             four_cs.clarity,
             four_cs.cut,
-            if *origin_matched { "matched" } else { "not matched" }
+            if *origin_matched {
+                "matched"
+            } else {
+                "not matched"
+            }
         ),
         StepKind::Flagged { reason, by } => format!("flagged {reason} by {by}"),
         StepKind::FlagCleared { by } => format!("flag cleared by {by}"),

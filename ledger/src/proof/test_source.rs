@@ -25,8 +25,7 @@ impl ProofSource for TestChain {
     }
 
     fn header(&self, height: u64) -> StoreResult<Option<BlockHeader>> {
-        Ok(block_at(self, height)
-            .map(|applied| applied.block.header.clone()))
+        Ok(block_at(self, height).map(|applied| applied.block.header.clone()))
     }
 
     fn stone(&self, id: &StoneId) -> StoreResult<Option<Stone>> {

@@ -13,8 +13,8 @@ use gemtrail_ledger::model::{
     StoneStatus, Transaction,
 };
 use gemtrail_ledger::proof::{
-    build_proof, verify_proof, ProofBuildError, ProofError, ProvenEvent, ProvenanceProof,
-    StepKind, TxLocation,
+    build_proof, verify_proof, ProofBuildError, ProofError, ProvenEvent, ProvenanceProof, StepKind,
+    TxLocation,
 };
 use gemtrail_ledger::state::GenesisState;
 use gemtrail_ledger::testkit::{
@@ -121,7 +121,10 @@ fn reseal(proof: &mut ProvenanceProof, chain_id: &ChainId) {
     for event in events.iter_mut() {
         event.receipt.tx_id = event.transaction.id();
         let header = &mut headers[(event.location.height - 1) as usize];
-        assert_eq!(header.tx_count, 1, "reseal handles single-transaction blocks");
+        assert_eq!(
+            header.tx_count, 1,
+            "reseal handles single-transaction blocks"
+        );
         header.tx_root = tx_leaf(chain_id, &event.transaction);
         header.receipts_root = receipt_leaf(chain_id, &event.receipt);
     }
@@ -189,7 +192,12 @@ fn the_pol_1_proof_verifies_and_tells_the_whole_journey() {
         custodians,
         vec![
             ("mine", "mine ltd", block_time_ms(1), Some(block_time_ms(3))),
-            ("cutter", "cutter ltd", block_time_ms(3), Some(block_time_ms(7))),
+            (
+                "cutter",
+                "cutter ltd",
+                block_time_ms(3),
+                Some(block_time_ms(7))
+            ),
             ("retailer", "retailer ltd", block_time_ms(7), None),
         ]
     );
@@ -211,7 +219,12 @@ fn the_pol_1_journey_lists_every_step_in_chain_order() {
     };
     let expected = vec![
         (1, "ROUGH-1", "mine", StepKind::Registered),
-        (2, "ROUGH-1", "mine", StepKind::TransferProposed { to: org("cutter") }),
+        (
+            2,
+            "ROUGH-1",
+            "mine",
+            StepKind::TransferProposed { to: org("cutter") },
+        ),
         (
             3,
             "ROUGH-1",
@@ -270,7 +283,14 @@ fn the_pol_1_journey_lists_every_step_in_chain_order() {
     ];
     let found: Vec<(u64, &str, &str, StepKind)> = steps
         .iter()
-        .map(|s| (s.height, s.stone.as_str(), s.signer.as_str(), s.kind.clone()))
+        .map(|s| {
+            (
+                s.height,
+                s.stone.as_str(),
+                s.signer.as_str(),
+                s.kind.clone(),
+            )
+        })
         .collect();
     assert_eq!(found, expected);
     for step in steps {
@@ -314,7 +334,10 @@ fn the_journey_text_reads_from_mine_to_sale() {
         lines[13],
         "  #5 2026-09-21 14:13:25 UTC POL-1: graded by lab, report GIA-7391: 4.00 ct E VVS1 Excellent; origin matched"
     );
-    assert_eq!(lines[16], "  #8 2026-09-21 14:13:28 UTC POL-1: sold by retailer");
+    assert_eq!(
+        lines[16],
+        "  #8 2026-09-21 14:13:28 UTC POL-1: sold by retailer"
+    );
     assert_eq!(lines[17], "Now: sold held by retailer; flag: none");
     assert_eq!(
         lines[18],
@@ -405,6 +428,38 @@ fn flags_and_their_clearance_are_part_of_the_journey() {
     );
 }
 
+#[test]
+fn refused_and_withdrawn_offers_are_part_of_the_journey() {
+    let mut chain = TestChain::new();
+    chain.must("mine", register("R-5", 300));
+    let refused = chain.must("mine", propose(&["R-5"], "trader"));
+    chain.must("trader", testkit::reject(refused));
+    let withdrawn = chain.must("mine", propose(&["R-5"], "cutter"));
+    chain.must("mine", testkit::cancel(withdrawn));
+    let offer = chain.must("mine", propose(&["R-5"], "cutter"));
+    chain.must("cutter", accept(offer));
+    let proof = proof_of(&chain, "R-5");
+    let verified = verify_proof(genesis(&chain), &proof).unwrap();
+    let kinds: Vec<StepKind> = verified
+        .journey()
+        .steps
+        .iter()
+        .map(|s| s.kind.clone())
+        .collect();
+    assert_eq!(kinds[2], StepKind::TransferRejected);
+    assert_eq!(kinds[4], StepKind::TransferCancelled);
+    assert_eq!(verified.journey().custodian, org("cutter"));
+    // Without the refusal, the stone is still locked when offered again.
+    assert_eq!(
+        verify(&chain, &without_event(&proof, 2)),
+        Err(ProofError::StoneInOpenProposal {
+            height: 4,
+            stone: stone("R-5"),
+            proposal: refused
+        })
+    );
+}
+
 // --- governance --------------------------------------------------------------
 
 #[test]
@@ -469,9 +524,10 @@ fn leaving_out_a_governance_transaction_breaks_the_membership_root() {
 fn governance_without_an_admin_majority_is_refused_even_in_a_resealed_chain() {
     let mut chain = TestChain::new();
     chain.must("mine", register("ROUGH-1", 1000));
-    let admit = chain
-        .consortium
-        .governance(&["mine", "auditor"], 7, Governance::AddMember(broker()));
+    let admit =
+        chain
+            .consortium
+            .governance(&["mine", "auditor"], 7, Governance::AddMember(broker()));
     applies(&mut chain, vec![admit]);
     let mut proof = proof_of(&chain, "ROUGH-1");
     let chain_id = chain.consortium.chain_id();
@@ -867,13 +923,11 @@ fn a_resealed_signature_by_a_foreign_key_is_refused() {
 fn an_insider_forgery_of_the_cut_is_refused() {
     let (chain, mut proof) = journey();
     re_sign(&chain, &mut proof, 3, "cutter", |tx| {
-        *tx = chain
-            .consortium
-            .unsigned(
-                "cutter",
-                tx.nonce,
-                testkit::manufacture("ROUGH-1", &[("POL-1", 700), ("POL-2", 350)]),
-            );
+        *tx = chain.consortium.unsigned(
+            "cutter",
+            tx.nonce,
+            testkit::manufacture("ROUGH-1", &[("POL-1", 700), ("POL-2", 350)]),
+        );
     });
     reseal(&mut proof, &chain.consortium.chain_id());
     assert_eq!(
@@ -958,17 +1012,38 @@ fn governed_bytes() -> &'static Encoded {
 }
 
 /// Flips one byte; the result must fail to decode or fail to verify.
-fn flip_is_refused(encoded: &Encoded, position: prop::sample::Index, mask: u8) -> Result<(), String> {
+fn flip_at_is_refused(encoded: &Encoded, at: usize, mask: u8) -> Result<(), String> {
     let mut bytes = encoded.bytes.clone();
-    let at = position.index(bytes.len());
     bytes[at] ^= mask;
     match decode::<ProvenanceProof>(&bytes) {
         Err(_) => Ok(()),
         Ok(proof) => match verify_proof(&encoded.genesis, &proof) {
             Err(_) => Ok(()),
-            Ok(_) => Err(format!("flipping byte {at} with {mask:#04x} still verifies")),
+            Ok(_) => Err(format!(
+                "flipping byte {at} with {mask:#04x} still verifies"
+            )),
         },
     }
+}
+
+#[test]
+fn flipping_the_low_or_high_bit_of_any_byte_is_refused() {
+    // Exhaustive over positions, to complement the random masks below.
+    for encoded in [journey_bytes(), governed_bytes()] {
+        for at in 0..encoded.bytes.len() {
+            for mask in [0x01, 0x80] {
+                assert_eq!(flip_at_is_refused(encoded, at, mask), Ok(()));
+            }
+        }
+    }
+}
+
+fn flip_is_refused(
+    encoded: &Encoded,
+    position: prop::sample::Index,
+    mask: u8,
+) -> Result<(), String> {
+    flip_at_is_refused(encoded, position.index(encoded.bytes.len()), mask)
 }
 
 proptest! {
