@@ -11,6 +11,34 @@
 //!
 //! [`ProofSource`] is what a proof is built from: the RocksDB store implements it,
 //! and so does the in-memory test chain.
+//!
+//! Start reading at [`build_proof`] (`build.rs`) and [`verify_proof`] (`verify.rs`).
+//! The verifier checks, in this order: the header chain back to the genesis hash,
+//! each merkle inclusion and receipt (`verify.rs`), the lineage (`lineage.rs`),
+//! then replays the chain height by height: governance through the real rules to
+//! rebuild the membership and compare it with every header (`authority.rs`), and
+//! every stone event's signatures, roles and custody continuity (`custody.rs`).
+//! What it proves is told as a [`Journey`] ([`journey`]).
+//!
+//! **Limit:** a proof shows that every event it holds happened, in order, and that
+//! no governance was left out (each header commits to the membership). It cannot
+//! show that no *trailing* stone event was left out (say, a flag after the sale):
+//! compare the journey's tip with the tip the nodes report.
+
+mod authority;
+mod build;
+mod custody;
+pub mod error;
+pub mod journey;
+mod lineage;
+#[cfg(any(test, feature = "test-utils"))]
+mod test_source;
+mod verify;
+
+pub use build::build_proof;
+pub use error::{ProofBuildError, ProofError};
+pub use journey::{CustodyPeriod, Journey, JourneyStep, StepKind, VerifiedJourney};
+pub use verify::verify_proof;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,148 @@
+//! Building a provenance proof from a [`ProofSource`] (the RocksDB store, or the
+//! in-memory test chain).
+//!
+//! The builder trusts nothing it cannot cross-check cheaply: it compares every
+//! stored leaf with the transaction and receipt it commits to, so an inconsistent
+//! store yields an error here rather than a proof that fails to verify elsewhere.
+
+use std::collections::BTreeSet;
+
+use super::error::ProofBuildError;
+use super::{
+    ProofSource, ProvenEvent, ProvenanceProof, TxLocation, PROOF_EVENTS_MAX, PROOF_GOVERNANCE_MAX,
+    PROOF_HEADERS_MAX,
+};
+use crate::codec::BoundedVec;
+use crate::ids::StoneId;
+use crate::machine::{receipt_leaf, tx_leaf};
+use crate::merkle;
+use crate::model::BlockHeader;
+
+/// Longest ancestry followed (rough -> polished is 2; the margin tolerates
+/// future kinds of derivation, and stops a cycle in a corrupt store).
+const LINEAGE_DEPTH_MAX: usize = 16;
+
+/// Builds the provenance proof of `stone` at the source's current tip.
+pub fn build_proof<S: ProofSource>(
+    source: &S,
+    stone: &StoneId,
+) -> Result<ProvenanceProof, ProofBuildError> {
+    let lineage = lineage(source, stone)?;
+    let mut locations = BTreeSet::new();
+    for id in &lineage {
+        // A manufacture is an event of the rough and of its outputs: the set keeps it once.
+        locations.extend(source.stone_event_locations(id)?);
+    }
+    let events = locations
+        .into_iter()
+        .map(|location| proven_event(source, location))
+        .collect::<Result<Vec<_>, _>>()?;
+    let governance = source
+        .governance_locations()?
+        .into_iter()
+        .map(|location| proven_event(source, location))
+        .collect::<Result<Vec<_>, _>>()?;
+    let headers = headers(source)?;
+    let tip_hash = match headers.last() {
+        Some(tip) => tip.hash(source.chain_id()),
+        // A known stone implies at least one block.
+        None => return Err(ProofBuildError::MissingHeader { height: 1 }),
+    };
+    Ok(ProvenanceProof {
+        chain_id: source.chain_id().clone(),
+        stone: stone.clone(),
+        tip_hash,
+        headers: bounded(headers, "headers")?,
+        events: bounded::<_, PROOF_EVENTS_MAX>(events, "events")?,
+        governance: bounded::<_, PROOF_GOVERNANCE_MAX>(governance, "governance transactions")?,
+    })
+}
+
+/// The stone and its ancestors, the stone first.
+fn lineage<S: ProofSource>(source: &S, stone: &StoneId) -> Result<Vec<StoneId>, ProofBuildError> {
+    let Some(mut current) = source.stone(stone)? else {
+        return Err(ProofBuildError::UnknownStone {
+            stone: stone.clone(),
+        });
+    };
+    let mut lineage = vec![stone.clone()];
+    while let Some(parent) = current.parent().cloned() {
+        if lineage.len() >= LINEAGE_DEPTH_MAX || lineage.contains(&parent) {
+            return Err(ProofBuildError::BrokenLineage {
+                stone: stone.clone(),
+            });
+        }
+        current = source
+            .stone(&parent)?
+            .ok_or_else(|| ProofBuildError::BrokenLineage {
+                stone: stone.clone(),
+            })?;
+        lineage.push(parent);
+    }
+    Ok(lineage)
+}
+
+/// The transaction at `location` with its receipt and both merkle paths.
+fn proven_event<S: ProofSource>(
+    source: &S,
+    location: TxLocation,
+) -> Result<ProvenEvent, ProofBuildError> {
+    let (transaction, receipt) = source
+        .transaction_at(location)?
+        .ok_or(ProofBuildError::MissingTransaction { location })?;
+    let (tx_leaves, receipt_leaves) =
+        source
+            .block_leaves(location.height)?
+            .ok_or(ProofBuildError::MissingLeaves {
+                height: location.height,
+            })?;
+    let index = location.tx_index as usize;
+    let chain_id = source.chain_id();
+    let mismatch = ProofBuildError::LeafMismatch { location };
+    if tx_leaves.get(index) != Some(&tx_leaf(chain_id, &transaction))
+        || receipt_leaves.get(index) != Some(&receipt_leaf(chain_id, &receipt))
+    {
+        return Err(mismatch);
+    }
+    let tx_path =
+        merkle::path(&tx_leaves, index).ok_or(ProofBuildError::LeafMismatch { location })?;
+    let receipt_path = merkle::path(&receipt_leaves, index).ok_or(mismatch)?;
+    Ok(ProvenEvent {
+        location,
+        transaction,
+        tx_path,
+        receipt,
+        receipt_path,
+    })
+}
+
+/// Every header from 1 to the tip.
+fn headers<S: ProofSource>(source: &S) -> Result<Vec<BlockHeader>, ProofBuildError> {
+    let tip = source.tip_height();
+    if tip > PROOF_HEADERS_MAX as u64 {
+        return Err(ProofBuildError::TooLarge {
+            what: "headers",
+            len: tip,
+            max: PROOF_HEADERS_MAX as u64,
+        });
+    }
+    (1..=tip)
+        .map(|height| {
+            source
+                .header(height)?
+                .ok_or(ProofBuildError::MissingHeader { height })
+        })
+        .collect()
+}
+
+fn bounded<T, const MAX: usize>(
+    items: Vec<T>,
+    what: &'static str,
+) -> Result<BoundedVec<T, MAX>, ProofBuildError> {
+    let len = items.len() as u64;
+    BoundedVec::new(items).map_err(|error| ProofBuildError::TooLarge {
+        what,
+        len,
+        max: error.max as u64,
+    })
+}
