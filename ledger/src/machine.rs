@@ -71,14 +71,8 @@ pub fn apply_block<V: LedgerView + ?Sized>(
         let id = signed.id();
         let already_burned = overlay.contains_tx(&id)?;
         let outcome = match apply_transaction(&mut overlay, signed, tx_index, height) {
-            Ok(()) => {
-                overlay.commit_tx();
-                Outcome::Applied
-            }
-            Err(Stop::Reject(reason)) => {
-                overlay.discard_tx();
-                Outcome::Rejected { reason }
-            }
+            Ok(()) => Outcome::Applied,
+            Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
             Err(Stop::Store(error)) => return Err(error),
         };
         if outcome.is_applied() && matches!(signed.tx.action, Action::Governance(_)) {

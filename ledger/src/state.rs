@@ -217,7 +217,7 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
     }
 
     /// Keeps the current transaction's writes: it was applied.
-    pub fn commit_tx(&mut self) {
+    pub(crate) fn commit_tx(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.changes.stones.extend(pending.stones);
         self.changes.proposals.extend(pending.proposals);
@@ -228,7 +228,7 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
     }
 
     /// Drops the current transaction's writes: it was rejected.
-    pub fn discard_tx(&mut self) {
+    pub(crate) fn discard_tx(&mut self) {
         self.pending = PendingTx::default();
     }
 

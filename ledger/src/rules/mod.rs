@@ -57,7 +57,24 @@ pub struct TxContext<'t> {
 /// whatever its action's outcome. A transaction that fails authorisation does not
 /// burn its id: otherwise anyone could copy a member's pending transaction, spoil
 /// its signature, and get the genuine one refused as a replay.
+///
+/// The transaction's writes become part of the block's changes only when it is
+/// applied; on rejection they are dropped, so it changes no state.
 pub fn apply_transaction<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    signed: &SignedTransaction,
+    tx_index: u32,
+    height: u64,
+) -> RuleResult {
+    let result = run_transaction(overlay, signed, tx_index, height);
+    match result {
+        Ok(()) => overlay.commit_tx(),
+        Err(_) => overlay.discard_tx(),
+    }
+    result
+}
+
+fn run_transaction<V: LedgerView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     signed: &SignedTransaction,
     tx_index: u32,
