@@ -390,6 +390,29 @@ pub struct Stone {
 }
 
 impl Stone {
+    /// A newly created, active, unflagged stone with no events yet.
+    pub fn new(
+        id: StoneId,
+        kind: StoneKind,
+        origin: Origin,
+        custodian: OrgId,
+        created_at: u64,
+    ) -> Stone {
+        Stone {
+            id,
+            kind,
+            origin,
+            custodian,
+            status: StoneStatus::Active,
+            flag: None,
+            open_proposal: None,
+            grade: None,
+            outputs: BoundedVec::empty(),
+            created_at,
+            event_count: 0,
+        }
+    }
+
     /// The stone's own weight (rough weight or polished weight).
     pub fn carats(&self) -> Carats {
         match &self.kind {

@@ -58,23 +58,17 @@ pub(super) fn register<V: LedgerView + ?Sized>(
     require_role(overlay, context.signer, Role::Producer)?;
     check_new_id(overlay, &register.stone_id)?;
     check_weight(&register.stone_id, register.rough.carats)?;
-    overlay.record_stone_event(Stone {
-        id: register.stone_id.clone(),
-        kind: StoneKind::Rough {
+    overlay.record_stone_event(Stone::new(
+        register.stone_id.clone(),
+        StoneKind::Rough {
             rough: register.rough.clone(),
             kp_certificate: register.kp_certificate.clone(),
             producer: context.signer.clone(),
         },
-        origin: register.origin.clone(),
-        custodian: context.signer.clone(),
-        status: StoneStatus::Active,
-        flag: None,
-        open_proposal: None,
-        grade: None,
-        outputs: BoundedVec::empty(),
-        created_at: context.height,
-        event_count: 0,
-    });
+        register.origin.clone(),
+        context.signer.clone(),
+        context.height,
+    ));
     Ok(())
 }
 
@@ -121,23 +115,17 @@ pub(super) fn manufacture<V: LedgerView + ?Sized>(
         .map(|output| output.stone_id.clone())
         .collect::<Vec<_>>();
     for output in manufacture.outputs.iter() {
-        overlay.record_stone_event(Stone {
-            id: output.stone_id.clone(),
-            kind: StoneKind::Polished {
+        overlay.record_stone_event(Stone::new(
+            output.stone_id.clone(),
+            StoneKind::Polished {
                 parent: rough.id.clone(),
                 output: output.clone(),
                 cutter: manufacture.cutter.clone(),
             },
-            origin: rough.origin.clone(),
-            custodian: context.signer.clone(),
-            status: StoneStatus::Active,
-            flag: None,
-            open_proposal: None,
-            grade: None,
-            outputs: BoundedVec::empty(),
-            created_at: context.height,
-            event_count: 0,
-        });
+            rough.origin.clone(),
+            context.signer.clone(),
+            context.height,
+        ));
     }
     rough.status = StoneStatus::Consumed;
     // The outputs are bounded by the same maximum as the manufacture's outputs.
