@@ -118,7 +118,7 @@ struct PendingTx {
 /// transaction's pending writes first, then the block's, then the base.
 ///
 /// Rules check everything before they write, so a rejected transaction should
-/// have nothing pending; [`Overlay::discard_tx`] makes that a guarantee rather
+/// have nothing pending; discarding a rejected transaction's writes makes that a guarantee rather
 /// than a habit.
 pub struct Overlay<'a, V: LedgerView + ?Sized> {
     base: &'a V,

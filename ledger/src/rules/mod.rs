@@ -1,7 +1,7 @@
 //! The transaction rules: who may do what, to which stone, and when.
 //!
-//! [`apply_transaction`] authorises a signed transaction ([`authorize`]) and then
-//! runs its action's rule ([`stones`], [`transfers`], [`governance`]). Every rule
+//! [`apply_transaction`] authorises a signed transaction (`authorize.rs`) and then
+//! runs its action's rule (`stones.rs`, `transfers.rs`, `governance.rs`). Every rule
 //! reads and checks everything first and writes to the [`Overlay`] only once all
 //! checks have passed, so a rejected transaction changes no state. The order of
 //! the checks is part of the protocol (it decides which reason a transaction with
