@@ -84,7 +84,7 @@ impl RouterState {
         self.messages_sent += 1;
         let delay_ms = self.link_delays_ms.get(&(from, to)).copied().unwrap_or(0);
         match self.drop_every {
-            Some(every) if every > 0 && self.messages_sent % every == 0 => {
+            Some(every) if every > 0 && self.messages_sent.is_multiple_of(every) => {
                 self.messages_dropped += 1;
                 if (self.messages_sent / every) % 2 == 1 {
                     Fate::DropRequest
@@ -229,9 +229,10 @@ impl MemoryTransport {
         if delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
-        let answer = call(raft)
-            .await
-            .map_err(|fatal| TransportError::Remote { target, fatal })?;
+        let answer = call(raft).await.map_err(|fatal| TransportError::Remote {
+            target,
+            fatal: Box::new(fatal),
+        })?;
         if fate == (Fate::DropResponse { delay_ms }) {
             return Err(TransportError::Unreachable {
                 target,
@@ -343,8 +344,8 @@ pub enum ClusterError {
     Write {
         /// The node written to.
         node: RaftNodeId,
-        /// Its answer.
-        error: RaftError<RaftNodeId, ClientWriteError<RaftNodeId, NodeInfo>>,
+        /// Its answer (boxed: openraft's errors are large).
+        error: Box<RaftError<RaftNodeId, ClientWriteError<RaftNodeId, NodeInfo>>>,
     },
     /// A node did not apply up to an index in time.
     #[error("node {node} did not apply index {index} within {waited_ms} ms")]
@@ -404,8 +405,9 @@ pub fn empty_proposal(timestamp_ms: u64) -> BlockProposal {
     }
 }
 
-/// The Raft configuration of test clusters.
-pub fn test_config() -> Result<Config, openraft::ConfigError> {
+/// The Raft configuration of test clusters (short timeouts). An invalid
+/// configuration is reported as a setup failure of node 0, i.e. of every node.
+pub fn test_config() -> Result<Config, ClusterError> {
     Config {
         cluster_name: "gemtrail-memory".to_owned(),
         heartbeat_interval: TEST_HEARTBEAT_MS,
@@ -414,6 +416,10 @@ pub fn test_config() -> Result<Config, openraft::ConfigError> {
         ..Config::default()
     }
     .validate()
+    .map_err(|error| ClusterError::Setup {
+        node: 0,
+        reason: error.to_string(),
+    })
 }
 
 impl MemoryCluster {
@@ -421,10 +427,7 @@ impl MemoryCluster {
     /// node 1 and returns without waiting for a leader.
     pub async fn start(node_count: u64) -> Result<Self, ClusterError> {
         let router = MemoryRouter::new();
-        let config = Arc::new(test_config().map_err(|error| ClusterError::Setup {
-            node: 0,
-            reason: error.to_string(),
-        })?);
+        let config = Arc::new(test_config()?);
         let mut nodes = BTreeMap::new();
         for id in 1..=node_count {
             let node = Self::start_node(&router, &config, id).await?;
@@ -592,7 +595,10 @@ impl MemoryCluster {
         let raft = self.raft(id)?;
         match tokio::time::timeout(timeout, raft.client_write(proposal)).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(ClusterError::Write { node: id, error }),
+            Ok(Err(error)) => Err(ClusterError::Write {
+                node: id,
+                error: Box::new(error),
+            }),
             Err(_elapsed) => Err(ClusterError::WriteTimeout {
                 node: id,
                 waited_ms: millis(timeout),

@@ -76,8 +76,8 @@ pub enum TransportError {
     Remote {
         /// The node that failed.
         target: RaftNodeId,
-        /// Its Raft's fatal error.
-        fatal: Fatal<RaftNodeId>,
+        /// Its Raft's fatal error (boxed: openraft's storage errors are large).
+        fatal: Box<Fatal<RaftNodeId>>,
     },
 }
 
@@ -219,7 +219,7 @@ impl<T: RaftTransport> TransportConnection<T> {
             ),
             TransportError::TooLarge { .. } => RPCError::Unreachable(Unreachable::new(&error)),
             TransportError::Remote { target, fatal } => RPCError::RemoteError(
-                RemoteError::new_with_node(target, self.node.clone(), RaftError::Fatal(fatal)),
+                RemoteError::new_with_node(target, self.node.clone(), RaftError::Fatal(*fatal)),
             ),
         }
     }
@@ -240,7 +240,7 @@ impl<T: RaftTransport> TransportConnection<T> {
                 StreamingError::Timeout(self.timeout(RPCTypes::InstallSnapshot, deadline))
             }
             TransportError::Remote { target, fatal } => StreamingError::RemoteError(
-                RemoteError::new_with_node(target, self.node.clone(), fatal),
+                RemoteError::new_with_node(target, self.node.clone(), *fatal),
             ),
         }
     }

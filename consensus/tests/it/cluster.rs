@@ -3,11 +3,18 @@
 
 use std::time::Duration;
 
-use gemtrail_consensus::memory_network::{empty_proposal, ClusterError, MemoryCluster};
+use gemtrail_consensus::memory_network::{
+    empty_proposal, test_node_info, ClusterError, MemoryCluster, MemoryRouter,
+};
+use gemtrail_consensus::network::{RaftTransport, TransportError, TransportNetwork};
 use gemtrail_consensus::testing::MemoryState;
-use gemtrail_consensus::types::RaftNodeId;
-use gemtrail_consensus::{BlockApplied, EntryApplied};
+use gemtrail_consensus::types::{RaftNodeId, RaftVote};
+use gemtrail_consensus::{BlockApplied, EntryApplied, TypeConfig};
 use gemtrail_ledger::ids::BlockHash;
+use openraft::error::RPCError;
+use openraft::network::RPCOption;
+use openraft::raft::{AppendEntriesRequest, VoteRequest};
+use openraft::{RPCTypes, RaftNetwork, RaftNetworkFactory};
 
 const ALL: [RaftNodeId; 3] = [1, 2, 3];
 const LEADER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -147,4 +154,76 @@ async fn a_cluster_losing_every_fifth_message_still_commits_everything() {
     assert!(dropped >= 5, "only {dropped} of {sent} messages were lost");
     assert_eq!(dropped, sent / 5);
     cluster.shutdown().await;
+}
+
+fn heartbeat() -> AppendEntriesRequest<TypeConfig> {
+    AppendEntriesRequest {
+        vote: RaftVote::new_committed(1, 1),
+        prev_log_id: None,
+        entries: Vec::new(),
+        leader_commit: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_reports_a_cut_link_as_unreachable_and_a_slow_one_as_timeout() {
+    let cluster = MemoryCluster::start(3).await.unwrap();
+    let mut network = TransportNetwork::new(1, cluster.router().transport(1));
+    let mut to_node_2 = network.new_client(2, &test_node_info(2)).await;
+    let option = RPCOption::new(Duration::from_millis(100));
+
+    cluster.router().isolate(2);
+    let cut = to_node_2
+        .append_entries(heartbeat(), option.clone())
+        .await
+        .unwrap_err();
+    let RPCError::Unreachable(unreachable) = cut else {
+        panic!("expected Unreachable, got {cut:?}");
+    };
+    assert!(
+        unreachable
+            .to_string()
+            .contains("node 2 is unreachable: link is cut"),
+        "{unreachable}"
+    );
+
+    cluster.router().heal();
+    cluster.router().set_link_delay_ms(1, 2, 1_000);
+    let slow = to_node_2
+        .append_entries(heartbeat(), option.clone())
+        .await
+        .unwrap_err();
+    let RPCError::Timeout(timeout) = slow else {
+        panic!("expected Timeout, got {slow:?}");
+    };
+    assert_eq!(
+        (timeout.action, timeout.id, timeout.target, timeout.timeout),
+        (RPCTypes::AppendEntries, 1, 2, Duration::from_millis(100))
+    );
+
+    cluster.router().set_link_delay_ms(1, 2, 0);
+    let answer = to_node_2.append_entries(heartbeat(), option).await;
+    assert!(answer.is_ok(), "{answer:?}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_target_is_unreachable() {
+    let router = MemoryRouter::new();
+    let error = router
+        .transport(1)
+        .vote(
+            4,
+            &test_node_info(4),
+            VoteRequest::new(RaftVote::new(1, 1), None),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        TransportError::Unreachable {
+            target: 4,
+            reason: "no such node".to_owned()
+        }
+    );
 }
