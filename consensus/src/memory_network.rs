@@ -426,8 +426,14 @@ impl MemoryCluster {
     /// Starts nodes 1 to `node_count`, initialises the membership {1..N} on
     /// node 1 and returns without waiting for a leader.
     pub async fn start(node_count: u64) -> Result<Self, ClusterError> {
+        Self::start_with_config(node_count, test_config()?).await
+    }
+
+    /// Like [`MemoryCluster::start`], with a configuration of the test's own
+    /// (e.g. [`test_config`] with an eager snapshot policy).
+    pub async fn start_with_config(node_count: u64, config: Config) -> Result<Self, ClusterError> {
         let router = MemoryRouter::new();
-        let config = Arc::new(test_config()?);
+        let config = Arc::new(config);
         let mut nodes = BTreeMap::new();
         for id in 1..=node_count {
             let node = Self::start_node(&router, &config, id).await?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gemtrail_consensus::memory_network::{
-    empty_proposal, test_node_info, ClusterError, MemoryCluster, MemoryRouter,
+    empty_proposal, test_config, test_node_info, ClusterError, MemoryCluster, MemoryRouter,
 };
 use gemtrail_consensus::network::{RaftTransport, TransportError, TransportNetwork};
 use gemtrail_consensus::testing::MemoryState;
@@ -14,7 +14,7 @@ use gemtrail_ledger::ids::BlockHash;
 use openraft::error::RPCError;
 use openraft::network::RPCOption;
 use openraft::raft::{AppendEntriesRequest, VoteRequest};
-use openraft::{RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::{Config, RPCTypes, RaftNetwork, RaftNetworkFactory, SnapshotPolicy};
 
 const ALL: [RaftNodeId; 3] = [1, 2, 3];
 const LEADER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -226,4 +226,50 @@ async fn an_unknown_target_is_unreachable() {
             reason: "no such node".to_owned()
         }
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_purged_logs_catches_up_by_snapshot() {
+    let config = Config {
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(5),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..test_config().unwrap()
+    };
+    let cluster = MemoryCluster::start_with_config(3, config).await.unwrap();
+    let leader = cluster.wait_for_leader(&ALL, LEADER_TIMEOUT).await.unwrap();
+    let behind = ALL.into_iter().find(|id| *id != leader).unwrap();
+
+    cluster.router().isolate(behind);
+    let last_index = write_blocks(&cluster, 1, 20).await;
+    let leader_purged = cluster
+        .raft(leader)
+        .unwrap()
+        .wait(Some(APPLY_TIMEOUT))
+        .metrics(
+            |metrics| metrics.purged.is_some_and(|purged| purged.index >= 10),
+            "leader purges its log",
+        )
+        .await;
+    assert!(leader_purged.is_ok(), "{leader_purged:?}");
+    assert_eq!(cluster.state(behind).unwrap().blocks_applied, 0);
+
+    cluster.router().heal();
+    cluster
+        .wait_applied(&ALL, last_index, APPLY_TIMEOUT)
+        .await
+        .unwrap();
+    let state = assert_converged(&cluster, 20);
+    assert_eq!(
+        state.last_applied.map(|log_id| log_id.index),
+        Some(last_index)
+    );
+    // The follower's state came from a snapshot: it has one at least as far
+    // as the leader had purged.
+    let snapshot = cluster.raft(behind).unwrap().metrics().borrow().snapshot;
+    assert!(
+        snapshot.is_some_and(|log_id| log_id.index >= 10),
+        "{snapshot:?}"
+    );
+    cluster.shutdown().await;
 }
