@@ -16,6 +16,9 @@
 
 pub mod error;
 pub mod log_store;
+#[cfg(feature = "test-utils")]
+pub mod memory_network;
+pub mod network;
 pub mod record;
 #[cfg(feature = "test-utils")]
 pub mod testing;

@@ -6,6 +6,7 @@
     unreachable_pub
 )]
 
+mod cluster;
 mod corruption;
 mod durability;
 mod records;
