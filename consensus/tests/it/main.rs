@@ -9,5 +9,6 @@
 mod corruption;
 mod durability;
 mod records;
+mod state_machine;
 mod suite;
 mod support;

@@ -185,6 +185,40 @@ fn a_reopened_store_has_the_same_tip_membership_and_stones_and_keeps_appending()
 }
 
 #[test]
+fn the_applier_marker_is_stored_with_its_block_and_survives_a_reopen() {
+    let chain = TestChain::journey();
+    let blocks = proposals(&chain);
+    let dir = TempDir::new().unwrap();
+    {
+        let mut store = LedgerStore::open(dir.path(), &genesis()).unwrap();
+        assert_eq!(store.marker().unwrap(), None);
+        let applied = store
+            .apply_with_marker(blocks[0].clone(), b"entry 1")
+            .unwrap();
+        assert_eq!(applied.hash, chain.blocks[0].hash);
+        assert_eq!(store.marker().unwrap(), Some(b"entry 1".to_vec()));
+        // A marker without a block leaves the ledger as it was.
+        store.put_marker(b"entry 2").unwrap();
+        assert_eq!(
+            (store.tip().height, store.tip().hash),
+            (1, chain.blocks[0].hash)
+        );
+        store
+            .apply_with_marker(blocks[1].clone(), b"entry 3")
+            .unwrap();
+        // A plain apply leaves the marker alone.
+        store.apply(blocks[2].clone()).unwrap();
+    }
+
+    let reopened = LedgerStore::open(dir.path(), &genesis()).unwrap();
+    assert_eq!(reopened.marker().unwrap(), Some(b"entry 3".to_vec()));
+    assert_eq!(
+        (reopened.tip().height, reopened.tip().hash),
+        (3, chain.blocks[2].hash)
+    );
+}
+
+#[test]
 fn a_sync_writing_store_reaches_the_same_tip() {
     let chain = TestChain::journey();
     let dir = TempDir::new().unwrap();
