@@ -14,12 +14,19 @@
 //! ledger state, so their marker is written once, at the end of the batch or
 //! with the next block, whichever comes first.
 //!
+//! **Snapshots** are whole-ledger dumps ([`LedgerStore::export_dump`]) taken
+//! under the store's lock, so the dump and the marker naming its last entry
+//! agree; installing one replaces the ledger and records the snapshot's log id
+//! and membership as the marker, in one atomic batch
+//! ([`LedgerStore::import_dump`]). The current snapshot is kept in memory.
+//!
 //! RocksDB work runs on tokio's blocking pool so the runtime's workers are not
 //! stalled. Every failure is a fatal [`StateMachineError`], reported to openraft
 //! as a `StorageError`.
 
 use std::io::Cursor;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -77,9 +84,6 @@ pub enum StateMachineError {
         /// Why (panic or cancellation).
         reason: String,
     },
-    /// Snapshots are not implemented yet.
-    #[error("snapshots not yet supported by the ledger state machine")]
-    SnapshotsUnsupported,
 }
 
 /// How far the state machine has applied the Raft log: the ledger store's
@@ -129,11 +133,30 @@ fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> StateMachi
     move |source| StateMachineError::Store { operation, source }
 }
 
-/// The Raft state machine over the ledger store. Clones share the store, so a
-/// clone serves as the snapshot builder and the node's read handle.
+/// A snapshot held in memory: its metadata and its bytes (a ledger store dump).
+#[derive(Clone, Debug)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<RaftNodeId, NodeInfo>,
+    bytes: Vec<u8>,
+}
+
+impl StoredSnapshot {
+    fn to_snapshot(&self) -> Snapshot<TypeConfig> {
+        Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Box::new(Cursor::new(self.bytes.clone())),
+        }
+    }
+}
+
+/// The Raft state machine over the ledger store. Clones share the store and
+/// the current snapshot, so a clone serves as the snapshot builder and as the
+/// node's read handle.
 #[derive(Clone, Debug)]
 pub struct LedgerStateMachine {
     store: Arc<Mutex<LedgerStore>>,
+    current_snapshot: Arc<Mutex<Option<StoredSnapshot>>>,
+    snapshots_built: Arc<AtomicU64>,
 }
 
 impl LedgerStateMachine {
@@ -152,6 +175,8 @@ impl LedgerStateMachine {
     pub fn from_store(store: LedgerStore) -> Self {
         Self {
             store: Arc::new(Mutex::new(store)),
+            current_snapshot: Arc::default(),
+            snapshots_built: Arc::default(),
         }
     }
 
@@ -174,16 +199,61 @@ impl LedgerStateMachine {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || apply_all(&mut lock(&store), entries))
             .await
-            .map_err(|error| StateMachineError::Task {
-                reason: error.to_string(),
-            })?
+            .map_err(task_failed)?
+    }
+
+    /// Dumps the ledger, with the marker it holds, on the blocking pool. The
+    /// store stays locked meanwhile, so the dump and the marker agree.
+    async fn dump(&self) -> Result<(AppliedMarker, Vec<u8>), StateMachineError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let store = lock(&store);
+            let marker = read_marker(&store)?;
+            let dump = store
+                .export_dump()
+                .map_err(store_error("dump the ledger"))?;
+            Ok((marker, dump))
+        })
+        .await
+        .map_err(task_failed)?
+    }
+
+    /// Replaces the ledger with `dump`, recording `marker`, on the blocking pool.
+    async fn replace(&self, dump: Vec<u8>, marker: Vec<u8>) -> Result<(), StateMachineError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            lock(&store)
+                .import_dump(&dump, &marker)
+                .map_err(store_error("install a snapshot"))
+        })
+        .await
+        .map_err(task_failed)?
+    }
+
+    /// A snapshot id unique within this process: the log id and a counter.
+    fn next_snapshot_id(&self, last_applied: Option<RaftLogId>) -> String {
+        let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
+        match last_applied {
+            Some(log_id) => format!(
+                "{}-{}-{}-{count}",
+                log_id.leader_id.term, log_id.leader_id.node_id, log_id.index
+            ),
+            None => format!("empty-{count}"),
+        }
     }
 }
 
-fn lock(store: &Mutex<LedgerStore>) -> MutexGuard<'_, LedgerStore> {
-    // Every write is one atomic RocksDB batch followed by in-memory updates that
-    // cannot fail, so a panic elsewhere never leaves the store half-changed.
-    store.lock().unwrap_or_else(PoisonError::into_inner)
+fn task_failed(error: tokio::task::JoinError) -> StateMachineError {
+    StateMachineError::Task {
+        reason: error.to_string(),
+    }
+}
+
+fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every store write is one atomic RocksDB batch followed by in-memory
+    // updates that cannot fail, and a snapshot slot is replaced whole, so a
+    // panic elsewhere never leaves either half-changed.
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn read_marker(store: &LedgerStore) -> Result<AppliedMarker, StateMachineError> {
@@ -246,12 +316,23 @@ fn fatal(error: StateMachineError) -> RaftStorageError {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for LedgerStateMachine {
+    /// A dump of the whole ledger as of the last applied entry. It is also kept
+    /// in memory as the current snapshot.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
-        Err(StorageIOError::write_snapshot(
-            None,
-            AnyError::error(StateMachineError::SnapshotsUnsupported.to_string()),
-        )
-        .into())
+        let (marker, bytes) = self.dump().await.map_err(|error| {
+            StorageIOError::write_snapshot(None, AnyError::error(error.to_string()))
+        })?;
+        let stored = StoredSnapshot {
+            meta: SnapshotMeta {
+                last_log_id: marker.last_applied,
+                last_membership: marker.membership,
+                snapshot_id: self.next_snapshot_id(marker.last_applied),
+            },
+            bytes,
+        };
+        let snapshot = stored.to_snapshot();
+        *lock(&self.current_snapshot) = Some(stored);
+        Ok(snapshot)
     }
 }
 
@@ -287,18 +368,36 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<RaftNodeId, NodeInfo>,
-        _snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), RaftStorageError> {
-        Err(StorageIOError::read_snapshot(
-            Some(meta.signature()),
-            AnyError::error(StateMachineError::SnapshotsUnsupported.to_string()),
-        )
-        .into())
+        let read_error = |error: StateMachineError| {
+            StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                AnyError::error(error.to_string()),
+            )
+        };
+        let marker = AppliedMarker {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        }
+        .to_bytes()
+        .map_err(read_error)?;
+        let bytes = snapshot.into_inner();
+        self.replace(bytes.clone(), marker)
+            .await
+            .map_err(read_error)?;
+        *lock(&self.current_snapshot) = Some(StoredSnapshot {
+            meta: meta.clone(),
+            bytes,
+        });
+        Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
-        Ok(None)
+        Ok(lock(&self.current_snapshot)
+            .as_ref()
+            .map(StoredSnapshot::to_snapshot))
     }
 }

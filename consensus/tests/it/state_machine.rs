@@ -1,6 +1,6 @@
 //! The ledger state machine: block proposals become the same blocks a
-//! `TestChain` builds, blank and membership entries build none, and the applied
-//! state survives a reopen.
+//! `TestChain` builds, blank and membership entries build none, the applied
+//! state survives a reopen, and a snapshot reproduces the ledger on another node.
 
 use gemtrail_consensus::types::{RaftEntry, RaftStoredMembership};
 use gemtrail_consensus::{BlockApplied, EntryApplied, LedgerStateMachine};
@@ -181,20 +181,128 @@ async fn the_applied_state_survives_a_reopen() {
     assert_eq!(answers, vec![expected_blocks(&chain)[2].clone()]);
 }
 
-#[tokio::test]
-async fn snapshots_are_refused_until_supported() {
-    let dir = TempDir::new().unwrap();
-    let mut machine = open(&dir);
-    let mut builder = machine.get_snapshot_builder().await;
+/// A state machine that applied the first `blocks` blocks of `chain` after a
+/// membership entry (index 1), the block entries at indexes 2, 3, ...
+async fn machine_with(dir: &TempDir, chain: &TestChain, blocks: usize) -> LedgerStateMachine {
+    let mut machine = open(dir);
+    let mut batch = vec![membership_entry(1, 1, &[1, 2, 3])];
+    for (offset, proposal) in proposals(chain).into_iter().take(blocks).enumerate() {
+        batch.push(normal_entry(1, 2 + offset as u64, proposal));
+    }
+    machine.apply(batch).await.unwrap();
+    machine
+}
 
-    let error = builder.build_snapshot().await.unwrap_err();
+#[tokio::test]
+async fn a_snapshot_installed_on_a_fresh_node_reproduces_the_ledger() {
+    let chain = TestChain::journey();
+    let source_dir = TempDir::new().unwrap();
+    let mut source = machine_with(&source_dir, &chain, chain.blocks.len()).await;
+    let snapshot = source
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    let last_index = 1 + chain.blocks.len() as u64;
+    let wanted_membership =
+        RaftStoredMembership::new(Some(log_id(1, 1, 1)), membership(&[1, 2, 3]));
+    assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 1, last_index)));
+    assert_eq!(snapshot.meta.last_membership, wanted_membership);
+    let current = source.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(current.meta, snapshot.meta);
+    assert_eq!(current.snapshot.get_ref(), snapshot.snapshot.get_ref());
+
+    let target_dir = TempDir::new().unwrap();
+    {
+        let mut target = open(&target_dir);
+        let mut receiving = target.begin_receiving_snapshot().await.unwrap();
+        receiving
+            .get_mut()
+            .extend_from_slice(snapshot.snapshot.get_ref());
+        target
+            .install_snapshot(&snapshot.meta, receiving)
+            .await
+            .unwrap();
+        let installed = target.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(installed.meta, snapshot.meta);
+    }
+
+    // Reopened from disk: same tip, stones and applied state as the source.
+    let mut target = open(&target_dir);
+    assert_eq!(target.read(|store| store.tip()), chain.state.tip());
+    for name in ["ROUGH-1", "POL-1", "POL-2"] {
+        let id = stone(name);
+        assert_eq!(
+            target.read(|store| store.stone(&id).unwrap()),
+            chain.state.stone(&id).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        target.applied_state().await.unwrap(),
+        (Some(log_id(1, 1, last_index)), wanted_membership)
+    );
+}
+
+#[tokio::test]
+async fn installing_a_snapshot_replaces_a_node_that_is_behind() {
+    let chain = TestChain::journey();
+    let proposals = proposals(&chain);
+    let source_dir = TempDir::new().unwrap();
+    let mut source = machine_with(&source_dir, &chain, 5).await;
+    let snapshot = source
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    let target_dir = TempDir::new().unwrap();
+    let mut target = machine_with(&target_dir, &chain, 2).await;
+
+    target
+        .install_snapshot(&snapshot.meta, snapshot.snapshot)
+        .await
+        .unwrap();
+
+    assert_eq!(target.read(|store| store.tip().hash), chain.blocks[4].hash);
+    assert_eq!(
+        target.applied_state().await.unwrap().0,
+        Some(log_id(1, 1, 6))
+    );
+    // Applying goes on from the snapshot, with the block after it.
+    let answers = target
+        .apply(vec![normal_entry(2, 7, proposals[5].clone())])
+        .await
+        .unwrap();
+    assert_eq!(answers, vec![expected_blocks(&chain)[5].clone()]);
+}
+
+#[tokio::test]
+async fn a_malformed_snapshot_is_a_storage_error_and_changes_nothing() {
+    let chain = TestChain::journey();
+    let dir = TempDir::new().unwrap();
+    let mut machine = machine_with(&dir, &chain, 2).await;
+    let before = machine.applied_state().await.unwrap();
+    let meta = openraft::SnapshotMeta {
+        last_log_id: Some(log_id(3, 1, 40)),
+        last_membership: RaftStoredMembership::default(),
+        snapshot_id: "bogus".to_owned(),
+    };
+
+    let error = machine
+        .install_snapshot(&meta, Box::new(std::io::Cursor::new(b"garbage".to_vec())))
+        .await
+        .unwrap_err();
 
     assert!(
         error
             .to_string()
-            .contains("snapshots not yet supported by the ledger state machine"),
+            .contains("ledger store failed to install a snapshot: store dump is malformed at byte 0: truncated"),
         "{error}"
     );
+    assert_eq!(machine.applied_state().await.unwrap(), before);
+    assert_eq!(machine.read(|store| store.tip().hash), chain.blocks[1].hash);
     assert!(machine.get_current_snapshot().await.unwrap().is_none());
 }
 

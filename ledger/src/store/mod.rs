@@ -13,6 +13,7 @@
 //! iteration: its cost does not grow with the size of the ledger.
 
 pub mod audit;
+mod dump;
 pub mod schema;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use rocksdb::{
 };
 
 pub use audit::{audit, audit_path, AuditFailure, AuditProblem, AuditReport};
+pub use dump::DUMP_MAGIC;
 
 use self::schema::{BlockLeaves, TipRecord, TxIndexEntry};
 use crate::codec::{decode, encode, BoundedVec};
@@ -184,6 +186,11 @@ impl LedgerStore {
                 found: chain_description(&found_chain, &found_hash),
             });
         }
+        self.load_tip()
+    }
+
+    /// Loads the stored tip and membership, checking the tip's header is stored.
+    fn load_tip(&mut self) -> StoreResult<()> {
         let tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
         self.membership = self.required(schema::META, schema::META_MEMBERSHIP)?;
         self.tip = tip.into();
