@@ -20,10 +20,12 @@ pub mod log_store;
 pub mod memory_network;
 pub mod network;
 pub mod record;
+pub mod state_machine;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 pub mod types;
 
 pub use error::{LogStoreError, LogStoreResult, NodeInfoError, RecordError, StoredRecord};
 pub use log_store::RocksLogStore;
+pub use state_machine::{AppliedMarker, LedgerStateMachine, StateMachineError};
 pub use types::{BlockApplied, EntryApplied, NodeInfo, TypeConfig};

@@ -83,6 +83,14 @@ pub enum StoreError {
         /// The tip's height.
         tip: u64,
     },
+    /// A store dump (see `LedgerStore::import_dump`) is malformed.
+    #[error("store dump is malformed at byte {offset}: {reason}")]
+    BadDump {
+        /// Where in the dump.
+        offset: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// Something stored is missing or inconsistent.
     #[error("inconsistent store: {0}")]
     Inconsistent(String),

@@ -10,5 +10,6 @@ mod cluster;
 mod corruption;
 mod durability;
 mod records;
+mod state_machine;
 mod suite;
 mod support;

@@ -13,6 +13,7 @@
 //! iteration: its cost does not grow with the size of the ledger.
 
 pub mod audit;
+mod dump;
 pub mod schema;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use rocksdb::{
 };
 
 pub use audit::{audit, audit_path, AuditFailure, AuditProblem, AuditReport};
+pub use dump::DUMP_MAGIC;
 
 use self::schema::{BlockLeaves, TipRecord, TxIndexEntry};
 use crate::codec::{decode, encode, BoundedVec};
@@ -184,6 +186,11 @@ impl LedgerStore {
                 found: chain_description(&found_chain, &found_hash),
             });
         }
+        self.load_tip()
+    }
+
+    /// Loads the stored tip and membership, checking the tip's header is stored.
+    fn load_tip(&mut self) -> StoreResult<()> {
         let tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
         self.membership = self.required(schema::META, schema::META_MEMBERSHIP)?;
         self.tip = tip.into();
@@ -229,6 +236,40 @@ impl LedgerStore {
         Ok(applied)
     }
 
+    /// Like [`LedgerStore::apply`], and stores `marker` as the applier marker
+    /// in the same atomic batch as the block, so a crash leaves both or neither.
+    ///
+    /// The marker is opaque to the ledger: its applier (the consensus layer)
+    /// records there how far it has applied its own log.
+    pub fn apply_with_marker(
+        &mut self,
+        proposal: BlockProposal,
+        marker: &[u8],
+    ) -> StoreResult<AppliedBlock> {
+        let applied = apply_block(self, proposal)?;
+        self.append_marked(&applied, Some(marker))?;
+        Ok(applied)
+    }
+
+    /// Stores `marker` as the applier marker without a block, for applier steps
+    /// that change no ledger state.
+    pub fn put_marker(&mut self, marker: &[u8]) -> StoreResult<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER, marker);
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(self.options.sync_writes);
+        self.db.write_opt(batch, &write_options)?;
+        Ok(())
+    }
+
+    /// The applier marker last stored, if any.
+    pub fn marker(&self) -> StoreResult<Option<Vec<u8>>> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER)?;
+        Ok(bytes.map(|bytes| bytes.to_vec()))
+    }
+
     /// Appends a block built by [`apply_block`] over this store's state: the
     /// block, its indexes, its state changes and the new tip, in one batch.
     ///
@@ -238,6 +279,11 @@ impl LedgerStore {
     /// inconsistent: such a block was not built over this state, and storing it
     /// would fork the ledger.
     pub fn append(&mut self, applied: &AppliedBlock) -> StoreResult<()> {
+        self.append_marked(applied, None)
+    }
+
+    /// [`LedgerStore::append`], storing `marker` (if any) in the same batch.
+    fn append_marked(&mut self, applied: &AppliedBlock, marker: Option<&[u8]>) -> StoreResult<()> {
         let header = &applied.block.header;
         if header.height != self.tip.height + 1 {
             return Err(StoreError::NotNextBlock {
@@ -281,7 +327,10 @@ impl LedgerStore {
             hash: applied.hash,
             timestamp_ms: header.timestamp_ms,
         };
-        let batch = self.block_batch(applied, new_tip)?;
+        let mut batch = self.block_batch(applied, new_tip)?;
+        if let Some(marker) = marker {
+            batch.put_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER, marker);
+        }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(self.options.sync_writes);
         self.db.write_opt(batch, &write_options)?;

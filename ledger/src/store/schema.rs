@@ -7,7 +7,7 @@
 //!
 //! | column | key | value |
 //! |---|---|---|
-//! | [`META`] | [`META_CHAIN_ID`], [`META_GENESIS_HASH`], [`META_MEMBERSHIP`], [`META_TIP`] | `ChainId`, `BlockHash`, `Membership`, [`TipRecord`] |
+//! | [`META`] | [`META_CHAIN_ID`], [`META_GENESIS_HASH`], [`META_MEMBERSHIP`], [`META_TIP`], [`META_APPLIER_MARKER`] | `ChainId`, `BlockHash`, `Membership`, [`TipRecord`], opaque bytes |
 //! | [`HEADERS`] | [`height_key`] | `BlockHeader` |
 //! | [`BLOCK_HASHES`] | block hash (32 bytes) | height (`u64`) |
 //! | [`BLOCK_TXS`] | [`location_key`] | `SignedTransaction` |
@@ -73,6 +73,9 @@ pub const META_GENESIS_HASH: &[u8] = b"genesis_hash";
 pub const META_MEMBERSHIP: &[u8] = b"membership";
 /// `meta` key of the tip.
 pub const META_TIP: &[u8] = b"tip";
+/// `meta` key of the applier marker: opaque bytes its applier (the consensus
+/// layer) stores with each block, see [`super::LedgerStore::apply_with_marker`].
+pub const META_APPLIER_MARKER: &[u8] = b"applier_marker";
 
 /// The key of a block-level record: the height, big-endian.
 pub fn height_key(height: u64) -> [u8; 8] {

@@ -14,7 +14,7 @@ use gemtrail_ledger::proof::{ProofSource, TxLocation};
 use gemtrail_ledger::state::{GenesisState, LedgerView};
 use gemtrail_ledger::store::schema::{self, location_key};
 use gemtrail_ledger::store::{
-    audit, audit_path, AuditFailure, AuditProblem, LedgerStore, StoreOptions,
+    audit, audit_path, AuditFailure, AuditProblem, LedgerStore, StoreOptions, DUMP_MAGIC,
 };
 use gemtrail_ledger::testkit::*;
 use gemtrail_ledger::StoreError;
@@ -182,6 +182,128 @@ fn a_reopened_store_has_the_same_tip_membership_and_stones_and_keeps_appending()
         store.apply(proposal.clone()).unwrap();
     }
     assert_same_state(&store, &chain);
+}
+
+#[test]
+fn the_applier_marker_is_stored_with_its_block_and_survives_a_reopen() {
+    let chain = TestChain::journey();
+    let blocks = proposals(&chain);
+    let dir = TempDir::new().unwrap();
+    {
+        let mut store = LedgerStore::open(dir.path(), &genesis()).unwrap();
+        assert_eq!(store.marker().unwrap(), None);
+        let applied = store
+            .apply_with_marker(blocks[0].clone(), b"entry 1")
+            .unwrap();
+        assert_eq!(applied.hash, chain.blocks[0].hash);
+        assert_eq!(store.marker().unwrap(), Some(b"entry 1".to_vec()));
+        // A marker without a block leaves the ledger as it was.
+        store.put_marker(b"entry 2").unwrap();
+        assert_eq!(
+            (store.tip().height, store.tip().hash),
+            (1, chain.blocks[0].hash)
+        );
+        store
+            .apply_with_marker(blocks[1].clone(), b"entry 3")
+            .unwrap();
+        // A plain apply leaves the marker alone.
+        store.apply(blocks[2].clone()).unwrap();
+    }
+
+    let reopened = LedgerStore::open(dir.path(), &genesis()).unwrap();
+    assert_eq!(reopened.marker().unwrap(), Some(b"entry 3".to_vec()));
+    assert_eq!(
+        (reopened.tip().height, reopened.tip().hash),
+        (3, chain.blocks[2].hash)
+    );
+}
+
+#[test]
+fn importing_a_dump_replaces_the_whole_store() {
+    let chain = long_journey();
+    let blocks = proposals(&chain);
+    let source_dir = TempDir::new().unwrap();
+    let source = store_with(&source_dir, &blocks);
+    let dump = source.export_dump().unwrap();
+    assert_eq!(&dump[..8], DUMP_MAGIC);
+
+    // The target is ahead on a block the dump does not hold; all of it goes.
+    let target_dir = TempDir::new().unwrap();
+    let mut target = store_with(&target_dir, &blocks[..3]);
+    let extra = next(
+        &target,
+        vec![chain.consortium.tx("mine", 77, register("EXTRA-1", 100))],
+    );
+    target.apply(extra).unwrap();
+    target.import_dump(&dump, b"marker").unwrap();
+
+    assert_same_state(&target, &chain);
+    assert_eq!(target.stone(&stone("EXTRA-1")).unwrap(), None);
+    assert_eq!(target.marker().unwrap(), Some(b"marker".to_vec()));
+    let report = audit(&target, &genesis(), |_, _| {}).unwrap();
+    assert_eq!(report.blocks_checked, chain.blocks.len() as u64);
+    assert_eq!(report.first_failure, None);
+    drop(target);
+    let reopened = LedgerStore::open(target_dir.path(), &genesis()).unwrap();
+    assert_same_state(&reopened, &chain);
+    // The dump of the imported store is the dump it was built from, bar the marker.
+    let expected_dir = TempDir::new().unwrap();
+    let mut expected = LedgerStore::open(expected_dir.path(), &genesis()).unwrap();
+    expected.import_dump(&dump, b"marker").unwrap();
+    assert_eq!(
+        reopened.export_dump().unwrap(),
+        expected.export_dump().unwrap()
+    );
+}
+
+#[test]
+fn a_malformed_or_foreign_dump_is_refused_and_changes_nothing() {
+    let chain = TestChain::journey();
+    let blocks = proposals(&chain);
+    let dir = TempDir::new().unwrap();
+    let mut store = store_with(&dir, &blocks[..2]);
+    let tip = store.tip();
+    let dump = store.export_dump().unwrap();
+
+    let error = store.import_dump(b"GTDUMP00", b"m").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "store dump is malformed at byte 8: not a store dump (wrong magic)"
+    );
+    let error = store
+        .import_dump(&dump[..dump.len() - 1], b"m")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::BadDump {
+                reason: "truncated",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let mut unknown_column = DUMP_MAGIC.to_vec();
+    unknown_column.extend_from_slice(&[200, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let error = store.import_dump(&unknown_column, b"m").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "store dump is malformed at byte 9: unknown column index"
+    );
+
+    let mut other = genesis();
+    other.chain_id = ChainId::parse("another-chain").unwrap();
+    let other_dir = TempDir::new().unwrap();
+    let foreign = LedgerStore::open(other_dir.path(), &other)
+        .unwrap()
+        .export_dump()
+        .unwrap();
+    let error = store.import_dump(&foreign, b"m").unwrap_err();
+    assert!(matches!(error, StoreError::WrongGenesis { .. }), "{error}");
+
+    assert_eq!(store.tip(), tip);
+    assert_eq!(store.marker().unwrap(), None);
+    assert_eq!(store.export_dump().unwrap(), dump);
 }
 
 #[test]

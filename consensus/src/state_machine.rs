@@ -1,0 +1,403 @@
+//! The openraft state machine (storage v2) over the RocksDB ledger store:
+//! committed block proposals become blocks.
+//!
+//! Start at [`LedgerStateMachine`]. Each committed entry is applied in log
+//! order: a block proposal builds the next block through
+//! [`LedgerStore::apply_with_marker`]; blank and membership entries build none.
+//!
+//! **Crash safety:** the last applied log id and the last membership, as an
+//! [`AppliedMarker`], are the ledger store's opaque applier marker, written in
+//! the same atomic batch as each block. So the ledger and the marker never
+//! disagree: after a crash [`RaftStateMachine::applied_state`] names exactly the
+//! last entry whose block is stored, and openraft re-applies from the next one
+//! (no entry applied twice, none lost). Blank and membership entries change no
+//! ledger state, so their marker is written once, at the end of the batch or
+//! with the next block, whichever comes first.
+//!
+//! **Snapshots** are whole-ledger dumps ([`LedgerStore::export_dump`]) taken
+//! under the store's lock, so the dump and the marker naming its last entry
+//! agree; installing one replaces the ledger and records the snapshot's log id
+//! and membership as the marker, in one atomic batch
+//! ([`LedgerStore::import_dump`]). The current snapshot is kept in memory.
+//!
+//! RocksDB work runs on tokio's blocking pool so the runtime's workers are not
+//! stalled. Every failure is a fatal [`StateMachineError`], reported to openraft
+//! as a `StorageError`.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::state::GenesisState;
+use gemtrail_ledger::store::{LedgerStore, StoreOptions};
+use gemtrail_ledger::{DecodeError, StoreError};
+use openraft::storage::RaftStateMachine;
+use openraft::{
+    AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
+    StorageIOError,
+};
+
+use crate::error::RecordError;
+use crate::record::{LogIdRecord, StoredMembershipRecord};
+use crate::types::{
+    BlockApplied, EntryApplied, NodeInfo, RaftEntry, RaftLogId, RaftNodeId, RaftStorageError,
+    RaftStoredMembership, TypeConfig,
+};
+
+/// A failure of the state machine. Fatal: the node must stop.
+#[derive(Debug, thiserror::Error)]
+pub enum StateMachineError {
+    /// The ledger store failed.
+    #[error("ledger store failed to {operation}: {source}")]
+    Store {
+        /// What the state machine was doing.
+        operation: &'static str,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// The stored applier marker is not the canonical encoding of an [`AppliedMarker`].
+    #[error("stored applied marker does not decode: {source}")]
+    MarkerDecode {
+        /// What the decoder found.
+        source: DecodeError,
+    },
+    /// The stored marker decodes but its membership is invalid.
+    #[error("stored applied marker is invalid: {source}")]
+    MarkerInvalid {
+        /// What is wrong with it.
+        source: RecordError,
+    },
+    /// A membership to be recorded cannot be encoded (too many nodes).
+    #[error("membership of log entry {index} cannot be recorded: {source}")]
+    Membership {
+        /// The entry's log index.
+        index: u64,
+        /// Why.
+        source: RecordError,
+    },
+    /// The blocking task that did the ledger work did not finish.
+    #[error("the ledger task failed: {reason}")]
+    Task {
+        /// Why (panic or cancellation).
+        reason: String,
+    },
+}
+
+/// How far the state machine has applied the Raft log: the ledger store's
+/// applier marker, stored with each block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppliedMarker {
+    /// The last applied log id (none before the first entry).
+    pub last_applied: Option<RaftLogId>,
+    /// The last applied membership.
+    pub membership: RaftStoredMembership,
+}
+
+/// The borsh form of [`AppliedMarker`].
+#[derive(BorshSerialize, BorshDeserialize)]
+struct AppliedMarkerRecord {
+    last_applied: Option<LogIdRecord>,
+    membership: StoredMembershipRecord,
+}
+
+impl AppliedMarker {
+    /// The canonical encoding; fails only for a membership too large to store.
+    fn to_bytes(&self) -> Result<Vec<u8>, StateMachineError> {
+        let membership = StoredMembershipRecord::try_from(&self.membership).map_err(|source| {
+            StateMachineError::Membership {
+                index: self.last_applied.map_or(0, |log_id| log_id.index),
+                source,
+            }
+        })?;
+        Ok(encode(&AppliedMarkerRecord {
+            last_applied: self.last_applied.as_ref().map(LogIdRecord::from),
+            membership,
+        }))
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, StateMachineError> {
+        let record = decode::<AppliedMarkerRecord>(bytes)
+            .map_err(|source| StateMachineError::MarkerDecode { source })?;
+        Ok(Self {
+            last_applied: record.last_applied.map(RaftLogId::from),
+            membership: RaftStoredMembership::try_from(record.membership)
+                .map_err(|source| StateMachineError::MarkerInvalid { source })?,
+        })
+    }
+}
+
+fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> StateMachineError {
+    move |source| StateMachineError::Store { operation, source }
+}
+
+/// A snapshot held in memory: its metadata and its bytes (a ledger store dump).
+#[derive(Clone, Debug)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<RaftNodeId, NodeInfo>,
+    bytes: Vec<u8>,
+}
+
+impl StoredSnapshot {
+    fn to_snapshot(&self) -> Snapshot<TypeConfig> {
+        Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Box::new(Cursor::new(self.bytes.clone())),
+        }
+    }
+}
+
+/// The Raft state machine over the ledger store. Clones share the store and
+/// the current snapshot, so a clone serves as the snapshot builder and as the
+/// node's read handle.
+#[derive(Clone, Debug)]
+pub struct LedgerStateMachine {
+    store: Arc<Mutex<LedgerStore>>,
+    current_snapshot: Arc<Mutex<Option<StoredSnapshot>>>,
+    snapshots_built: Arc<AtomicU64>,
+}
+
+impl LedgerStateMachine {
+    /// Opens (or creates) the ledger store in `path` for `genesis`.
+    pub fn open(
+        path: &Path,
+        genesis: &GenesisState,
+        options: StoreOptions,
+    ) -> Result<Self, StateMachineError> {
+        let store = LedgerStore::open_with(path, genesis, options)
+            .map_err(store_error("open the ledger"))?;
+        Ok(Self::from_store(store))
+    }
+
+    /// Wraps an open ledger store.
+    pub fn from_store(store: LedgerStore) -> Self {
+        Self {
+            store: Arc::new(Mutex::new(store)),
+            current_snapshot: Arc::default(),
+            snapshots_built: Arc::default(),
+        }
+    }
+
+    /// Runs `read` on the ledger store (for queries). It holds the store's lock,
+    /// so keep it short.
+    pub fn read<T>(&self, read: impl FnOnce(&LedgerStore) -> T) -> T {
+        read(&lock(&self.store))
+    }
+
+    /// The applied marker stored in the ledger (the default before any entry).
+    pub fn applied_marker(&self) -> Result<AppliedMarker, StateMachineError> {
+        read_marker(&lock(&self.store))
+    }
+
+    /// Applies `entries` in order on the blocking pool.
+    async fn apply_entries(
+        &self,
+        entries: Vec<RaftEntry>,
+    ) -> Result<Vec<EntryApplied>, StateMachineError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || apply_all(&mut lock(&store), entries))
+            .await
+            .map_err(task_failed)?
+    }
+
+    /// Dumps the ledger, with the marker it holds, on the blocking pool. The
+    /// store stays locked meanwhile, so the dump and the marker agree.
+    async fn dump(&self) -> Result<(AppliedMarker, Vec<u8>), StateMachineError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let store = lock(&store);
+            let marker = read_marker(&store)?;
+            let dump = store
+                .export_dump()
+                .map_err(store_error("dump the ledger"))?;
+            Ok((marker, dump))
+        })
+        .await
+        .map_err(task_failed)?
+    }
+
+    /// Replaces the ledger with `dump`, recording `marker`, on the blocking pool.
+    async fn replace(&self, dump: Vec<u8>, marker: Vec<u8>) -> Result<(), StateMachineError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            lock(&store)
+                .import_dump(&dump, &marker)
+                .map_err(store_error("install a snapshot"))
+        })
+        .await
+        .map_err(task_failed)?
+    }
+
+    /// A snapshot id unique within this process: the log id and a counter.
+    fn next_snapshot_id(&self, last_applied: Option<RaftLogId>) -> String {
+        let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
+        match last_applied {
+            Some(log_id) => format!(
+                "{}-{}-{}-{count}",
+                log_id.leader_id.term, log_id.leader_id.node_id, log_id.index
+            ),
+            None => format!("empty-{count}"),
+        }
+    }
+}
+
+fn task_failed(error: tokio::task::JoinError) -> StateMachineError {
+    StateMachineError::Task {
+        reason: error.to_string(),
+    }
+}
+
+fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every store write is one atomic RocksDB batch followed by in-memory
+    // updates that cannot fail, and a snapshot slot is replaced whole, so a
+    // panic elsewhere never leaves either half-changed.
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read_marker(store: &LedgerStore) -> Result<AppliedMarker, StateMachineError> {
+    match store
+        .marker()
+        .map_err(store_error("read the applied marker"))?
+    {
+        Some(bytes) => AppliedMarker::from_bytes(&bytes),
+        None => Ok(AppliedMarker::default()),
+    }
+}
+
+/// Applies `entries` in order. A block and the marker naming its entry are one
+/// batch; the marker of trailing blank or membership entries is written last.
+fn apply_all(
+    store: &mut LedgerStore,
+    entries: Vec<RaftEntry>,
+) -> Result<Vec<EntryApplied>, StateMachineError> {
+    let mut marker = read_marker(store)?;
+    let mut marker_pending = false;
+    let mut responses = Vec::with_capacity(entries.len());
+    for entry in entries {
+        marker.last_applied = Some(entry.log_id);
+        let response = match entry.payload {
+            EntryPayload::Blank => {
+                marker_pending = true;
+                EntryApplied::Blank
+            }
+            EntryPayload::Membership(membership) => {
+                marker.membership = RaftStoredMembership::new(Some(entry.log_id), membership);
+                marker_pending = true;
+                EntryApplied::Membership
+            }
+            EntryPayload::Normal(proposal) => {
+                let applied = store
+                    .apply_with_marker(proposal, &marker.to_bytes()?)
+                    .map_err(store_error("apply a block"))?;
+                marker_pending = false;
+                EntryApplied::Block(BlockApplied {
+                    height: applied.block.header.height,
+                    hash: applied.hash,
+                    receipts: applied.receipts,
+                })
+            }
+        };
+        responses.push(response);
+    }
+    if marker_pending {
+        store
+            .put_marker(&marker.to_bytes()?)
+            .map_err(store_error("store the applied marker"))?;
+    }
+    Ok(responses)
+}
+
+/// Reports a state-machine error to openraft, which stops the node on it. Our
+/// messages include their causes, so the message alone is passed on.
+fn fatal(error: StateMachineError) -> RaftStorageError {
+    StorageIOError::write_state_machine(AnyError::error(error.to_string())).into()
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for LedgerStateMachine {
+    /// A dump of the whole ledger as of the last applied entry. It is also kept
+    /// in memory as the current snapshot.
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
+        let (marker, bytes) = self.dump().await.map_err(|error| {
+            StorageIOError::write_snapshot(None, AnyError::error(error.to_string()))
+        })?;
+        let stored = StoredSnapshot {
+            meta: SnapshotMeta {
+                last_log_id: marker.last_applied,
+                last_membership: marker.membership,
+                snapshot_id: self.next_snapshot_id(marker.last_applied),
+            },
+            bytes,
+        };
+        let snapshot = stored.to_snapshot();
+        *lock(&self.current_snapshot) = Some(stored);
+        Ok(snapshot)
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
+    type SnapshotBuilder = LedgerStateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<RaftLogId>, RaftStoredMembership), RaftStorageError> {
+        let marker = self.applied_marker().map_err(|error| {
+            StorageIOError::read_state_machine(AnyError::error(error.to_string()))
+        })?;
+        Ok((marker.last_applied, marker.membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<EntryApplied>, RaftStorageError>
+    where
+        I: IntoIterator<Item = RaftEntry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries = entries.into_iter().collect::<Vec<_>>();
+        self.apply_entries(entries).await.map_err(fatal)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<RaftNodeId, NodeInfo>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), RaftStorageError> {
+        let read_error = |error: StateMachineError| {
+            StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                AnyError::error(error.to_string()),
+            )
+        };
+        let marker = AppliedMarker {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        }
+        .to_bytes()
+        .map_err(read_error)?;
+        let bytes = snapshot.into_inner();
+        self.replace(bytes.clone(), marker)
+            .await
+            .map_err(read_error)?;
+        *lock(&self.current_snapshot) = Some(StoredSnapshot {
+            meta: meta.clone(),
+            bytes,
+        });
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
+        Ok(lock(&self.current_snapshot)
+            .as_ref()
+            .map(StoredSnapshot::to_snapshot))
+    }
+}
