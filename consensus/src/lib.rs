@@ -6,13 +6,20 @@
 //!
 //! Start reading at [`types::TypeConfig`] (what openraft is instantiated with),
 //! then [`log_store::RocksLogStore`], the RocksDB Raft log store (storage v2),
-//! and [`record`], the canonical borsh mirrors of the openraft values it stores.
+//! [`record`], the canonical borsh mirrors of the openraft values it stores,
+//! [`state_machine::LedgerStateMachine`], which applies each committed entry
+//! through the ledger's pure state machine and store, and [`network`], the
+//! transport-agnostic contract that the libp2p transport (in `node`) and the
+//! in-memory test network (`memory_network`, feature `test-utils`, with
+//! drops, delays and partitions) both implement.
 //!
 //! **Architecture invariants:** the Raft log store opens its own RocksDB, and
 //! every vote, append, truncation, purge and committed id is synced to disk
 //! before openraft is told it happened. Everything stored is the canonical borsh
 //! encoding of a bounded record; openraft's serde types are never stored.
-//! This crate does no network I/O of its own.
+//! A committed block and the marker naming its Raft entry are written in one
+//! atomic batch, so the applied state after a crash is exactly what the ledger
+//! holds. This crate does no network I/O of its own.
 
 pub mod error;
 pub mod log_store;
