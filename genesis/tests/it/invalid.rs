@@ -243,7 +243,7 @@ mod chain {
         let error = error_after(|d| d.consensus.batch_max_txs = max + 1);
         assert_eq!(
             error.to_string(),
-            "consensus.batch_max_txs: 16385 is out of range (expected 1 to 16384)"
+            "consensus.batch_max_txs: 2049 is out of range (expected 1 to 2048)"
         );
     }
 

@@ -39,7 +39,12 @@ pub const MANUFACTURE_OUTPUTS_MAX: usize = 64;
 /// Most signatures on one transaction (governance needs a majority of admins).
 pub const APPROVALS_MAX: usize = 32;
 /// Most transactions in one block.
-pub const BLOCK_TRANSACTIONS_MAX: usize = 16_384;
+///
+/// Chosen so that every block proposal that can be built also decodes: the
+/// largest transaction (a 256-stone parcel) encodes to about 17 KB, so 2,048 of
+/// them stay near 35 MB, well under [`crate::codec::ENCODED_BYTES_MAX`]. A larger
+/// cap would let a leader replicate an entry that no node can read back.
+pub const BLOCK_TRANSACTIONS_MAX: usize = 2_048;
 /// Most members in a consortium.
 pub const MEMBERS_MAX: usize = 1_024;
 /// Most consensus nodes in a consortium.

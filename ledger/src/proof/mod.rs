@@ -21,9 +21,10 @@
 //! What it proves is told as a [`Journey`] ([`journey`]).
 //!
 //! **Limit:** a proof shows that every event it holds happened, in order, and that
-//! no governance was left out (each header commits to the membership). It cannot
-//! show that no *trailing* stone event was left out (say, a flag after the sale):
-//! compare the journey's tip with the tip the nodes report.
+//! no governance was left out (each header commits to the membership). It does
+//! not yet show that no stone event was left out: omissions that leave the
+//! replayed custody state unchanged (a trailing event, a grade, a flag and its
+//! clearance) go unnoticed. See `docs/protocol.md` §7 for the planned fix.
 
 mod authority;
 mod build;
@@ -50,7 +51,12 @@ use crate::merkle::MerklePath;
 use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
 
 /// Most headers one proof may carry (one per block from height 1 to the tip).
-pub const PROOF_HEADERS_MAX: usize = 4_000_000;
+///
+/// A header encodes to 148 bytes, so 400,000 of them (59 MB) still decode under
+/// [`crate::codec::ENCODED_BYTES_MAX`]; a larger cap would let `build_proof` make
+/// proofs that no verifier can read. Chains longer than this need a header
+/// accumulator (see `docs/protocol.md`).
+pub const PROOF_HEADERS_MAX: usize = 400_000;
 /// Most stone events one proof may carry.
 pub const PROOF_EVENTS_MAX: usize = 65_536;
 /// Most governance transactions one proof may carry.

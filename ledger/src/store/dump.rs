@@ -30,6 +30,9 @@ impl LedgerStore {
     /// Every record of the store, read from one consistent RocksDB snapshot,
     /// as a dump that [`LedgerStore::import_dump`] accepts.
     pub fn export_dump(&self) -> StoreResult<Vec<u8>> {
+        // A snapshot lets Raft purge the log entries it covers, so everything it
+        // covers must be on disk first: block writes are not synced one by one.
+        self.db.flush_wal(true)?;
         let snapshot = self.db.snapshot();
         let mut dump = DUMP_MAGIC.to_vec();
         for (column_index, name) in schema::COLUMNS.iter().enumerate() {

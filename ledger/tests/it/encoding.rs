@@ -470,3 +470,30 @@ fn the_golden_transaction_keeps_its_bytes_and_id() {
         transaction
     );
 }
+
+/// The largest transaction we can build: a full parcel of longest-possible ids.
+fn largest_transaction() -> SignedTransaction {
+    let consortium = gemtrail_ledger::testkit::Consortium::sample();
+    let stones = (0..PARCEL_STONES_MAX)
+        .map(|i| StoneId::parse(&format!("{i:0>64}")).unwrap())
+        .collect::<Vec<_>>();
+    let action = Action::ProposeTransfer(ProposeTransfer {
+        stones: BoundedVec::new(stones).unwrap(),
+        to: OrgId::parse(&"c".repeat(32)).unwrap(),
+        terms_commitment: Digest([7; 32]),
+    });
+    consortium.tx("mine", u64::MAX, action)
+}
+
+#[test]
+fn the_largest_possible_block_proposal_still_decodes() {
+    use gemtrail_ledger::model::BLOCK_TRANSACTIONS_MAX;
+    let largest = encode(&largest_transaction()).len();
+    // Every block a leader can build must be readable by every node: otherwise a
+    // replicated entry would halt the cluster when applied.
+    let worst_case = 12 + BLOCK_TRANSACTIONS_MAX * largest;
+    assert!(
+        worst_case < ENCODED_BYTES_MAX,
+        "{BLOCK_TRANSACTIONS_MAX} transactions of {largest} bytes exceed the decode cap"
+    );
+}
