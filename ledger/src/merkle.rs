@@ -33,12 +33,13 @@ pub fn root(leaves: &[Digest]) -> Digest {
 }
 
 fn next_level(level: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    // chunks(2) yields pairs and at most one final single; nothing else occurs.
     level
         .chunks(2)
-        .map(|pair| match pair {
-            [left, right] => merkle_node_hash(left, right),
-            [odd] => *odd,
-            _ => unreachable!("chunks(2) yields one or two items"),
+        .filter_map(|pair| match pair {
+            [left, right] => Some(merkle_node_hash(left, right)),
+            [odd] => Some(*odd),
+            _ => None,
         })
         .collect()
 }
