@@ -34,5 +34,5 @@ pub mod types;
 
 pub use error::{LogStoreError, LogStoreResult, NodeInfoError, RecordError, StoredRecord};
 pub use log_store::RocksLogStore;
-pub use state_machine::{AppliedMarker, LedgerStateMachine, StateMachineError};
+pub use state_machine::{AppliedMarker, LedgerEvent, LedgerStateMachine, StateMachineError};
 pub use types::{BlockApplied, EntryApplied, NodeInfo, TypeConfig};

@@ -35,6 +35,7 @@ use gemtrail_ledger::state::GenesisState;
 use gemtrail_ledger::store::{LedgerStore, StoreOptions};
 use gemtrail_ledger::{DecodeError, StoreError};
 use openraft::storage::RaftStateMachine;
+use tokio::sync::broadcast;
 use openraft::{
     AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
     StorageIOError,
@@ -149,6 +150,23 @@ impl StoredSnapshot {
     }
 }
 
+/// How many applied-ledger events a slow subscriber may fall behind before it
+/// is told it lagged (and must re-read the store).
+pub const APPLIED_FEED_CAPACITY: usize = 1024;
+
+/// What changed the ledger, as told to the subscribers of
+/// [`LedgerStateMachine::subscribe`].
+#[derive(Clone, Debug)]
+pub enum LedgerEvent {
+    /// A committed block proposal built this block.
+    Block(Arc<BlockApplied>),
+    /// A snapshot replaced the whole ledger (up to this height).
+    SnapshotInstalled {
+        /// The tip height after the install.
+        height: u64,
+    },
+}
+
 /// The Raft state machine over the ledger store. Clones share the store and
 /// the current snapshot, so a clone serves as the snapshot builder and as the
 /// node's read handle.
@@ -157,6 +175,10 @@ pub struct LedgerStateMachine {
     store: Arc<Mutex<LedgerStore>>,
     current_snapshot: Arc<Mutex<Option<StoredSnapshot>>>,
     snapshots_built: Arc<AtomicU64>,
+    /// Every block applied and every snapshot installed, for the node's
+    /// commit waiters and metrics. Sending never blocks: a subscriber that
+    /// falls [`APPLIED_FEED_CAPACITY`] events behind is told it lagged.
+    feed: broadcast::Sender<LedgerEvent>,
 }
 
 impl LedgerStateMachine {
@@ -173,10 +195,26 @@ impl LedgerStateMachine {
 
     /// Wraps an open ledger store.
     pub fn from_store(store: LedgerStore) -> Self {
+        let (feed, _) = broadcast::channel(APPLIED_FEED_CAPACITY);
         Self {
             store: Arc::new(Mutex::new(store)),
             current_snapshot: Arc::default(),
             snapshots_built: Arc::default(),
+            feed,
+        }
+    }
+
+    /// Subscribes to the blocks applied and snapshots installed from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LedgerEvent> {
+        self.feed.subscribe()
+    }
+
+    /// Tells subscribers, if any, what was applied. Having none is normal.
+    fn publish(&self, responses: &[EntryApplied]) {
+        for response in responses {
+            if let EntryApplied::Block(block) = response {
+                let _no_subscribers = self.feed.send(LedgerEvent::Block(Arc::new(block.clone())));
+            }
         }
     }
 
@@ -354,7 +392,9 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries = entries.into_iter().collect::<Vec<_>>();
-        self.apply_entries(entries).await.map_err(fatal)
+        let responses = self.apply_entries(entries).await.map_err(fatal)?;
+        self.publish(&responses);
+        Ok(responses)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -390,6 +430,8 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
             meta: meta.clone(),
             bytes,
         });
+        let height = self.read(|store| store.tip().height);
+        let _no_subscribers = self.feed.send(LedgerEvent::SnapshotInstalled { height });
         Ok(())
     }
 

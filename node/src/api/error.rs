@@ -1,0 +1,101 @@
+//! API errors: JSON bodies with a stable machine-readable code and a human
+//! message, `{"error": {"code": "replay", "message": "..."}}`. The codes are
+//! listed in docs/api.md; clients branch on them, never on the message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::admission::SubmitError;
+
+/// The JSON error body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The code and message of an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// What went wrong and what to do, for a person.
+    pub message: String,
+}
+
+/// An error the API returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 404 with `code`.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 400 `invalid_parameter`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+    }
+
+    /// 500 `internal`; the details go to the log, not to the client.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the node failed to answer; its log has the details",
+        )
+    }
+
+    /// Its code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        let status = match &error {
+            SubmitError::Malformed { .. }
+            | SubmitError::WrongChain { .. }
+            | SubmitError::BadSignature { .. }
+            | SubmitError::Unsigned => StatusCode::BAD_REQUEST,
+            SubmitError::KeyNotOfMember { .. } => StatusCode::FORBIDDEN,
+            SubmitError::Replay { .. } => StatusCode::CONFLICT,
+            SubmitError::MempoolFull { .. }
+            | SubmitError::ShuttingDown
+            | SubmitError::NotOrdered { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            SubmitError::CommitTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            SubmitError::Internal { .. } => return ApiError::internal(error),
+        };
+        Self::new(status, error.code(), error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

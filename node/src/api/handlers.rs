@@ -1,0 +1,395 @@
+//! The API's handlers: submit a transaction, and read receipts, stones,
+//! history, provenance proofs, blocks, the node's status and its metrics.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gemtrail_ledger::codec::encode;
+use gemtrail_ledger::ids::{BlockHash, StoneId, TxId};
+use gemtrail_ledger::model::SignedTransaction;
+use gemtrail_ledger::proof::{build_proof, ProofBuildError};
+use openraft::ServerState;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::views::{
+    BlockView, HistoryItemView, PeerView, ReceiptView, StatusView, SubmitView,
+};
+use crate::admission::{decode_body, Signatures, SubmitError};
+use crate::commits::Committed;
+use crate::context::NodeContext;
+use crate::mempool::Inserted;
+
+/// The state every handler gets.
+pub type Ctx = State<Arc<NodeContext>>;
+
+/// Query of a submission.
+#[derive(Debug, Default, Deserialize)]
+pub struct SubmitQuery {
+    /// Wait for the commit and return the receipt.
+    #[serde(default)]
+    pub wait: bool,
+    /// How long to wait, in milliseconds (default and cap: the genesis
+    /// request timeout).
+    pub timeout_ms: Option<u64>,
+}
+
+fn receipt_view(committed: &Committed) -> ReceiptView {
+    ReceiptView {
+        tx_id: committed.receipt.tx_id,
+        height: committed.location.height,
+        tx_index: committed.location.tx_index,
+        outcome: committed.receipt.outcome.clone(),
+    }
+}
+
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<SignedTransaction, SubmitError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        let tx: SignedTransaction =
+            serde_json::from_slice(body).map_err(|error| SubmitError::Malformed {
+                reason: error.to_string(),
+            })?;
+        // JSON must describe exactly what the canonical encoding would carry.
+        decode_body(&encode(&tx))
+    } else {
+        decode_body(body)
+    }
+}
+
+/// `POST /v1/transactions`: admits a signed transaction (borsh bytes, or JSON
+/// with `Content-Type: application/json`); with `wait=true`, answers once it
+/// is committed.
+pub async fn submit(
+    State(context): Ctx,
+    query: Result<Query<SubmitQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
+    let started = Instant::now();
+    let result = submit_inner(&context, &query, &headers, body).await;
+    match &result {
+        Ok(_) => context.metrics.submission("accepted"),
+        Err(error) => context.metrics.submission(error.code()),
+    }
+    if query.wait && result.is_ok() {
+        context
+            .metrics
+            .submit_to_receipt_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+    result
+}
+
+async fn submit_inner(
+    context: &Arc<NodeContext>,
+    query: &SubmitQuery,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the request body is larger than the {} bytes this chain accepts",
+                    context.genesis.limits().request_body_bytes_max
+                ),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_transaction",
+                rejection.body_text(),
+            )
+        }
+    })?;
+    let tx = parse_body(headers, &body)?;
+    let tx_id = tx.id();
+    // Register before admitting, so a fast commit cannot be missed.
+    let waiter = query.wait.then(|| context.commits.register(tx_id));
+    let admitted = context.admit(tx, Signatures::Verify);
+    let inserted = match admitted {
+        Ok((_, inserted)) => inserted,
+        Err(error) => {
+            if waiter.is_some() {
+                drop(waiter);
+                context.commits.forget_closed(&tx_id);
+            }
+            return Err(error.into());
+        }
+    };
+    let duplicate = inserted == Inserted::Duplicate;
+    let Some(waiter) = waiter else {
+        let view = SubmitView {
+            tx_id,
+            status: "accepted".to_owned(),
+            duplicate,
+            receipt: None,
+        };
+        return Ok((StatusCode::ACCEPTED, Json(view)).into_response());
+    };
+    let limit = context.request_timeout.saturating_sub(Duration::from_millis(100));
+    let wait = query
+        .timeout_ms
+        .map_or(limit, Duration::from_millis)
+        .min(limit);
+    match tokio::time::timeout(wait, waiter).await {
+        Ok(Ok(Ok(committed))) => {
+            let view = SubmitView {
+                tx_id,
+                status: "committed".to_owned(),
+                duplicate,
+                receipt: Some(receipt_view(&committed)),
+            };
+            Ok((StatusCode::OK, Json(view)).into_response())
+        }
+        Ok(Ok(Err(error))) => Err(error.into()),
+        Ok(Err(_)) | Err(_) => {
+            context.commits.forget_closed(&tx_id);
+            Err(SubmitError::CommitTimeout {
+                tx_id,
+                waited_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            }
+            .into())
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|error| ApiError::invalid(format!("invalid {what} {text:?}: {error}")))
+}
+
+/// `GET /v1/transactions/{tx_id}`: the receipt and where it is.
+pub async fn receipt(
+    State(context): Ctx,
+    Path(tx_id): Path<String>,
+) -> Result<Json<ReceiptView>, ApiError> {
+    let tx_id: TxId = parse("transaction id", &tx_id)?;
+    let found = context
+        .read(|store| store.receipt(&tx_id))
+        .map_err(ApiError::internal)?;
+    let Some((location, receipt)) = found else {
+        return Err(ApiError::not_found(
+            "transaction_not_found",
+            format!("no transaction {tx_id} in the ledger (it may still be waiting to be ordered)"),
+        ));
+    };
+    Ok(Json(receipt_view(&Committed { location, receipt })))
+}
+
+/// `GET /v1/stones/{stone_id}`: the stone's current state.
+pub async fn stone(
+    State(context): Ctx,
+    Path(stone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let stone_id: StoneId = parse("stone id", &stone_id)?;
+    let stone = context
+        .read(|store| store.stone(&stone_id))
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| unknown_stone(&stone_id))?;
+    Ok(Json(stone).into_response())
+}
+
+fn unknown_stone(stone_id: &StoneId) -> ApiError {
+    ApiError::not_found("stone_not_found", format!("no stone {stone_id} in the ledger"))
+}
+
+/// `GET /v1/stones/{stone_id}/history`: every transaction that touched it.
+pub async fn history(
+    State(context): Ctx,
+    Path(stone_id): Path<String>,
+) -> Result<Json<Vec<HistoryItemView>>, ApiError> {
+    let stone_id: StoneId = parse("stone id", &stone_id)?;
+    let (exists, history) = context.read(|store| {
+        Ok::<_, ApiError>((
+            store
+                .stone(&stone_id)
+                .map_err(ApiError::internal)?
+                .is_some(),
+            store
+                .stone_history(&stone_id)
+                .map_err(ApiError::internal)?,
+        ))
+    })?;
+    if !exists {
+        return Err(unknown_stone(&stone_id));
+    }
+    let items = history
+        .into_iter()
+        .map(|entry| HistoryItemView {
+            height: entry.location.height,
+            tx_index: entry.location.tx_index,
+            timestamp_ms: entry.timestamp_ms,
+            tx_id: entry.transaction.id(),
+            action: entry.transaction.tx.action.name().to_owned(),
+            transaction: entry.transaction,
+        })
+        .collect();
+    Ok(Json(items))
+}
+
+/// `GET /v1/stones/{stone_id}/proof`: the stone's provenance proof, as borsh
+/// bytes (`application/octet-stream`), to verify offline against the genesis.
+pub async fn proof(
+    State(context): Ctx,
+    Path(stone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let stone_id: StoneId = parse("stone id", &stone_id)?;
+    let ledger = context.ledger.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        ledger.read(|store| build_proof(store, &stone_id).map(|proof| encode(&proof)))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match built {
+        Ok(bytes) => Ok((
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response()),
+        Err(ProofBuildError::UnknownStone { stone }) => Err(unknown_stone(&stone)),
+        Err(error) => Err(ApiError::internal(error)),
+    }
+}
+
+/// `GET /v1/blocks/{height or hash}`: a block.
+pub async fn block(
+    State(context): Ctx,
+    Path(which): Path<String>,
+) -> Result<Json<BlockView>, ApiError> {
+    let block = if which.len() == 64 {
+        let hash: BlockHash = parse("block hash", &which)?;
+        context.read(|store| store.block_by_hash(&hash))
+    } else {
+        let height: u64 = parse("block height", &which)?;
+        context.read(|store| store.block(height))
+    }
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::not_found("block_not_found", format!("no block {which}")))?;
+    let hash = block.header.hash(context.genesis.chain_id());
+    Ok(Json(BlockView { hash, block }))
+}
+
+/// `GET /v1/status`: the node and the cluster as this node sees them.
+pub async fn status(State(context): Ctx) -> Json<StatusView> {
+    Json(status_view(&context))
+}
+
+/// Builds the status (also used to refresh the metrics).
+pub fn status_view(context: &NodeContext) -> StatusView {
+    let (state, leader, term, last_applied, voters) = {
+        let metrics = context.raft.metrics();
+        let metrics = metrics.borrow();
+        (
+            metrics.state,
+            metrics.current_leader,
+            metrics.current_term,
+            metrics.last_applied.map(|log_id| log_id.index),
+            metrics.membership_config.membership().voter_ids().collect(),
+        )
+    };
+    let tip = context.read(|store| store.tip());
+    let view = context.p2p.view();
+    let local_peer = context.p2p.local_peer();
+    let peers = context
+        .directory
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .nodes
+        .values()
+        .map(|record| {
+            let peer = record.peer_id.as_str().parse::<libp2p::PeerId>().ok();
+            PeerView {
+                node_id: record.id.0,
+                peer_id: record.peer_id.to_string(),
+                listen_addr: record.listen_addr.to_string(),
+                api_addr: record.api_addr.to_string(),
+                connected: peer.is_some_and(|peer| {
+                    peer == local_peer || view.connected.contains(&peer)
+                }),
+            }
+        })
+        .collect();
+    StatusView {
+        node_id: context.id,
+        peer_id: local_peer.to_string(),
+        chain_id: context.genesis.chain_id().to_string(),
+        genesis_hash: context.genesis.hash(),
+        raft_state: match state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        }
+        .to_owned(),
+        leader,
+        term,
+        voters,
+        last_applied_index: last_applied,
+        height: tip.height,
+        tip_hash: tip.hash,
+        tip_timestamp_ms: tip.timestamp_ms,
+        mempool_txs: context.mempool.len() as u64,
+        peers,
+        refused_connections: view.refused_connections,
+        accepting: context.accepting.load(Ordering::Acquire),
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(context): Ctx) -> Response {
+    let status = status_view(&context);
+    let metrics = &context.metrics;
+    let gauge = crate::metrics::gauge_value;
+    metrics.raft_term.set(gauge(status.term));
+    metrics.raft_leader.set(gauge(status.leader.unwrap_or(0)));
+    metrics
+        .raft_is_leader
+        .set(i64::from(status.raft_state == "leader"));
+    metrics.peers_connected.set(gauge(
+        (status.peers.iter().filter(|peer| peer.connected).count() as u64).saturating_sub(1),
+    ));
+    metrics.peers_refused.set(gauge(status.refused_connections));
+    metrics.mempool_txs.set(gauge(status.mempool_txs));
+    metrics.ledger_height.set(gauge(status.height));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see docs/api.md",
+    )
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_endpoint", "no such endpoint; see docs/api.md")
+}

@@ -1,0 +1,77 @@
+//! The HTTP API for clients (axum): submit signed transactions, read the
+//! ledger, fetch provenance proofs, see the node's status and metrics.
+//!
+//! Every route and error code is documented in docs/api.md. Bodies are capped
+//! at the genesis `request_body_bytes_max`, requests at its
+//! `request_timeout_ms`, and concurrent requests at the node's
+//! `limits.api_concurrency_max`. The API binds the node's genesis `api_addr`
+//! (or the configuration's `api_addr`); the sample consortium and `node init`
+//! put it on 127.0.0.1.
+
+pub mod error;
+pub mod handlers;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::context::NodeContext;
+use crate::shutdown::Shutdown;
+
+/// The API's routes over `context`.
+pub fn router(context: Arc<NodeContext>, concurrency_max: usize) -> Router {
+    let limits = context.genesis.limits();
+    let body_max = usize::try_from(limits.request_body_bytes_max).unwrap_or(usize::MAX);
+    // Submissions that wait end themselves just before this, with a JSON error.
+    let timeout = Duration::from_millis(limits.request_timeout_ms);
+    Router::new()
+        .route("/v1/transactions", post(handlers::submit))
+        .route("/v1/transactions/{tx_id}", get(handlers::receipt))
+        .route("/v1/stones/{stone_id}", get(handlers::stone))
+        .route("/v1/stones/{stone_id}/history", get(handlers::history))
+        .route("/v1/stones/{stone_id}/proof", get(handlers::proof))
+        .route("/v1/blocks/{block}", get(handlers::block))
+        .route("/v1/status", get(handlers::status))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_max))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        // One semaphore for the whole API (a per-route limit would multiply it).
+        .layer(GlobalConcurrencyLimitLayer::new(concurrency_max.max(1)))
+        .layer(TraceLayer::new_for_http())
+        .with_state(context)
+}
+
+/// Binds the API's listener (so a busy port fails the node's start).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves `router` on `listener` until `shutdown` fires, then lets requests
+/// in progress finish.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) {
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await;
+    if let Err(error) = served {
+        tracing::error!(%error, "the API server failed");
+    }
+}
+
+/// The address the API actually listens on.
+pub fn local_addr(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}

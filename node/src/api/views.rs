@@ -1,0 +1,111 @@
+//! The JSON shapes the API returns (ledger types are serialised as they are;
+//! these wrap them with where and when).
+
+use gemtrail_ledger::ids::{BlockHash, TxId};
+use gemtrail_ledger::model::{Block, Outcome, SignedTransaction};
+use serde::{Deserialize, Serialize};
+
+/// The answer to a submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitView {
+    /// The transaction id.
+    pub tx_id: TxId,
+    /// `accepted` (in a mempool) or `committed` (in a block; see `receipt`).
+    pub status: String,
+    /// True when the same transaction was already waiting.
+    pub duplicate: bool,
+    /// Its receipt, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
+}
+
+/// A transaction's receipt and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    /// The transaction id.
+    pub tx_id: TxId,
+    /// The block height.
+    pub height: u64,
+    /// Its position in the block.
+    pub tx_index: u32,
+    /// Applied, or rejected with its reason.
+    pub outcome: Outcome,
+}
+
+/// One event of a stone's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItemView {
+    /// The block height.
+    pub height: u64,
+    /// Position in the block.
+    pub tx_index: u32,
+    /// The block's timestamp, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The transaction id.
+    pub tx_id: TxId,
+    /// The action's name, e.g. `propose_transfer`.
+    pub action: String,
+    /// The signed transaction.
+    pub transaction: SignedTransaction,
+}
+
+/// A block with its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    /// Its hash.
+    pub hash: BlockHash,
+    /// The block.
+    pub block: Block,
+}
+
+/// A peer as the status reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    /// Its Raft node id.
+    pub node_id: u64,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// Its libp2p listen address.
+    pub listen_addr: String,
+    /// Its API address.
+    pub api_addr: String,
+    /// Whether this node has a connection to it now (always true for itself).
+    pub connected: bool,
+}
+
+/// What a node says about itself and the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// This node's Raft id.
+    pub node_id: u64,
+    /// This node's libp2p peer id.
+    pub peer_id: String,
+    /// The chain id.
+    pub chain_id: String,
+    /// The genesis hash.
+    pub genesis_hash: BlockHash,
+    /// `leader`, `follower`, `candidate` or `learner`.
+    pub raft_state: String,
+    /// The leader's node id, if known.
+    pub leader: Option<u64>,
+    /// The Raft term.
+    pub term: u64,
+    /// The Raft voters, by node id.
+    pub voters: Vec<u64>,
+    /// The last applied Raft log index.
+    pub last_applied_index: Option<u64>,
+    /// The ledger tip's height.
+    pub height: u64,
+    /// The ledger tip's hash.
+    pub tip_hash: BlockHash,
+    /// The ledger tip's timestamp.
+    pub tip_timestamp_ms: u64,
+    /// Transactions waiting in this node's mempool.
+    pub mempool_txs: u64,
+    /// The consortium's nodes.
+    pub peers: Vec<PeerView>,
+    /// Connections refused from peers that are not consortium nodes.
+    pub refused_connections: u64,
+    /// False while a graceful shutdown is under way.
+    pub accepting: bool,
+}

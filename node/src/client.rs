@@ -1,0 +1,203 @@
+//! A typed client of the node's HTTP API, for the CLI, the benchmark and the
+//! tests. Errors keep the API's code, so callers can branch on it.
+
+use std::time::Duration;
+
+use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::ids::{StoneId, TxId};
+use gemtrail_ledger::model::{SignedTransaction, Stone};
+use gemtrail_ledger::proof::ProvenanceProof;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::api::error::ErrorBody;
+use crate::api::views::{BlockView, HistoryItemView, ReceiptView, StatusView, SubmitView};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node answered with an API error.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The API's error code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The node could not be reached or the answer could not be read.
+    #[error("cannot reach the node at {base}: {reason}")]
+    Transport {
+        /// The node's base URL.
+        base: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The API error code, if the node answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            ClientError::Transport { .. } => None,
+        }
+    }
+}
+
+/// A client of one node.
+#[derive(Clone, Debug)]
+pub struct NodeClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl NodeClient {
+    /// A client of the node whose API is at `addr` (`host:port` or a URL).
+    pub fn new(addr: &str) -> Result<Self, ClientError> {
+        let base = if addr.starts_with("http://") || addr.starts_with("https://") {
+            addr.trim_end_matches('/').to_owned()
+        } else {
+            format!("http://{addr}")
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|error| ClientError::Transport {
+                base: base.clone(),
+                reason: error.to_string(),
+            })?;
+        Ok(Self { base, http })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn transport(&self, error: impl std::fmt::Display) -> ClientError {
+        ClientError::Transport {
+            base: self.base.clone(),
+            reason: error.to_string(),
+        }
+    }
+
+    async fn check(&self, response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body = response.bytes().await.map_err(|error| self.transport(error))?;
+        Err(match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(body) => ClientError::Api {
+                status: status.as_u16(),
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Err(_) => ClientError::Api {
+                status: status.as_u16(),
+                code: status_code_name(status),
+                message: String::from_utf8_lossy(&body).into_owned(),
+            },
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|error| self.transport(error))?;
+        let response = self.check(response).await?;
+        response.json().await.map_err(|error| self.transport(error))
+    }
+
+    /// Submits raw body bytes (for tests of malformed input).
+    pub async fn submit_raw(
+        &self,
+        body: Vec<u8>,
+        wait: bool,
+    ) -> Result<SubmitView, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/transactions?wait={wait}", self.base))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| self.transport(error))?;
+        let response = self.check(response).await?;
+        response.json().await.map_err(|error| self.transport(error))
+    }
+
+    /// Submits a signed transaction; with `wait`, returns once it is committed.
+    pub async fn submit(
+        &self,
+        tx: &SignedTransaction,
+        wait: bool,
+    ) -> Result<SubmitView, ClientError> {
+        self.submit_raw(encode(tx), wait).await
+    }
+
+    /// A transaction's receipt.
+    pub async fn receipt(&self, tx_id: &TxId) -> Result<ReceiptView, ClientError> {
+        self.get_json(&format!("/v1/transactions/{tx_id}")).await
+    }
+
+    /// A stone's current state.
+    pub async fn stone(&self, stone: &StoneId) -> Result<Stone, ClientError> {
+        self.get_json(&format!("/v1/stones/{stone}")).await
+    }
+
+    /// A stone's history.
+    pub async fn history(&self, stone: &StoneId) -> Result<Vec<HistoryItemView>, ClientError> {
+        self.get_json(&format!("/v1/stones/{stone}/history")).await
+    }
+
+    /// A stone's provenance proof (decoded, not yet verified).
+    pub async fn proof(&self, stone: &StoneId) -> Result<ProvenanceProof, ClientError> {
+        let bytes = self.proof_bytes(stone).await?;
+        decode(&bytes).map_err(|error| self.transport(format!("proof does not decode: {error}")))
+    }
+
+    /// A stone's provenance proof as the node sent it.
+    pub async fn proof_bytes(&self, stone: &StoneId) -> Result<Vec<u8>, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/stones/{stone}/proof", self.base))
+            .send()
+            .await
+            .map_err(|error| self.transport(error))?;
+        let response = self.check(response).await?;
+        let bytes = response.bytes().await.map_err(|error| self.transport(error))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// A block by height.
+    pub async fn block(&self, height: u64) -> Result<BlockView, ClientError> {
+        self.get_json(&format!("/v1/blocks/{height}")).await
+    }
+
+    /// The node's status.
+    pub async fn status(&self) -> Result<StatusView, ClientError> {
+        self.get_json("/v1/status").await
+    }
+
+    /// The node's Prometheus metrics text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .map_err(|error| self.transport(error))?;
+        let response = self.check(response).await?;
+        response.text().await.map_err(|error| self.transport(error))
+    }
+}
+
+fn status_code_name(status: StatusCode) -> String {
+    format!("http_{}", status.as_u16())
+}

@@ -1,0 +1,263 @@
+//! The node's TOML configuration: which genesis node it is, where its files
+//! live, the addresses it binds, local batching overrides and logging.
+//!
+//! Relative paths are resolved against the directory of the configuration
+//! file, so a node directory can be moved as a whole. Chain-wide parameters
+//! (Raft timings, caps on peer input) live in the genesis, not here: a node
+//! whose caps differ from its peers' would refuse what they accept.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read node configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a node configuration.
+    #[error("node configuration {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser found, with the line and field.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("node configuration field `{field}` {problem}")]
+    Invalid {
+        /// The field's path, e.g. `batching.max_txs`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The file could not be written.
+    #[error("cannot write node configuration {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Line format.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,gemtrail_node=debug`; the
+    /// `RUST_LOG` environment variable overrides it.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            level: default_log_level(),
+        }
+    }
+}
+
+/// Local overrides of the genesis batching parameters. A node only uses them
+/// while it leads; every node applies whatever blocks the leader proposes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchingConfig {
+    /// Propose a block once this many transactions wait (default: genesis
+    /// `consensus.batch_max_txs`).
+    pub max_txs: Option<u64>,
+    /// ... or once the oldest has waited this long (default: genesis
+    /// `consensus.batch_timeout_ms`).
+    pub timeout_ms: Option<u64>,
+    /// Most block proposals in flight through Raft at once (default 4).
+    pub pipeline_max: Option<u64>,
+}
+
+/// Local resource caps (the chain-wide caps are in the genesis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalLimits {
+    /// Most HTTP requests handled at once; more wait in the accept queue.
+    #[serde(default = "default_api_concurrency_max")]
+    pub api_concurrency_max: u64,
+    /// Most peer connections (pending and established, in and out).
+    #[serde(default = "default_peer_connections_max")]
+    pub peer_connections_max: u64,
+    /// How long a graceful shutdown waits for proposals in flight to commit.
+    #[serde(default = "default_shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
+}
+
+fn default_api_concurrency_max() -> u64 {
+    1024
+}
+
+fn default_peer_connections_max() -> u64 {
+    128
+}
+
+fn default_shutdown_grace_ms() -> u64 {
+    5_000
+}
+
+impl Default for LocalLimits {
+    fn default() -> Self {
+        Self {
+            api_concurrency_max: default_api_concurrency_max(),
+            peer_connections_max: default_peer_connections_max(),
+            shutdown_grace_ms: default_shutdown_grace_ms(),
+        }
+    }
+}
+
+/// A node's configuration file, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The genesis file of the chain.
+    pub genesis: PathBuf,
+    /// Where the ledger and the Raft log are stored.
+    pub data_dir: PathBuf,
+    /// The node's libp2p key file (see [`crate::keys`]).
+    pub node_key: PathBuf,
+    /// Which genesis node this is. Optional: by default the node whose peer id
+    /// matches the key; when given, it must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<u64>,
+    /// The libp2p listen multiaddr (default: this node's genesis `listen_addr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_addr: Option<String>,
+    /// The HTTP API address (default: this node's genesis `api_addr`). Keep it
+    /// on 127.0.0.1 unless a proxy in front handles TLS and access control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_addr: Option<SocketAddr>,
+    /// Local batching overrides.
+    #[serde(default)]
+    pub batching: BatchingConfig,
+    /// Local resource caps.
+    #[serde(default)]
+    pub limits: LocalLimits,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+impl NodeConfig {
+    /// A configuration with defaults for everything but the three paths.
+    pub fn new(genesis: PathBuf, data_dir: PathBuf, node_key: PathBuf) -> Self {
+        Self {
+            genesis,
+            data_dir,
+            node_key,
+            node_id: None,
+            listen_addr: None,
+            api_addr: None,
+            batching: BatchingConfig::default(),
+            limits: LocalLimits::default(),
+            log: LogConfig::default(),
+        }
+    }
+
+    /// Parses TOML text; relative paths stay relative (see [`NodeConfig::load`]).
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let config: NodeConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: error.to_string(),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads and checks a configuration file, resolving relative paths
+    /// against the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Writes the configuration as TOML.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = toml::to_string_pretty(self).map_err(|error| ConfigError::Invalid {
+            field: "(whole file)",
+            problem: error.to_string(),
+        })?;
+        let text = format!("# gemtrail node configuration; see docs/operations.md.\n\n{text}");
+        std::fs::write(path, text).map_err(|source| ConfigError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Makes relative paths relative to `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for path in [&mut self.genesis, &mut self.data_dir, &mut self.node_key] {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let positive = |field: &'static str, value: Option<u64>| match value {
+            Some(0) => Err(ConfigError::Invalid {
+                field,
+                problem: "must be at least 1".to_owned(),
+            }),
+            _ => Ok(()),
+        };
+        positive("batching.max_txs", self.batching.max_txs)?;
+        positive("batching.timeout_ms", self.batching.timeout_ms)?;
+        positive("batching.pipeline_max", self.batching.pipeline_max)?;
+        positive(
+            "limits.api_concurrency_max",
+            Some(self.limits.api_concurrency_max),
+        )?;
+        positive(
+            "limits.peer_connections_max",
+            Some(self.limits.peer_connections_max),
+        )?;
+        if let Some(max_txs) = self.batching.max_txs {
+            let block_max = gemtrail_ledger::model::BLOCK_TRANSACTIONS_MAX as u64;
+            if max_txs > block_max {
+                return Err(ConfigError::Invalid {
+                    field: "batching.max_txs",
+                    problem: format!("is {max_txs}, more than a block holds ({block_max})"),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! The node's libp2p identity key: an ed25519 secret kept in a file that only
+//! its owner may read. The peer id derived from it is what the genesis lists.
+//!
+//! File format, one line: `ed25519-secret:<64 hex digits>`. A member's signing
+//! keys are a different thing and never live on the node.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use libp2p_identity::{Keypair, PeerId};
+
+const PREFIX: &str = "ed25519-secret:";
+
+/// Why a node key could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file could not be read or written.
+    #[error("node key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file does not hold a key in the expected format.
+    #[error("node key file {path} is malformed: {problem}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// Refusing to overwrite an existing key.
+    #[error("node key file {path} already exists; refusing to overwrite it")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Reads a node key file.
+pub fn load(path: &Path) -> Result<Keypair, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(text.trim()).map_err(|problem| KeyError::Malformed {
+        path: path.to_owned(),
+        problem,
+    })
+}
+
+fn parse(text: &str) -> Result<Keypair, &'static str> {
+    let hex_secret = text
+        .strip_prefix(PREFIX)
+        .ok_or("it does not start with `ed25519-secret:`")?;
+    let mut secret = hex::decode(hex_secret).map_err(|_| "the secret is not hexadecimal")?;
+    if secret.len() != 32 {
+        return Err("the secret is not 32 bytes");
+    }
+    Keypair::ed25519_from_bytes(&mut secret).map_err(|_| "the secret is not an ed25519 key")
+}
+
+/// The text of a key file for `keypair`, or `None` if it is not ed25519.
+pub fn to_text(keypair: &Keypair) -> Option<String> {
+    let ed25519 = keypair.clone().try_into_ed25519().ok()?;
+    Some(format!(
+        "{PREFIX}{}\n",
+        hex::encode(ed25519.secret().as_ref())
+    ))
+}
+
+/// Writes `keypair` to a new file readable only by its owner.
+pub fn save(path: &Path, keypair: &Keypair) -> Result<(), KeyError> {
+    let io_error = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let text = to_text(keypair).ok_or(KeyError::Malformed {
+        path: path.to_owned(),
+        problem: "only ed25519 node keys are supported",
+    })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists {
+                path: path.to_owned(),
+            }
+        } else {
+            io_error(source)
+        }
+    })?;
+    file.write_all(text.as_bytes()).map_err(io_error)?;
+    file.sync_all().map_err(io_error)
+}
+
+/// Generates a fresh key and writes it to `path` (which must not exist).
+pub fn generate(path: &Path) -> Result<PeerId, KeyError> {
+    let keypair = Keypair::generate_ed25519();
+    save(path, &keypair)?;
+    Ok(keypair.public().to_peer_id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_key_loads_back_with_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        let peer = generate(&path).unwrap();
+        assert_eq!(load(&path).unwrap().public().to_peer_id(), peer);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(matches!(generate(&path), Err(KeyError::Exists { .. })));
+    }
+
+    #[test]
+    fn malformed_files_say_what_is_wrong() {
+        assert_eq!(
+            parse("rsa:00").err(),
+            Some("it does not start with `ed25519-secret:`")
+        );
+        assert_eq!(
+            parse("ed25519-secret:zz").err(),
+            Some("the secret is not hexadecimal")
+        );
+        assert_eq!(
+            parse("ed25519-secret:0011").err(),
+            Some("the secret is not 32 bytes")
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The libp2p [`RaftTransport`]: Raft RPCs as request-response messages, and
+//! snapshots streamed in bounded chunks.
+//!
+//! Snapshot chunks go one at a time, in order; the receiver answers each with
+//! how many bytes it holds, and installs the snapshot when the last arrives.
+//! A chunk is at most the genesis `snapshot_chunk_bytes_max`, and never more
+//! than fits in one peer message.
+
+use std::time::Duration;
+
+use gemtrail_consensus::network::{RaftTransport, TransportError, TransportResult};
+use gemtrail_consensus::record::VoteRecord;
+use gemtrail_consensus::types::{NodeInfo, RaftNodeId, RaftVote, TypeConfig};
+use libp2p::PeerId;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::Snapshot;
+
+use super::swarm::{OutboundError, P2pHandle};
+use super::wire::{
+    snapshot_response, AppendEntriesWire, PeerRequest, PeerResponse, SnapshotChunkWire,
+    SnapshotMetaWire, VoteRequestWire,
+};
+
+/// Room left in a message for everything in a snapshot chunk but its bytes
+/// (the metadata carries a membership of up to 64 nodes).
+const CHUNK_OVERHEAD_BYTES: u64 = 64 * 1024;
+
+/// Sends Raft RPCs through the swarm.
+#[derive(Clone, Debug)]
+pub struct P2pTransport {
+    p2p: P2pHandle,
+    message_bytes_max: u64,
+    chunk_bytes: u64,
+    request_timeout: Duration,
+}
+
+impl P2pTransport {
+    /// A transport over `p2p`, with the genesis message and chunk caps.
+    pub fn new(
+        p2p: P2pHandle,
+        message_bytes_max: u64,
+        snapshot_chunk_bytes_max: u64,
+        request_timeout: Duration,
+    ) -> Self {
+        let room = message_bytes_max.saturating_sub(CHUNK_OVERHEAD_BYTES).max(1);
+        Self {
+            p2p,
+            message_bytes_max,
+            chunk_bytes: snapshot_chunk_bytes_max.min(room).max(1),
+            request_timeout,
+        }
+    }
+
+    async fn call(
+        &self,
+        target: RaftNodeId,
+        node: &NodeInfo,
+        request: PeerRequest,
+    ) -> TransportResult<PeerResponse> {
+        let peer: PeerId =
+            node.peer_id
+                .as_str()
+                .parse()
+                .map_err(|error| TransportError::Unreachable {
+                    target,
+                    reason: format!("node {target} has an invalid peer id: {error}"),
+                })?;
+        let bytes = u64::try_from(borsh::object_length(&request).unwrap_or(usize::MAX))
+            .unwrap_or(u64::MAX);
+        if bytes > self.message_bytes_max {
+            return Err(TransportError::TooLarge {
+                target,
+                bytes,
+                bytes_max: self.message_bytes_max,
+            });
+        }
+        match self.p2p.request(peer, request).await {
+            Ok(PeerResponse::Refused(refusal)) => Err(TransportError::Unreachable {
+                target,
+                reason: format!("refused ({}): {}", refusal.code, refusal.reason),
+            }),
+            Ok(response) => Ok(response),
+            Err(OutboundError::Timeout) => Err(TransportError::Timeout {
+                target,
+                timeout_ms: u64::try_from(self.request_timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Err(error) => Err(TransportError::Unreachable {
+                target,
+                reason: error.to_string(),
+            }),
+        }
+    }
+}
+
+fn unexpected(target: RaftNodeId, response: &PeerResponse) -> TransportError {
+    TransportError::Network {
+        target,
+        reason: format!("unexpected answer {response:?}"),
+    }
+}
+
+impl RaftTransport for P2pTransport {
+    async fn append_entries(
+        &self,
+        target: RaftNodeId,
+        node: &NodeInfo,
+        request: AppendEntriesRequest<TypeConfig>,
+    ) -> TransportResult<AppendEntriesResponse<RaftNodeId>> {
+        let entries = request.entries.len() as u64;
+        let wire = AppendEntriesWire::from_raft(request).map_err(|error| {
+            // Too many entries for one message, or a membership too large to
+            // encode: report it as too large, so Raft retries with fewer.
+            tracing::debug!(%error, "append entries could not be put on the wire");
+            TransportError::TooLarge {
+                target,
+                bytes: entries,
+                bytes_max: entries.saturating_sub(1),
+            }
+        })?;
+        match self
+            .call(target, node, PeerRequest::AppendEntries(wire))
+            .await?
+        {
+            PeerResponse::AppendEntries(response) => Ok(response.into()),
+            other => Err(unexpected(target, &other)),
+        }
+    }
+
+    async fn vote(
+        &self,
+        target: RaftNodeId,
+        node: &NodeInfo,
+        request: VoteRequest<RaftNodeId>,
+    ) -> TransportResult<VoteResponse<RaftNodeId>> {
+        match self
+            .call(target, node, PeerRequest::Vote(VoteRequestWire::from(&request)))
+            .await?
+        {
+            PeerResponse::Vote(response) => Ok(response.into()),
+            other => Err(unexpected(target, &other)),
+        }
+    }
+
+    async fn full_snapshot(
+        &self,
+        target: RaftNodeId,
+        node: &NodeInfo,
+        vote: RaftVote,
+        snapshot: Snapshot<TypeConfig>,
+    ) -> TransportResult<SnapshotResponse<RaftNodeId>> {
+        let meta =
+            SnapshotMetaWire::from_raft(&snapshot.meta).map_err(|error| TransportError::Network {
+                target,
+                reason: error.to_string(),
+            })?;
+        let bytes = snapshot.snapshot.into_inner();
+        let total = bytes.len() as u64;
+        let vote = VoteRecord::from(&vote);
+        tracing::info!(target, total_bytes = total, chunk_bytes = self.chunk_bytes, "sending snapshot");
+        let mut offset = 0u64;
+        loop {
+            let end = offset.saturating_add(self.chunk_bytes).min(total);
+            let data = slice(&bytes, offset, end).to_vec();
+            let chunk = SnapshotChunkWire {
+                vote: vote.clone(),
+                meta: meta.clone(),
+                total_bytes: total,
+                offset,
+                data,
+            };
+            match self
+                .call(target, node, PeerRequest::SnapshotChunk(chunk))
+                .await?
+            {
+                PeerResponse::SnapshotInstalled { vote } => return Ok(snapshot_response(vote)),
+                // The receiver says where to go on from; a restarted receiver
+                // says 0 and the transfer starts over.
+                PeerResponse::SnapshotChunkStored { received } if received < total => {
+                    offset = received;
+                }
+                other => return Err(unexpected(target, &other)),
+            }
+        }
+    }
+}
+
+fn slice(bytes: &[u8], from: u64, to: u64) -> &[u8] {
+    let from = usize::try_from(from).unwrap_or(bytes.len()).min(bytes.len());
+    let to = usize::try_from(to).unwrap_or(bytes.len()).clamp(from, bytes.len());
+    &bytes[from..to]
+}

@@ -1,0 +1,204 @@
+//! The mempool pump: on the leader it batches waiting transactions into block
+//! proposals; on a follower it forwards them to the leader.
+//!
+//! **Batching.** The leader proposes as soon as `max_txs` transactions wait,
+//! or once the oldest has waited `timeout`, whichever comes first, with at
+//! most `pipeline_max` proposals in flight through Raft. Proposals go to Raft
+//! in mempool order (`client_write_ff` is called from this one task), so
+//! transactions are ordered first come, first served.
+//!
+//! **Forwarding.** A follower sends its waiting transactions to the leader in
+//! batches. What the leader cannot take now (it stopped leading, its mempool
+//! is full) goes back to the front of the queue and is tried again; what it
+//! refuses for good (a replay) is dropped and its waiters are told why.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gemtrail_consensus::EntryApplied;
+use gemtrail_ledger::codec::BoundedVec;
+use gemtrail_ledger::model::BlockProposal;
+use tokio::sync::Semaphore;
+
+use crate::admission::SubmitError;
+use crate::context::NodeContext;
+use crate::mempool::Pending;
+use crate::p2p::wire::{ForwardOutcome, PeerRequest, PeerResponse, FORWARD_BATCH_MAX};
+
+/// How long the pump waits before retrying when there is no leader or the
+/// leader could not be reached.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Refusal codes after which a forwarded transaction is tried again.
+const RETRYABLE: [&str; 4] = ["not_leader", "mempool_full", "shutting_down", "starting"];
+
+/// Runs the pump until the node shuts down.
+pub async fn run(context: Arc<NodeContext>) {
+    let pipeline = Arc::new(Semaphore::new(context.batching.pipeline_max.max(1)));
+    loop {
+        if context.shutdown.is_fired() {
+            break;
+        }
+        if context.mempool.waiting() == 0 {
+            tokio::select! {
+                () = context.mempool.arrival() => {}
+                () = context.shutdown.wait() => break,
+                // Re-check leadership now and then even without arrivals.
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            continue;
+        }
+        match context.leader() {
+            Some(leader) if leader == context.id => {
+                if !batch_ready(&context).await {
+                    continue;
+                }
+                let Ok(permit) = Arc::clone(&pipeline).acquire_owned().await else {
+                    break;
+                };
+                let batch = context
+                    .mempool
+                    .take(context.batching.max_txs, context.batching.max_bytes);
+                if !batch.is_empty() {
+                    propose(&context, batch, permit).await;
+                }
+            }
+            Some(leader) => forward(&context, leader).await,
+            None => tokio::time::sleep(RETRY_PAUSE).await,
+        }
+    }
+    tracing::debug!("mempool pump stopped");
+}
+
+/// Waits until a full batch waits or the oldest transaction's time is up.
+/// Returns false if it should re-check (shutdown, or leadership may have moved).
+async fn batch_ready(context: &NodeContext) -> bool {
+    loop {
+        if context.mempool.waiting() >= context.batching.max_txs {
+            return true;
+        }
+        let Some(oldest) = context.mempool.oldest() else {
+            return false;
+        };
+        let due = oldest + context.batching.timeout;
+        if Instant::now() >= due {
+            return true;
+        }
+        tokio::select! {
+            () = context.mempool.arrival() => {}
+            () = tokio::time::sleep_until(due.into()) => return true,
+            () = context.shutdown.wait() => return false,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+async fn propose(
+    context: &Arc<NodeContext>,
+    batch: Vec<Pending>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let ids: Vec<_> = batch.iter().map(|pending| pending.id).collect();
+    let count = batch.len();
+    let transactions = batch.into_iter().map(|pending| pending.tx).collect();
+    let Ok(transactions) = BoundedVec::new(transactions) else {
+        // `take` never returns more than `max_txs`, which the configuration
+        // keeps within a block's limit.
+        tracing::error!(count, "batch larger than a block; dropped");
+        context.mempool.settle(&ids);
+        return;
+    };
+    let proposal = BlockProposal {
+        timestamp_ms: now_ms(),
+        transactions,
+    };
+    context.metrics.batch_size.observe(count as f64);
+    let started = Instant::now();
+    match context.raft.client_write_ff(proposal).await {
+        Ok(responder) => {
+            let context = Arc::clone(context);
+            tokio::spawn(async move {
+                match responder.await {
+                    Ok(Ok(response)) => {
+                        context
+                            .metrics
+                            .propose_to_commit_seconds
+                            .observe(started.elapsed().as_secs_f64());
+                        if let EntryApplied::Block(block) = response.data {
+                            tracing::debug!(height = block.height, txs = count, "block committed");
+                        }
+                    }
+                    Ok(Err(error)) => {
+                        // The entry may still commit under the next leader;
+                        // waiters learn either way from the applied blocks.
+                        tracing::warn!(%error, txs = count, "proposal not committed by this leader");
+                    }
+                    Err(_) => tracing::warn!(txs = count, "Raft dropped the proposal"),
+                }
+                context.mempool.settle(&ids);
+                drop(permit);
+            });
+        }
+        Err(fatal) => {
+            tracing::error!(%fatal, "Raft stopped; proposal dropped");
+            context.mempool.settle(&ids);
+        }
+    }
+}
+
+async fn forward(context: &Arc<NodeContext>, leader: u64) {
+    let Some(peer) = context.peer_of_node(leader) else {
+        tokio::time::sleep(RETRY_PAUSE).await;
+        return;
+    };
+    let batch = context.mempool.take(FORWARD_BATCH_MAX, context.batching.max_bytes);
+    let txs: Vec<_> = batch.iter().map(|pending| pending.tx.clone()).collect();
+    let Ok(txs) = BoundedVec::new(txs) else {
+        context.mempool.requeue(batch);
+        return;
+    };
+    match context.p2p.request(peer, PeerRequest::Forward(txs)).await {
+        Ok(PeerResponse::Forwarded(outcomes)) if outcomes.len() == batch.len() => {
+            context.metrics.txs_forwarded.inc_by(batch.len() as u64);
+            let mut retry = Vec::new();
+            for (pending, outcome) in batch.into_iter().zip(outcomes.into_inner()) {
+                match outcome {
+                    ForwardOutcome::Admitted(_) => context.mempool.settle([&pending.id]),
+                    ForwardOutcome::Refused(refusal)
+                        if RETRYABLE.contains(&refusal.code.as_str()) =>
+                    {
+                        retry.push(pending);
+                    }
+                    ForwardOutcome::Refused(refusal) => {
+                        context.mempool.settle([&pending.id]);
+                        let error = SubmitError::from_remote(
+                            pending.id,
+                            refusal.code.as_str(),
+                            refusal.reason.as_str(),
+                        );
+                        context.commits.resolve(&pending.id, &Err(error));
+                    }
+                }
+            }
+            if !retry.is_empty() {
+                context.mempool.requeue(retry);
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+        Ok(other) => {
+            tracing::debug!(leader, answer = ?other, "leader did not take forwarded transactions");
+            context.mempool.requeue(batch);
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        Err(error) => {
+            tracing::debug!(leader, %error, "could not forward to the leader");
+            context.mempool.requeue(batch);
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+}

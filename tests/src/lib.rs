@@ -1,0 +1,348 @@
+//! # gemtrail-tests
+//!
+//! A harness for cross-crate tests on real gemtrail clusters: real nodes,
+//! real libp2p on 127.0.0.1, real Raft, RocksDB in temporary directories.
+//!
+//! [`Cluster`] founds the sample consortium (three nodes, five members) on
+//! free loopback ports, writes each node's key, genesis and configuration,
+//! and runs the nodes either in this process ([`Cluster::start_in_process`])
+//! or as `gemtrail-test-node` child processes ([`Cluster::spawn_process`]),
+//! which tests can kill with SIGKILL. Every wait is bounded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gemtrail_genesis::sample::SampleConsortium;
+use gemtrail_genesis::{GenesisDocument, ValidGenesis};
+use gemtrail_ledger::ids::{BlockHash, OrgId};
+use gemtrail_ledger::model::{Action, SignedTransaction, Transaction};
+use gemtrail_node::client::NodeClient;
+use gemtrail_node::{keys, Node, NodeConfig};
+use tempfile::TempDir;
+
+/// How long a test waits for a cluster to do something before failing.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Chain parameters a test may change.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterOptions {
+    /// Blocks between snapshots.
+    pub snapshot_interval_blocks: u64,
+    /// Batch timeout.
+    pub batch_timeout_ms: u64,
+    /// Largest HTTP body.
+    pub request_body_bytes_max: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            snapshot_interval_blocks: 1000,
+            batch_timeout_ms: 5,
+            request_body_bytes_max: 64 * 1024,
+        }
+    }
+}
+
+/// How a node of the cluster runs.
+#[derive(Debug)]
+enum Running {
+    InProcess(Node),
+    Process(Child),
+}
+
+/// A three-node test cluster of the sample consortium.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: TempDir,
+    sample: SampleConsortium,
+    genesis: ValidGenesis,
+    api_addrs: BTreeMap<u64, String>,
+    running: BTreeMap<u64, Running>,
+}
+
+/// Picks `count` distinct free loopback ports.
+fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().map(|addr| addr.port()))
+        .collect()
+}
+
+impl Cluster {
+    /// Founds the consortium and writes every node's files; starts nothing.
+    pub fn found(options: ClusterOptions) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let sample = SampleConsortium::generate("gemtrail-test", 20_000)?;
+        let mut document: GenesisDocument = sample.genesis().document().clone();
+        document.consensus.batch_timeout_ms = options.batch_timeout_ms;
+        document.consensus.heartbeat_interval_ms = 100;
+        document.consensus.election_timeout_min_ms = 800;
+        document.consensus.election_timeout_max_ms = 1600;
+        document.consensus.snapshot_interval_blocks = options.snapshot_interval_blocks;
+        document.limits.request_body_bytes_max = options.request_body_bytes_max;
+        document.limits.request_timeout_ms = 10_000;
+        let ports = free_ports(document.nodes.len() * 2)?;
+        let mut api_addrs = BTreeMap::new();
+        for (index, node) in document.nodes.iter_mut().enumerate() {
+            node.listen_addr = format!("/ip4/127.0.0.1/tcp/{}", ports[index * 2]);
+            node.api_addr = format!("127.0.0.1:{}", ports[index * 2 + 1]);
+            api_addrs.insert(node.id, node.api_addr.clone());
+        }
+        let genesis = document.clone().validate()?;
+        let genesis_path = dir.path().join("genesis.toml");
+        std::fs::write(&genesis_path, document.to_toml_string()?)?;
+        for (id, keypair) in sample.node_keypairs() {
+            let node_dir = dir.path().join(format!("node{}", id.0));
+            std::fs::create_dir_all(&node_dir)?;
+            keys::save(&node_dir.join("node.key"), keypair)?;
+            let mut config = NodeConfig::new(
+                PathBuf::from("../genesis.toml"),
+                PathBuf::from("data"),
+                PathBuf::from("node.key"),
+            );
+            config.log.level = "warn".to_owned();
+            config.limits.shutdown_grace_ms = 3_000;
+            config.save(&node_dir.join("node.toml"))?;
+        }
+        Ok(Self {
+            dir,
+            sample,
+            genesis,
+            api_addrs,
+            running: BTreeMap::new(),
+        })
+    }
+
+    /// Founds the consortium and starts all three nodes in this process.
+    pub async fn start(options: ClusterOptions) -> anyhow::Result<Self> {
+        let mut cluster = Self::found(options)?;
+        for id in cluster.node_ids() {
+            cluster.start_in_process(id).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// The node ids.
+    pub fn node_ids(&self) -> Vec<u64> {
+        self.api_addrs.keys().copied().collect()
+    }
+
+    /// The genesis in force.
+    pub fn genesis(&self) -> &ValidGenesis {
+        &self.genesis
+    }
+
+    /// Node `id`'s directory (its key, configuration and data).
+    pub fn node_dir(&self, id: u64) -> PathBuf {
+        self.dir.path().join(format!("node{id}"))
+    }
+
+    /// Node `id`'s configuration file.
+    pub fn config_path(&self, id: u64) -> PathBuf {
+        self.node_dir(id).join("node.toml")
+    }
+
+    /// The cluster's root directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts node `id` in this process, retrying while a just-stopped node
+    /// still holds its database locks.
+    pub async fn start_in_process(&mut self, id: u64) -> anyhow::Result<()> {
+        let config = NodeConfig::load(&self.config_path(id))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let node = loop {
+            match Node::start(config.clone()).await {
+                Ok(node) => break node,
+                Err(error) if Instant::now() < deadline && error.to_string().contains("lock") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        self.running.insert(id, Running::InProcess(node));
+        Ok(())
+    }
+
+    /// Starts node `id` as a child process of the `gemtrail-test-node` binary.
+    pub fn spawn_process(&mut self, id: u64, binary: &Path) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.node_dir(id).join("node.log"))?;
+        let child = Command::new(binary)
+            .arg(self.config_path(id))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        self.running.insert(id, Running::Process(child));
+        Ok(())
+    }
+
+    /// Stops node `id` gracefully.
+    pub async fn stop(&mut self, id: u64) {
+        match self.running.remove(&id) {
+            Some(Running::InProcess(node)) => node.stop().await,
+            Some(Running::Process(mut child)) => {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(child.id().to_string())
+                    .status();
+                let _ = wait_child(&mut child, Duration::from_secs(15));
+            }
+            None => {}
+        }
+    }
+
+    /// Stops node `id` at once: in process, without draining; a process is
+    /// killed with SIGKILL.
+    pub async fn crash(&mut self, id: u64) {
+        match self.running.remove(&id) {
+            Some(Running::InProcess(node)) => node.halt().await,
+            Some(Running::Process(mut child)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            None => {}
+        }
+    }
+
+    /// A client of node `id`.
+    pub fn client(&self, id: u64) -> NodeClient {
+        let addr = self.api_addrs.get(&id).cloned().unwrap_or_default();
+        NodeClient::new(&addr).unwrap_or_else(|_| panic!("client of node {id}"))
+    }
+
+    /// The ids of the nodes running now.
+    pub fn running_ids(&self) -> Vec<u64> {
+        self.running.keys().copied().collect()
+    }
+
+    /// Waits until the running nodes agree on a leader among themselves.
+    pub async fn wait_for_leader(&self) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut leaders = Vec::new();
+            for id in self.running_ids() {
+                if let Ok(status) = self.client(id).status().await {
+                    leaders.push(status.leader);
+                }
+            }
+            if let Some(Some(leader)) = leaders.first() {
+                let agreed = leaders.len() == self.running.len()
+                    && leaders.iter().all(|seen| *seen == Some(*leader))
+                    && self.running.contains_key(leader);
+                if agreed {
+                    return Ok(*leader);
+                }
+            }
+            anyhow::ensure!(Instant::now() < deadline, "no leader within {WAIT:?}: {leaders:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until every running node has the same tip, at least `min_height`.
+    pub async fn wait_converged(&self, min_height: u64) -> anyhow::Result<(u64, BlockHash)> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut tips = Vec::new();
+            for id in self.running_ids() {
+                match self.client(id).status().await {
+                    Ok(status) => tips.push((status.height, status.tip_hash)),
+                    Err(_) => tips.clear(),
+                }
+            }
+            if tips.len() == self.running.len()
+                && tips.iter().all(|tip| *tip == tips[0])
+                && tips[0].0 >= min_height
+            {
+                return Ok(tips[0]);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "nodes did not converge within {WAIT:?}: {tips:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A transaction by `member`, signed with its sample key.
+    pub fn tx(&self, member: &str, nonce: u64, action: Action) -> SignedTransaction {
+        let org = OrgId::parse(member).unwrap_or_else(|_| panic!("member id {member}"));
+        let key = self
+            .sample
+            .member_key(&org)
+            .unwrap_or_else(|| panic!("no sample member {member}"));
+        Transaction {
+            chain_id: self.genesis.chain_id().clone(),
+            signer: org,
+            nonce,
+            action,
+        }
+        .sign(key)
+    }
+
+    /// The sample consortium (for keys).
+    pub fn sample(&self) -> &SampleConsortium {
+        &self.sample
+    }
+
+    /// Node `id` running in process, if it is.
+    pub fn node(&self, id: u64) -> Option<&Node> {
+        match self.running.get(&id) {
+            Some(Running::InProcess(node)) => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Stops every node gracefully.
+    pub async fn shutdown(mut self) {
+        for id in self.running_ids() {
+            self.stop(id).await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for running in self.running.values_mut() {
+            if let Running::Process(child) = running {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn wait_child(child: &mut Child, limit: Duration) -> std::io::Result<()> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill()?;
+    child.wait().map(|_| ())
+}
+
+/// A register-stone action for a fresh stone `id`, from the ledger testkit.
+pub fn register(id: &str) -> Action {
+    gemtrail_ledger::testkit::register(id, 150)
+}
+
+/// Installs a test log subscriber once (warnings only, unless `RUST_LOG`).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}

@@ -1,0 +1,99 @@
+//! Who may talk to a node: a peer whose id is not a consortium node is
+//! refused before any Raft message of its is handled; a data directory of
+//! another chain or node makes the node refuse to start.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use gemtrail_consensus::record::VoteRecord;
+use gemtrail_node::p2p::codec::{WireCodec, PROTOCOL};
+use gemtrail_node::p2p::wire::{PeerRequest, VoteRequestWire};
+use gemtrail_node::{Node, NodeConfig};
+use gemtrail_tests::{init_logs, Cluster, ClusterOptions};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{noise, request_response, tcp, yamux, Multiaddr};
+
+const ROGUE_TERM: u64 = 1_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
+    init_logs();
+    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    cluster.wait_for_leader().await.unwrap();
+    let target = cluster.genesis().node(gemtrail_ledger::ids::NodeId(1)).unwrap().clone();
+    let target_peer: libp2p::PeerId = target.peer_id.as_str().parse().unwrap();
+    let target_addr: Multiaddr = target.listen_addr.as_str().parse().unwrap();
+
+    // A stranger with a fresh key speaks the node's own protocol.
+    let mut rogue = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                WireCodec::new(1 << 20),
+                [(PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(5)),
+            )
+        })
+        .unwrap()
+        .build();
+    // A vote request that, if handled, would push the node's term far up.
+    let vote = openraft::Vote::new(ROGUE_TERM, 1);
+    let request = PeerRequest::Vote(VoteRequestWire {
+        vote: VoteRecord::from(&vote),
+        last_log_id: None,
+    });
+    rogue
+        .behaviour_mut()
+        .send_request_with_addresses(&target_peer, request, vec![target_addr]);
+    let failure = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match rogue.select_next_some().await {
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                    return Ok(error.to_string());
+                }
+                SwarmEvent::Behaviour(request_response::Event::Message { message, .. }) => {
+                    return Err(format!("the node answered a stranger: {message:?}"));
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the rogue request neither failed nor got an answer");
+    let failure = failure.unwrap();
+    assert!(!failure.is_empty());
+
+    let status = cluster.client(1).status().await.unwrap();
+    assert!(status.term < ROGUE_TERM, "the rogue vote reached Raft: term {}", status.term);
+    assert!(status.refused_connections >= 1, "no refused connection counted");
+    let metrics = cluster.client(1).metrics().await.unwrap();
+    assert!(metrics.contains("gemtrail_peer_connections_refused"), "{metrics}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_of_another_chain_or_node_is_refused_at_start() {
+    init_logs();
+    let first = Cluster::found(ClusterOptions::default()).unwrap();
+    let second = Cluster::found(ClusterOptions::default()).unwrap();
+    // Node 1 of the first cluster runs once, so its data dir is claimed.
+    let config = NodeConfig::load(&first.config_path(1)).unwrap();
+    let node = Node::start(config.clone()).await.unwrap();
+    node.halt().await;
+
+    // The second chain's node 1, pointed at the first chain's data dir.
+    let mut foreign = NodeConfig::load(&second.config_path(1)).unwrap();
+    foreign.data_dir = config.data_dir.clone();
+    let error = Node::start(foreign).await.unwrap_err().to_string();
+    assert!(error.contains("belongs to node 1"), "{error}");
+    assert!(error.contains("point `data_dir` at this node's own directory"), "{error}");
+
+    // Node 2 of the same chain, pointed at node 1's data dir.
+    let mut other_node = NodeConfig::load(&first.config_path(2)).unwrap();
+    other_node.data_dir = config.data_dir.clone();
+    let error = Node::start(other_node).await.unwrap_err().to_string();
+    assert!(error.contains("belongs to node 1"), "{error}");
+    assert!(error.contains("not to node 2"), "{error}");
+}

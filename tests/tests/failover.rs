@@ -1,0 +1,151 @@
+//! Faults on a real cluster: the leader stops under load, a follower misses
+//! more than a snapshot interval and catches up through a snapshot, and a
+//! node restarted from its data directory resumes where it was.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gemtrail_ledger::ids::TxId;
+use gemtrail_ledger::model::Outcome;
+use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
+
+/// Counts, over blocks 1..=tip of node `id`, how often each transaction id
+/// appears (in any outcome: a replayed copy would be in a block too).
+async fn occurrences(cluster: &Cluster, id: u64, tip: u64) -> BTreeMap<TxId, usize> {
+    let client = cluster.client(id);
+    let mut counts = BTreeMap::new();
+    for height in 1..=tip {
+        let block = client.block(height).await.unwrap().block;
+        for tx in block.transactions.iter() {
+            *counts.entry(tx.id()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_leader_stops_under_load_and_no_acknowledged_transaction_is_lost_or_doubled() {
+    init_logs();
+    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    let old_leader = cluster.wait_for_leader().await.unwrap();
+    let survivors: Vec<u64> = cluster.node_ids().into_iter().filter(|id| *id != old_leader).collect();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
+    let stop_at = Instant::now() + Duration::from_secs(4);
+    let mut submitters = Vec::new();
+    for worker in 0..4u64 {
+        let target = survivors[(worker % 2) as usize];
+        let (client, txs) = {
+            let cluster = cluster.lock().await;
+            let txs: Vec<_> = (0..400)
+                .map(|n| cluster.tx("miner", worker * 10_000 + n, register(&format!("LD-{worker}-{n}"))))
+                .collect();
+            (cluster.client(target), txs)
+        };
+        let acknowledged = Arc::clone(&acknowledged);
+        submitters.push(tokio::spawn(async move {
+            for tx in txs {
+                if Instant::now() > stop_at {
+                    break;
+                }
+                match client.submit(&tx, true).await {
+                    Ok(answer) if answer.status == "committed" => {
+                        let receipt = answer.receipt.unwrap();
+                        assert_eq!(receipt.outcome, Outcome::Applied);
+                        acknowledged.lock().unwrap().push(tx.id());
+                    }
+                    // Not acknowledged (e.g. in flight when the leader died):
+                    // the test only holds the cluster to what it acknowledged.
+                    Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before_stop = acknowledged.lock().unwrap().len();
+    cluster.lock().await.crash(old_leader).await;
+    for submitter in submitters {
+        submitter.await.unwrap();
+    }
+    let cluster = Arc::try_unwrap(cluster).unwrap().into_inner();
+    let new_leader = cluster.wait_for_leader().await.unwrap();
+    assert_ne!(new_leader, old_leader);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(before_stop > 0, "nothing committed before the stop");
+    assert!(acknowledged.len() > before_stop, "nothing committed after the stop");
+    let (tip, _) = cluster.wait_converged(1).await.unwrap();
+    for id in cluster.running_ids() {
+        let counts = occurrences(&cluster, id, tip).await;
+        for tx_id in &acknowledged {
+            assert_eq!(counts.get(tx_id), Some(&1), "node {id}: acknowledged {tx_id} not exactly once");
+            let receipt = cluster.client(id).receipt(tx_id).await.unwrap();
+            assert_eq!(receipt.outcome, Outcome::Applied, "node {id}: {tx_id}");
+        }
+        assert!(counts.values().all(|count| *count == 1), "node {id}: a transaction ordered twice");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_that_missed_many_blocks_catches_up_through_a_snapshot() {
+    init_logs();
+    let options = ClusterOptions {
+        snapshot_interval_blocks: 10,
+        ..ClusterOptions::default()
+    };
+    let mut cluster = Cluster::start(options).await.unwrap();
+    let leader = cluster.wait_for_leader().await.unwrap();
+    let follower = cluster.node_ids().into_iter().find(|id| *id != leader).unwrap();
+    cluster.stop(follower).await;
+    // One transaction per block: well over three snapshot intervals.
+    let client = cluster.client(leader);
+    for n in 0..45u64 {
+        let tx = cluster.tx("miner", n, register(&format!("SN-{n}")));
+        let answer = client.submit(&tx, true).await.unwrap();
+        assert_eq!(answer.status, "committed");
+    }
+    let (tip, hash) = cluster.wait_converged(45).await.unwrap();
+    cluster.start_in_process(follower).await.unwrap();
+    let (caught_up, caught_up_hash) = cluster.wait_converged(tip).await.unwrap();
+    assert_eq!((caught_up, caught_up_hash), (tip, hash));
+    let metrics = cluster.client(follower).metrics().await.unwrap();
+    let chunks = metrics
+        .lines()
+        .find(|line| line.starts_with("gemtrail_peer_requests_total{kind=\"snapshot_chunk\"}"))
+        .unwrap_or_else(|| panic!("the follower received no snapshot chunk:\n{metrics}"));
+    assert!(!chunks.ends_with(" 0"), "{chunks}");
+    // And it goes on with the others.
+    let tx = cluster.tx("miner", 1000, register("SN-AFTER"));
+    cluster.client(follower).submit(&tx, true).await.unwrap();
+    cluster.wait_converged(tip + 1).await.unwrap();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_restarted_from_its_data_dir_resumes_with_the_same_tip() {
+    init_logs();
+    let mut cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    let leader = cluster.wait_for_leader().await.unwrap();
+    for n in 0..5u64 {
+        let tx = cluster.tx("miner", n, register(&format!("RS-{n}")));
+        cluster.client(leader).submit(&tx, true).await.unwrap();
+    }
+    let (tip, hash) = cluster.wait_converged(1).await.unwrap();
+    for id in cluster.node_ids() {
+        cluster.stop(id).await;
+    }
+    for id in cluster.node_ids() {
+        cluster.start_in_process(id).await.unwrap();
+    }
+    for id in cluster.node_ids() {
+        let status = cluster.client(id).status().await.unwrap();
+        assert_eq!((status.height, status.tip_hash), (tip, hash), "node {id} right after restart");
+    }
+    cluster.wait_for_leader().await.unwrap();
+    let tx = cluster.tx("miner", 99, register("RS-AFTER"));
+    let leader = cluster.wait_for_leader().await.unwrap();
+    cluster.client(leader).submit(&tx, true).await.unwrap();
+    cluster.wait_converged(tip + 1).await.unwrap();
+    cluster.shutdown().await;
+}
