@@ -35,11 +35,11 @@ use gemtrail_ledger::state::GenesisState;
 use gemtrail_ledger::store::{LedgerStore, StoreOptions};
 use gemtrail_ledger::{DecodeError, StoreError};
 use openraft::storage::RaftStateMachine;
-use tokio::sync::broadcast;
 use openraft::{
     AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
     StorageIOError,
 };
+use tokio::sync::broadcast;
 
 use crate::error::RecordError;
 use crate::record::{LogIdRecord, StoredMembershipRecord};

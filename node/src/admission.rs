@@ -55,7 +55,9 @@ pub enum SubmitError {
     },
     /// An approval's key is not one of its organisation's keys (or the
     /// organisation is not a member).
-    #[error("approval {index} is signed by a key that is not one of {org}'s keys in the consortium")]
+    #[error(
+        "approval {index} is signed by a key that is not one of {org}'s keys in the consortium"
+    )]
     KeyNotOfMember {
         /// Which approval (0 is the signer's).
         index: usize,
@@ -90,7 +92,9 @@ pub enum SubmitError {
         reason: String,
     },
     /// Waiting for the commit took longer than asked; it may still commit.
-    #[error("transaction {tx_id} was not committed within {waited_ms} ms; query its receipt later")]
+    #[error(
+        "transaction {tx_id} was not committed within {waited_ms} ms; query its receipt later"
+    )]
     CommitTimeout {
         /// The transaction id.
         tx_id: TxId,

@@ -88,7 +88,10 @@ impl NodeClient {
             return Ok(response);
         }
         let status = response.status();
-        let body = response.bytes().await.map_err(|error| self.transport(error))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport(error))?;
         Err(match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(body) => ClientError::Api {
                 status: status.as_u16(),
@@ -115,11 +118,7 @@ impl NodeClient {
     }
 
     /// Submits raw body bytes (for tests of malformed input).
-    pub async fn submit_raw(
-        &self,
-        body: Vec<u8>,
-        wait: bool,
-    ) -> Result<SubmitView, ClientError> {
+    pub async fn submit_raw(&self, body: Vec<u8>, wait: bool) -> Result<SubmitView, ClientError> {
         let response = self
             .http
             .post(format!("{}/v1/transactions?wait={wait}", self.base))
@@ -171,7 +170,10 @@ impl NodeClient {
             .await
             .map_err(|error| self.transport(error))?;
         let response = self.check(response).await?;
-        let bytes = response.bytes().await.map_err(|error| self.transport(error))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport(error))?;
         Ok(bytes.to_vec())
     }
 

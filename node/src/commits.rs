@@ -129,7 +129,13 @@ mod tests {
         let mut other = watch.register(TxId([9; 32]));
         watch.on_block(7, &[receipt(1), receipt(2)]);
         let committed = second.try_recv().unwrap().unwrap();
-        assert_eq!(committed.location, TxLocation { height: 7, tx_index: 1 });
+        assert_eq!(
+            committed.location,
+            TxLocation {
+                height: 7,
+                tx_index: 1
+            }
+        );
         assert_eq!(committed.receipt, receipt(2));
         assert!(other.try_recv().is_err(), "not in the block");
         assert_eq!(watch.len(), 1);
@@ -142,12 +148,17 @@ mod tests {
         let mut failed = watch.register(TxId([2; 32]));
         watch.sweep(|id| {
             (id == &TxId([1; 32])).then(|| Committed {
-                location: TxLocation { height: 3, tx_index: 0 },
+                location: TxLocation {
+                    height: 3,
+                    tx_index: 0,
+                },
                 receipt: receipt(1),
             })
         });
         assert!(found.try_recv().unwrap().is_ok());
-        let error = SubmitError::Replay { tx_id: TxId([2; 32]) };
+        let error = SubmitError::Replay {
+            tx_id: TxId([2; 32]),
+        };
         watch.resolve(&TxId([2; 32]), &Err(error.clone()));
         assert_eq!(failed.try_recv().unwrap(), Err(error));
         assert!(watch.is_empty());

@@ -155,7 +155,10 @@ impl NodeContext {
 
     /// The peer id of node `id`.
     pub fn peer_of_node(&self, id: RaftNodeId) -> Option<PeerId> {
-        let directory = self.directory.read().unwrap_or_else(PoisonError::into_inner);
+        let directory = self
+            .directory
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         directory.nodes.get(&id)?.peer_id.as_str().parse().ok()
     }
 

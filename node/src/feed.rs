@@ -34,7 +34,10 @@ pub async fn run(context: Arc<NodeContext>, membership_changed: Arc<Notify>) {
         match event {
             Ok(LedgerEvent::Block(block)) => {
                 context.metrics.blocks_applied.inc();
-                context.metrics.txs_applied.inc_by(block.receipts.len() as u64);
+                context
+                    .metrics
+                    .txs_applied
+                    .inc_by(block.receipts.len() as u64);
                 let rejected = block
                     .receipts
                     .iter()
@@ -42,6 +45,9 @@ pub async fn run(context: Arc<NodeContext>, membership_changed: Arc<Notify>) {
                     .count();
                 context.metrics.txs_rejected.inc_by(rejected as u64);
                 context.commits.on_block(block.height, &block.receipts);
+                context
+                    .mempool
+                    .settle_committed(block.receipts.iter().map(|receipt| &receipt.tx_id));
             }
             Ok(LedgerEvent::SnapshotInstalled { height }) => {
                 tracing::info!(height, "ledger replaced by a snapshot");
@@ -114,8 +120,12 @@ async fn reconcile_once(context: &NodeContext) -> Result<(), String> {
         let metrics = metrics.borrow();
         let membership = metrics.membership_config.membership();
         (
-            membership.voter_ids().collect::<std::collections::BTreeSet<_>>(),
-            membership.learner_ids().collect::<std::collections::BTreeSet<_>>(),
+            membership
+                .voter_ids()
+                .collect::<std::collections::BTreeSet<_>>(),
+            membership
+                .learner_ids()
+                .collect::<std::collections::BTreeSet<_>>(),
         )
     };
     let wanted_ids: std::collections::BTreeSet<_> = wanted.keys().copied().collect();

@@ -2,11 +2,16 @@
 //! leader) or to be forwarded to the leader (on a follower).
 //!
 //! It is bounded (the genesis `mempool_txs_max`) and deduplicated by
-//! transaction id, counting both the transactions that wait and those taken
-//! into a batch whose fate is not yet known, so a client that submits the same
+//! transaction id, counting the transactions that wait, those taken into a
+//! batch whose fate is not yet known, and (on a follower) those forwarded to
+//! the leader but not yet seen in a block. So a client that submits the same
 //! transaction twice, to one node, gets it ordered once.
+//!
+//! A follower keeps what it forwarded until the transaction shows up in an
+//! applied block: if the leader it was given to loses leadership (or crashes
+//! with it in its mempool), the follower sends it again to the next leader.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -44,13 +49,23 @@ pub struct MempoolFull {
     pub capacity: usize,
 }
 
+/// A transaction handed to a leader, kept until it is seen in a block.
+#[derive(Clone, Debug)]
+struct Forwarded {
+    pending: Pending,
+    leader: u64,
+    at: Instant,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     queue: VecDeque<Pending>,
-    /// Ids waiting or taken into an unsettled batch.
+    /// Ids waiting, taken into an unsettled batch, or forwarded.
     known: HashSet<TxId>,
     /// Of `known`, those taken into a batch.
     taken: usize,
+    /// Of `known`, those forwarded to a leader.
+    forwarded: HashMap<TxId, Forwarded>,
 }
 
 /// A bounded, deduplicated FIFO of admitted transactions.
@@ -128,16 +143,71 @@ impl Mempool {
         batch
     }
 
-    /// Forgets a taken batch: it was ordered, or refused for good.
+    /// Forgets taken transactions: they were ordered, or refused for good.
     pub fn settle<'a>(&self, ids: impl IntoIterator<Item = &'a TxId>) {
         let mut inner = self.lock();
         let mut settled = 0;
         for id in ids {
-            if inner.known.remove(id) {
+            if inner.known.remove(id) && inner.forwarded.remove(id).is_none() {
                 settled += 1;
             }
         }
         inner.taken = inner.taken.saturating_sub(settled);
+    }
+
+    /// Forgets the forwarded transactions that an applied block holds. (Ones
+    /// still waiting here are left: the leader's door will call them replays.)
+    pub fn settle_committed<'a>(&self, ids: impl IntoIterator<Item = &'a TxId>) {
+        let mut inner = self.lock();
+        if inner.forwarded.is_empty() {
+            return;
+        }
+        for id in ids {
+            if inner.forwarded.remove(id).is_some() {
+                inner.known.remove(id);
+            }
+        }
+    }
+
+    /// Records that a taken batch was handed to `leader`.
+    pub fn mark_forwarded(&self, batch: Vec<Pending>, leader: u64) {
+        let mut inner = self.lock();
+        inner.taken = inner.taken.saturating_sub(batch.len());
+        let at = Instant::now();
+        for pending in batch {
+            inner.forwarded.insert(
+                pending.id,
+                Forwarded {
+                    pending,
+                    leader,
+                    at,
+                },
+            );
+        }
+    }
+
+    /// Puts forwarded transactions back in the queue when they were handed
+    /// to another node than `leader`, or longer ago than `patience`: the
+    /// leader that took them may be gone. Returns how many.
+    pub fn reclaim_forwarded(&self, leader: u64, patience: std::time::Duration) -> usize {
+        let mut inner = self.lock();
+        let stale: Vec<TxId> = inner
+            .forwarded
+            .iter()
+            .filter(|(_, sent)| sent.leader != leader || sent.at.elapsed() > patience)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut reclaimed: Vec<Pending> = stale
+            .iter()
+            .filter_map(|id| inner.forwarded.remove(id))
+            .map(|sent| sent.pending)
+            .collect();
+        reclaimed.sort_by_key(|pending| pending.since);
+        let count = reclaimed.len();
+        for pending in reclaimed.into_iter().rev() {
+            inner.queue.push_front(pending);
+        }
+        count
     }
 
     /// How many transactions wait (not counting taken batches).
@@ -199,6 +269,26 @@ mod tests {
         pool.settle([&first.id]);
         assert!(pool.is_empty());
         assert_eq!(pool.insert(first), Ok(Inserted::New));
+    }
+
+    #[test]
+    fn forwarded_transactions_stay_known_until_committed_or_reclaimed() {
+        let pool = Mempool::new(10);
+        let (a, b) = (pending(1), pending(2));
+        pool.insert(a.clone()).unwrap();
+        pool.insert(b.clone()).unwrap();
+        let batch = pool.take(10, u64::MAX);
+        pool.mark_forwarded(batch, 1);
+        assert_eq!(pool.waiting(), 0);
+        assert_eq!(pool.insert(a.clone()), Ok(Inserted::Duplicate));
+        pool.settle_committed([&a.id]);
+        assert_eq!(pool.len(), 1);
+        let long = std::time::Duration::from_secs(60);
+        assert_eq!(pool.reclaim_forwarded(1, long), 0, "same leader, not stale");
+        assert_eq!(pool.reclaim_forwarded(2, long), 1, "the leader changed");
+        let again = pool.take(10, u64::MAX);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].id, b.id);
     }
 
     #[test]

@@ -94,23 +94,86 @@ impl Metrics {
             registry: Registry::default(),
         };
         let r = &mut registry;
-        r.register("blocks_applied", "Blocks applied", metrics.blocks_applied.clone());
-        r.register("txs_applied", "Transactions applied in blocks", metrics.txs_applied.clone());
-        r.register("txs_rejected", "Transactions applied with a rejection receipt", metrics.txs_rejected.clone());
-        r.register("submissions", "Submissions through the API, by result", metrics.submissions.clone());
-        r.register("batch_size", "Transactions per proposed block", metrics.batch_size.clone());
-        r.register("propose_to_commit_seconds", "Seconds from proposal to commit on the leader", metrics.propose_to_commit_seconds.clone());
-        r.register("submit_to_receipt_seconds", "Seconds from submission to receipt", metrics.submit_to_receipt_seconds.clone());
-        r.register("txs_forwarded", "Transactions forwarded to the leader", metrics.txs_forwarded.clone());
-        r.register("peer_requests", "Requests from peers handled, by kind", metrics.peer_requests.clone());
-        r.register("peer_connections_refused", "Connections refused from peers that are not consortium nodes", metrics.peers_refused.clone());
+        r.register(
+            "blocks_applied",
+            "Blocks applied",
+            metrics.blocks_applied.clone(),
+        );
+        r.register(
+            "txs_applied",
+            "Transactions applied in blocks",
+            metrics.txs_applied.clone(),
+        );
+        r.register(
+            "txs_rejected",
+            "Transactions applied with a rejection receipt",
+            metrics.txs_rejected.clone(),
+        );
+        r.register(
+            "submissions",
+            "Submissions through the API, by result",
+            metrics.submissions.clone(),
+        );
+        r.register(
+            "batch_size",
+            "Transactions per proposed block",
+            metrics.batch_size.clone(),
+        );
+        r.register(
+            "propose_to_commit_seconds",
+            "Seconds from proposal to commit on the leader",
+            metrics.propose_to_commit_seconds.clone(),
+        );
+        r.register(
+            "submit_to_receipt_seconds",
+            "Seconds from submission to receipt",
+            metrics.submit_to_receipt_seconds.clone(),
+        );
+        r.register(
+            "txs_forwarded",
+            "Transactions forwarded to the leader",
+            metrics.txs_forwarded.clone(),
+        );
+        r.register(
+            "peer_requests",
+            "Requests from peers handled, by kind",
+            metrics.peer_requests.clone(),
+        );
+        r.register(
+            "peer_connections_refused",
+            "Connections refused from peers that are not consortium nodes",
+            metrics.peers_refused.clone(),
+        );
         r.register("raft_term", "Current Raft term", metrics.raft_term.clone());
-        r.register("raft_leader", "Node id of the current Raft leader (0 if unknown)", metrics.raft_leader.clone());
-        r.register("raft_is_leader", "1 while this node leads", metrics.raft_is_leader.clone());
-        r.register("peers_connected", "Peers with an established connection", metrics.peers_connected.clone());
-        r.register("mempool_txs", "Transactions in the mempool", metrics.mempool_txs.clone());
-        r.register("ledger_height", "Height of the ledger tip", metrics.ledger_height.clone());
-        Self { registry, ..metrics }
+        r.register(
+            "raft_leader",
+            "Node id of the current Raft leader (0 if unknown)",
+            metrics.raft_leader.clone(),
+        );
+        r.register(
+            "raft_is_leader",
+            "1 while this node leads",
+            metrics.raft_is_leader.clone(),
+        );
+        r.register(
+            "peers_connected",
+            "Peers with an established connection",
+            metrics.peers_connected.clone(),
+        );
+        r.register(
+            "mempool_txs",
+            "Transactions in the mempool",
+            metrics.mempool_txs.clone(),
+        );
+        r.register(
+            "ledger_height",
+            "Height of the ledger tip",
+            metrics.ledger_height.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
     }
 
     /// Counts one peer request of `kind`.

@@ -241,7 +241,11 @@ fn whoami(config: &NodeConfig, genesis: &ValidGenesis, peer: PeerId) -> Result<W
     let listen_text = match (&config.listen_addr, record) {
         (Some(addr), _) => addr.clone(),
         (None, Some(record)) => record.listen_addr.to_string(),
-        (None, None) => return Err(StartError::MissingAddress { field: "listen_addr" }),
+        (None, None) => {
+            return Err(StartError::MissingAddress {
+                field: "listen_addr",
+            })
+        }
     };
     let api_addr = match (config.api_addr, record) {
         (Some(addr), _) => addr,
@@ -309,10 +313,11 @@ pub struct Node {
 impl Node {
     /// Starts a node from its configuration (see the module docs).
     pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
-        let genesis = ValidGenesis::load(&config.genesis).map_err(|source| StartError::Genesis {
-            path: config.genesis.clone(),
-            source,
-        })?;
+        let genesis =
+            ValidGenesis::load(&config.genesis).map_err(|source| StartError::Genesis {
+                path: config.genesis.clone(),
+                source,
+            })?;
         let keypair = keys::load(&config.node_key)?;
         let peer = keypair.public().to_peer_id();
         let me = whoami(&config, &genesis, peer)?;
@@ -398,11 +403,15 @@ impl Node {
                     .timeout_ms
                     .unwrap_or(consensus.batch_timeout_ms),
             ),
-            max_bytes: (limits.peer_message_bytes_max / 2).saturating_sub(PROPOSAL_OVERHEAD_BYTES).max(1),
+            max_bytes: (limits.peer_message_bytes_max / 2)
+                .saturating_sub(PROPOSAL_OVERHEAD_BYTES)
+                .max(1),
             pipeline_max: config
                 .batching
                 .pipeline_max
-                .map_or(PIPELINE_DEFAULT, |max| usize::try_from(max).unwrap_or(PIPELINE_DEFAULT)),
+                .map_or(PIPELINE_DEFAULT, |max| {
+                    usize::try_from(max).unwrap_or(PIPELINE_DEFAULT)
+                }),
         };
         let genesis_nodes: BTreeMap<RaftNodeId, NodeInfo> = genesis
             .membership()
@@ -456,7 +465,10 @@ impl Node {
             swarm_task,
             tokio::spawn(api::serve(listener, router, shutdown.clone())),
             tokio::spawn(pump::run(Arc::clone(&context))),
-            tokio::spawn(feed::run(Arc::clone(&context), Arc::clone(&membership_changed))),
+            tokio::spawn(feed::run(
+                Arc::clone(&context),
+                Arc::clone(&membership_changed),
+            )),
             tokio::spawn(feed::reconcile_membership(
                 Arc::clone(&context),
                 membership_changed,

@@ -38,6 +38,18 @@ pub async fn run(context: Arc<NodeContext>) {
         if context.shutdown.is_fired() {
             break;
         }
+        if let Some(leader) = context.leader() {
+            let reclaimed = context
+                .mempool
+                .reclaim_forwarded(leader, forward_patience(&context));
+            if reclaimed > 0 {
+                tracing::info!(
+                    reclaimed,
+                    leader,
+                    "leader changed or silent: forwarding again"
+                );
+            }
+        }
         if context.mempool.waiting() == 0 {
             tokio::select! {
                 () = context.mempool.arrival() => {}
@@ -67,6 +79,12 @@ pub async fn run(context: Arc<NodeContext>) {
         }
     }
     tracing::debug!("mempool pump stopped");
+}
+
+/// How long a follower trusts a leader with a forwarded transaction before
+/// sending it again (the leader normally orders it within a batch timeout).
+fn forward_patience(context: &NodeContext) -> Duration {
+    context.request_timeout
 }
 
 /// Waits until a full batch waits or the oldest transaction's time is up.
@@ -156,7 +174,9 @@ async fn forward(context: &Arc<NodeContext>, leader: u64) {
         tokio::time::sleep(RETRY_PAUSE).await;
         return;
     };
-    let batch = context.mempool.take(FORWARD_BATCH_MAX, context.batching.max_bytes);
+    let batch = context
+        .mempool
+        .take(FORWARD_BATCH_MAX, context.batching.max_bytes);
     let txs: Vec<_> = batch.iter().map(|pending| pending.tx.clone()).collect();
     let Ok(txs) = BoundedVec::new(txs) else {
         context.mempool.requeue(batch);
@@ -166,9 +186,10 @@ async fn forward(context: &Arc<NodeContext>, leader: u64) {
         Ok(PeerResponse::Forwarded(outcomes)) if outcomes.len() == batch.len() => {
             context.metrics.txs_forwarded.inc_by(batch.len() as u64);
             let mut retry = Vec::new();
+            let mut admitted = Vec::new();
             for (pending, outcome) in batch.into_iter().zip(outcomes.into_inner()) {
                 match outcome {
-                    ForwardOutcome::Admitted(_) => context.mempool.settle([&pending.id]),
+                    ForwardOutcome::Admitted(_) => admitted.push(pending),
                     ForwardOutcome::Refused(refusal)
                         if RETRYABLE.contains(&refusal.code.as_str()) =>
                     {
@@ -185,6 +206,9 @@ async fn forward(context: &Arc<NodeContext>, leader: u64) {
                     }
                 }
             }
+            // Kept until seen in a block, to be sent again if this leader
+            // goes before it proposes them.
+            context.mempool.mark_forwarded(admitted, leader);
             if !retry.is_empty() {
                 context.mempool.requeue(retry);
                 tokio::time::sleep(RETRY_PAUSE).await;

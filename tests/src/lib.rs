@@ -241,7 +241,10 @@ impl Cluster {
                     return Ok(*leader);
                 }
             }
-            anyhow::ensure!(Instant::now() < deadline, "no leader within {WAIT:?}: {leaders:?}");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no leader within {WAIT:?}: {leaders:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

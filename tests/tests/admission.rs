@@ -20,14 +20,22 @@ async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
     init_logs();
     let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
     cluster.wait_for_leader().await.unwrap();
-    let target = cluster.genesis().node(gemtrail_ledger::ids::NodeId(1)).unwrap().clone();
+    let target = cluster
+        .genesis()
+        .node(gemtrail_ledger::ids::NodeId(1))
+        .unwrap()
+        .clone();
     let target_peer: libp2p::PeerId = target.peer_id.as_str().parse().unwrap();
     let target_addr: Multiaddr = target.listen_addr.as_str().parse().unwrap();
 
     // A stranger with a fresh key speaks the node's own protocol.
     let mut rogue = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .unwrap()
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
@@ -50,7 +58,9 @@ async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
     let failure = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
             match rogue.select_next_some().await {
-                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    error, ..
+                }) => {
                     return Ok(error.to_string());
                 }
                 SwarmEvent::Behaviour(request_response::Event::Message { message, .. }) => {
@@ -66,10 +76,20 @@ async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
     assert!(!failure.is_empty());
 
     let status = cluster.client(1).status().await.unwrap();
-    assert!(status.term < ROGUE_TERM, "the rogue vote reached Raft: term {}", status.term);
-    assert!(status.refused_connections >= 1, "no refused connection counted");
+    assert!(
+        status.term < ROGUE_TERM,
+        "the rogue vote reached Raft: term {}",
+        status.term
+    );
+    assert!(
+        status.refused_connections >= 1,
+        "no refused connection counted"
+    );
     let metrics = cluster.client(1).metrics().await.unwrap();
-    assert!(metrics.contains("gemtrail_peer_connections_refused"), "{metrics}");
+    assert!(
+        metrics.contains("gemtrail_peer_connections_refused"),
+        "{metrics}"
+    );
     cluster.shutdown().await;
 }
 
@@ -88,7 +108,10 @@ async fn a_data_dir_of_another_chain_or_node_is_refused_at_start() {
     foreign.data_dir = config.data_dir.clone();
     let error = Node::start(foreign).await.unwrap_err().to_string();
     assert!(error.contains("belongs to node 1"), "{error}");
-    assert!(error.contains("point `data_dir` at this node's own directory"), "{error}");
+    assert!(
+        error.contains("point `data_dir` at this node's own directory"),
+        "{error}"
+    );
 
     // Node 2 of the same chain, pointed at node 1's data dir.
     let mut other_node = NodeConfig::load(&first.config_path(2)).unwrap();

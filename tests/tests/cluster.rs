@@ -18,7 +18,10 @@ async fn submissions_to_any_node_commit_and_every_node_agrees() {
         let stone = format!("GT-{round:03}");
         let tx = cluster.tx("miner", round as u64, register(&stone));
         let answer = cluster.client(id).submit(&tx, true).await.unwrap();
-        assert_eq!(answer.status, "committed", "via node {id} (leader {leader})");
+        assert_eq!(
+            answer.status, "committed",
+            "via node {id} (leader {leader})"
+        );
         let receipt = answer.receipt.unwrap();
         assert!(receipt.outcome.is_applied(), "{receipt:?}");
         assert_eq!(receipt.tx_id, tx.id());
@@ -42,10 +45,7 @@ async fn submissions_to_any_node_commit_and_every_node_agrees() {
     cluster.shutdown().await;
 }
 
-async fn futures_join(
-    cluster: &Cluster,
-    stone: &StoneId,
-) -> Vec<gemtrail_ledger::model::Stone> {
+async fn futures_join(cluster: &Cluster, stone: &StoneId) -> Vec<gemtrail_ledger::model::Stone> {
     let mut states = Vec::new();
     for id in cluster.node_ids() {
         states.push(cluster.client(id).stone(stone).await.unwrap());
@@ -58,15 +58,26 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
     init_logs();
     let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
     let leader = cluster.wait_for_leader().await.unwrap();
-    let follower = cluster.node_ids().into_iter().find(|id| *id != leader).unwrap();
+    let follower = cluster
+        .node_ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap();
     let committed = cluster.tx("miner", 1, register("GT-OK"));
-    cluster.client(follower).submit(&committed, true).await.unwrap();
+    cluster
+        .client(follower)
+        .submit(&committed, true)
+        .await
+        .unwrap();
     let (height, tip) = cluster.wait_converged(1).await.unwrap();
 
     for id in [leader, follower] {
         let client = cluster.client(id);
         // Malformed: not a transaction at all.
-        let error = client.submit_raw(b"not a transaction".to_vec(), true).await.unwrap_err();
+        let error = client
+            .submit_raw(b"not a transaction".to_vec(), true)
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), Some("malformed_transaction"), "{error}");
         // Malformed: a valid transaction with a trailing byte.
         let mut trailing = encode(&committed);
@@ -84,7 +95,10 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
         assert_eq!(error.code(), Some("replay"), "{error}");
         assert!(error.to_string().contains("HTTP 409"), "{error}");
         // An oversized body.
-        let error = client.submit_raw(vec![0u8; 70 * 1024], true).await.unwrap_err();
+        let error = client
+            .submit_raw(vec![0u8; 70 * 1024], true)
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), Some("body_too_large"), "{error}");
         assert!(error.to_string().contains("HTTP 413"), "{error}");
         // Another chain's transaction.

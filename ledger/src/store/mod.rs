@@ -472,6 +472,24 @@ impl LedgerStore {
         }))
     }
 
+    /// The receipts of the block at `height`, in block order (none if there
+    /// is no such block).
+    pub fn block_receipts(&self, height: u64) -> StoreResult<Vec<Receipt>> {
+        let Some(header) = self.header(height)? else {
+            return Ok(Vec::new());
+        };
+        (0..header.tx_count)
+            .map(|tx_index| {
+                self.receipt_at(TxLocation { height, tx_index })?
+                    .ok_or_else(|| {
+                        StoreError::Inconsistent(format!(
+                            "block {height} has no receipt at index {tx_index}"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
     /// The block with hash `hash`.
     pub fn block_by_hash(&self, hash: &BlockHash) -> StoreResult<Option<Block>> {
         match self.get::<u64>(schema::BLOCK_HASHES, hash.as_bytes())? {

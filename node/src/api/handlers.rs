@@ -19,9 +19,7 @@ use openraft::ServerState;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::views::{
-    BlockView, HistoryItemView, PeerView, ReceiptView, StatusView, SubmitView,
-};
+use super::views::{BlockView, HistoryItemView, PeerView, ReceiptView, StatusView, SubmitView};
 use crate::admission::{decode_body, Signatures, SubmitError};
 use crate::commits::Committed;
 use crate::context::NodeContext;
@@ -141,7 +139,9 @@ async fn submit_inner(
         };
         return Ok((StatusCode::ACCEPTED, Json(view)).into_response());
     };
-    let limit = context.request_timeout.saturating_sub(Duration::from_millis(100));
+    let limit = context
+        .request_timeout
+        .saturating_sub(Duration::from_millis(100));
     let wait = query
         .timeout_ms
         .map_or(limit, Duration::from_millis)
@@ -208,7 +208,10 @@ pub async fn stone(
 }
 
 fn unknown_stone(stone_id: &StoneId) -> ApiError {
-    ApiError::not_found("stone_not_found", format!("no stone {stone_id} in the ledger"))
+    ApiError::not_found(
+        "stone_not_found",
+        format!("no stone {stone_id} in the ledger"),
+    )
 }
 
 /// `GET /v1/stones/{stone_id}/history`: every transaction that touched it.
@@ -223,9 +226,7 @@ pub async fn history(
                 .stone(&stone_id)
                 .map_err(ApiError::internal)?
                 .is_some(),
-            store
-                .stone_history(&stone_id)
-                .map_err(ApiError::internal)?,
+            store.stone_history(&stone_id).map_err(ApiError::internal)?,
         ))
     })?;
     if !exists {
@@ -259,11 +260,9 @@ pub async fn proof(
     .await
     .map_err(ApiError::internal)?;
     match built {
-        Ok(bytes) => Ok((
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            bytes,
-        )
-            .into_response()),
+        Ok(bytes) => {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        }
         Err(ProofBuildError::UnknownStone { stone }) => Err(unknown_stone(&stone)),
         Err(error) => Err(ApiError::internal(error)),
     }
@@ -284,7 +283,14 @@ pub async fn block(
     .map_err(ApiError::internal)?
     .ok_or_else(|| ApiError::not_found("block_not_found", format!("no block {which}")))?;
     let hash = block.header.hash(context.genesis.chain_id());
-    Ok(Json(BlockView { hash, block }))
+    let receipts = context
+        .read(|store| store.block_receipts(block.header.height))
+        .map_err(ApiError::internal)?;
+    Ok(Json(BlockView {
+        hash,
+        block,
+        receipts,
+    }))
 }
 
 /// `GET /v1/status`: the node and the cluster as this node sees them.
@@ -321,9 +327,8 @@ pub fn status_view(context: &NodeContext) -> StatusView {
                 peer_id: record.peer_id.to_string(),
                 listen_addr: record.listen_addr.to_string(),
                 api_addr: record.api_addr.to_string(),
-                connected: peer.is_some_and(|peer| {
-                    peer == local_peer || view.connected.contains(&peer)
-                }),
+                connected: peer
+                    .is_some_and(|peer| peer == local_peer || view.connected.contains(&peer)),
             }
         })
         .collect();

@@ -2,7 +2,7 @@
 //! these wrap them with where and when).
 
 use gemtrail_ledger::ids::{BlockHash, TxId};
-use gemtrail_ledger::model::{Block, Outcome, SignedTransaction};
+use gemtrail_ledger::model::{Block, Outcome, Receipt, SignedTransaction};
 use serde::{Deserialize, Serialize};
 
 /// The answer to a submission.
@@ -56,6 +56,8 @@ pub struct BlockView {
     pub hash: BlockHash,
     /// The block.
     pub block: Block,
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
 }
 
 /// A peer as the status reports it.

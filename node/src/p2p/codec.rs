@@ -82,11 +82,7 @@ impl Codec for WireCodec {
         self.read_message(io).await
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<PeerResponse>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<PeerResponse>
     where
         T: AsyncRead + Unpin + Send,
     {

@@ -94,7 +94,10 @@ impl PeerService {
             let end = held.saturating_add(chunk.data.len() as u64);
             if end > current.total_bytes {
                 incoming.remove(&from);
-                return refused("snapshot_out_of_bounds", "chunk runs past the snapshot's end");
+                return refused(
+                    "snapshot_out_of_bounds",
+                    "chunk runs past the snapshot's end",
+                );
             }
             current.bytes.extend_from_slice(&chunk.data);
             if end < current.total_bytes {

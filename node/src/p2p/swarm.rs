@@ -25,8 +25,8 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{WireCodec, PROTOCOL};
-use crate::shutdown::Shutdown;
 use super::wire::{PeerRequest, PeerResponse};
+use crate::shutdown::Shutdown;
 
 /// Capacity of the command channel into the swarm task.
 pub const COMMAND_QUEUE_MAX: usize = 1024;
@@ -205,7 +205,10 @@ pub async fn spawn<H: InboundHandler>(
     let listening = loop {
         match swarm.select_next_some().await {
             SwarmEvent::NewListenAddr { address, .. } => break address,
-            SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+            SwarmEvent::ListenerError { error, .. }
+            | SwarmEvent::ListenerClosed {
+                reason: Err(error), ..
+            } => {
                 return Err(SwarmError::Listen {
                     addr: settings.listen_addr.clone(),
                     reason: error.to_string(),
@@ -289,11 +292,7 @@ struct SwarmTask<H> {
 }
 
 impl<H: InboundHandler> SwarmTask<H> {
-    async fn run(
-        mut self,
-        mut receiver: mpsc::Receiver<Command>,
-        shutdown: Shutdown,
-    ) {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Command>, shutdown: Shutdown) {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
@@ -419,9 +418,8 @@ impl<H: InboundHandler> SwarmTask<H> {
                     tokio::spawn(async move {
                         let response = handler.handle(peer, request).await;
                         if let Some(commands) = commands.upgrade() {
-                            let _stopped = commands
-                                .send(Command::Respond { channel, response })
-                                .await;
+                            let _stopped =
+                                commands.send(Command::Respond { channel, response }).await;
                         }
                     });
                 }

@@ -44,7 +44,9 @@ impl P2pTransport {
         snapshot_chunk_bytes_max: u64,
         request_timeout: Duration,
     ) -> Self {
-        let room = message_bytes_max.saturating_sub(CHUNK_OVERHEAD_BYTES).max(1);
+        let room = message_bytes_max
+            .saturating_sub(CHUNK_OVERHEAD_BYTES)
+            .max(1);
         Self {
             p2p,
             message_bytes_max,
@@ -67,8 +69,8 @@ impl P2pTransport {
                     target,
                     reason: format!("node {target} has an invalid peer id: {error}"),
                 })?;
-        let bytes = u64::try_from(borsh::object_length(&request).unwrap_or(usize::MAX))
-            .unwrap_or(u64::MAX);
+        let bytes =
+            u64::try_from(borsh::object_length(&request).unwrap_or(usize::MAX)).unwrap_or(u64::MAX);
         if bytes > self.message_bytes_max {
             return Err(TransportError::TooLarge {
                 target,
@@ -135,7 +137,11 @@ impl RaftTransport for P2pTransport {
         request: VoteRequest<RaftNodeId>,
     ) -> TransportResult<VoteResponse<RaftNodeId>> {
         match self
-            .call(target, node, PeerRequest::Vote(VoteRequestWire::from(&request)))
+            .call(
+                target,
+                node,
+                PeerRequest::Vote(VoteRequestWire::from(&request)),
+            )
             .await?
         {
             PeerResponse::Vote(response) => Ok(response.into()),
@@ -150,15 +156,21 @@ impl RaftTransport for P2pTransport {
         vote: RaftVote,
         snapshot: Snapshot<TypeConfig>,
     ) -> TransportResult<SnapshotResponse<RaftNodeId>> {
-        let meta =
-            SnapshotMetaWire::from_raft(&snapshot.meta).map_err(|error| TransportError::Network {
+        let meta = SnapshotMetaWire::from_raft(&snapshot.meta).map_err(|error| {
+            TransportError::Network {
                 target,
                 reason: error.to_string(),
-            })?;
+            }
+        })?;
         let bytes = snapshot.snapshot.into_inner();
         let total = bytes.len() as u64;
         let vote = VoteRecord::from(&vote);
-        tracing::info!(target, total_bytes = total, chunk_bytes = self.chunk_bytes, "sending snapshot");
+        tracing::info!(
+            target,
+            total_bytes = total,
+            chunk_bytes = self.chunk_bytes,
+            "sending snapshot"
+        );
         let mut offset = 0u64;
         loop {
             let end = offset.saturating_add(self.chunk_bytes).min(total);
@@ -187,7 +199,11 @@ impl RaftTransport for P2pTransport {
 }
 
 fn slice(bytes: &[u8], from: u64, to: u64) -> &[u8] {
-    let from = usize::try_from(from).unwrap_or(bytes.len()).min(bytes.len());
-    let to = usize::try_from(to).unwrap_or(bytes.len()).clamp(from, bytes.len());
+    let from = usize::try_from(from)
+        .unwrap_or(bytes.len())
+        .min(bytes.len());
+    let to = usize::try_from(to)
+        .unwrap_or(bytes.len())
+        .clamp(from, bytes.len());
     &bytes[from..to]
 }
