@@ -73,7 +73,7 @@ pub struct LogConfig {
 }
 
 fn default_log_level() -> String {
-    "info".to_owned()
+    "info,openraft=warn".to_owned()
 }
 
 impl Default for LogConfig {

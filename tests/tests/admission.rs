@@ -2,6 +2,9 @@
 //! refused before any Raft message of its is handled; a data directory of
 //! another chain or node makes the node refuse to start.
 
+// Test code: a failed unwrap is the test's failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use futures::StreamExt;

@@ -2,6 +2,9 @@
 //! node ends with the same chain and the same stones, and the API refuses bad
 //! input with its documented codes without writing anything.
 
+// Test code: a failed unwrap is the test's failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use gemtrail_ledger::codec::encode;
@@ -90,6 +93,18 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
         forged.approvals = other.approvals.clone();
         let error = client.submit(&forged, true).await.unwrap_err();
         assert_eq!(error.code(), Some("bad_signature"), "{error}");
+        // A valid signature, but by a key that is not the miner's.
+        let stranger = gemtrail_ledger::crypto::SecretKey::generate().unwrap();
+        let mut impostor = cluster.tx("miner", 3, register("GT-IMPOSTOR"));
+        impostor = impostor.tx.clone().sign(&stranger);
+        let error = client.submit(&impostor, true).await.unwrap_err();
+        assert_eq!(error.code(), Some("key_not_of_member"), "{error}");
+        assert!(error.to_string().contains("HTTP 403"), "{error}");
+        // No signature at all.
+        let mut unsigned = cluster.tx("miner", 4, register("GT-UNSIGNED"));
+        unsigned.approvals = Default::default();
+        let error = client.submit(&unsigned, true).await.unwrap_err();
+        assert_eq!(error.code(), Some("unsigned"), "{error}");
         // A replay of a committed transaction.
         let error = client.submit(&committed, true).await.unwrap_err();
         assert_eq!(error.code(), Some("replay"), "{error}");

@@ -2,6 +2,9 @@
 //! more than a snapshot interval and catches up through a snapshot, and a
 //! node restarted from its data directory resumes where it was.
 
+// Test code: a failed unwrap is the test's failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

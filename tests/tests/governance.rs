@@ -1,6 +1,9 @@
 //! Governance drives Raft membership: a committed transaction that removes a
 //! node takes it out of the Raft voters, and the cluster goes on without it.
 
+// Test code: a failed unwrap is the test's failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use gemtrail_ledger::ids::{NodeId, OrgId};
 use gemtrail_ledger::model::{Action, Governance};
 use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};

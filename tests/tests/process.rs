@@ -2,6 +2,9 @@
 //! acknowledged transaction, and the killed node, restarted from its data
 //! directory, catches up to the same chain.
 
+// Test code: a failed unwrap is the test's failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -79,7 +79,9 @@ pub trait InboundHandler: Clone + Send + Sync + 'static {
 enum Command {
     Request {
         peer: PeerId,
-        request: PeerRequest,
+        // Boxed: a request (e.g. a snapshot chunk) is much larger than the
+        // other commands.
+        request: Box<PeerRequest>,
         reply: oneshot::Sender<Result<PeerResponse, OutboundError>>,
     },
     Respond {
@@ -130,7 +132,7 @@ impl P2pHandle {
         self.commands
             .send(Command::Request {
                 peer,
-                request,
+                request: Box::new(request),
                 reply,
             })
             .await
@@ -345,7 +347,7 @@ impl<H: InboundHandler> SwarmTask<H> {
                 };
                 let id = self.swarm.behaviour_mut().rpc.send_request_with_addresses(
                     &peer,
-                    request,
+                    *request,
                     vec![address.clone()],
                 );
                 self.pending.insert(id, reply);
@@ -373,15 +375,13 @@ impl<H: InboundHandler> SwarmTask<H> {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    tracing::debug!(%peer_id, "peer disconnected");
-                    self.update_view(|view| {
-                        view.connected.remove(&peer_id);
-                    });
-                }
+                tracing::debug!(%peer_id, "peer disconnected");
+                self.update_view(|view| {
+                    view.connected.remove(&peer_id);
+                });
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,

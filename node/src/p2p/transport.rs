@@ -176,7 +176,7 @@ impl RaftTransport for P2pTransport {
             let end = offset.saturating_add(self.chunk_bytes).min(total);
             let data = slice(&bytes, offset, end).to_vec();
             let chunk = SnapshotChunkWire {
-                vote: vote.clone(),
+                vote,
                 meta: meta.clone(),
                 total_bytes: total,
                 offset,
