@@ -53,6 +53,13 @@ enum Running {
     Process(Child),
 }
 
+/// A node prepared to join by governance.
+#[derive(Clone, Debug)]
+pub struct JoiningNode {
+    /// Its record, for the `AddNode` governance transaction.
+    pub record: gemtrail_ledger::model::NodeRecord,
+}
+
 /// A three-node test cluster of the sample consortium.
 #[derive(Debug)]
 pub struct Cluster {
@@ -182,6 +189,38 @@ impl Cluster {
             .spawn()?;
         self.running.insert(id, Running::Process(child));
         Ok(())
+    }
+
+    /// Writes the key and configuration of a node `id` that is not in the
+    /// genesis (to be added by governance), on fresh loopback ports. Returns
+    /// the node record to put in the `AddNode` transaction.
+    pub fn prepare_joining_node(&mut self, id: u64) -> anyhow::Result<JoiningNode> {
+        let node_dir = self.node_dir(id);
+        std::fs::create_dir_all(&node_dir)?;
+        let peer_id = keys::generate(&node_dir.join("node.key"))?;
+        let ports = free_ports(2)?;
+        let listen_addr = format!("/ip4/127.0.0.1/tcp/{}", ports[0]);
+        let api_addr = format!("127.0.0.1:{}", ports[1]);
+        let mut config = NodeConfig::new(
+            PathBuf::from("../genesis.toml"),
+            PathBuf::from("data"),
+            PathBuf::from("node.key"),
+        );
+        config.node_id = Some(id);
+        config.listen_addr = Some(listen_addr.clone());
+        config.api_addr = Some(api_addr.parse()?);
+        config.log.level = "warn".to_owned();
+        config.save(&node_dir.join("node.toml"))?;
+        self.api_addrs.insert(id, api_addr.clone());
+        Ok(JoiningNode {
+            record: gemtrail_ledger::model::NodeRecord {
+                id: gemtrail_ledger::ids::NodeId(id),
+                owner: OrgId::parse("retailer")?,
+                peer_id: bounded(&peer_id.to_string())?,
+                listen_addr: bounded(&listen_addr)?,
+                api_addr: bounded(&api_addr)?,
+            },
+        })
     }
 
     /// Stops node `id` gracefully.
@@ -320,6 +359,13 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+fn bounded<const MAX: usize>(
+    value: &str,
+) -> anyhow::Result<gemtrail_ledger::codec::BoundedString<MAX>> {
+    gemtrail_ledger::codec::BoundedString::new(value)
+        .map_err(|error| anyhow::anyhow!("{value}: {error}"))
 }
 
 fn wait_child(child: &mut Child, limit: Duration) -> std::io::Result<()> {

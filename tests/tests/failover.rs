@@ -189,3 +189,36 @@ async fn a_node_restarted_from_its_data_dir_resumes_with_the_same_tip() {
     cluster.wait_converged(tip + 1).await.unwrap();
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_graceful_stop_orders_every_accepted_transaction_first() {
+    init_logs();
+    let mut cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    let leader = cluster.wait_for_leader().await.unwrap();
+    let follower = cluster
+        .node_ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap();
+    // Accepted (202), not waited for, then both nodes that took them stop.
+    let mut accepted = Vec::new();
+    for (n, target) in [leader, follower].into_iter().cycle().take(40).enumerate() {
+        let tx = cluster.tx("miner", n as u64, register(&format!("GS-{n}")));
+        let answer = cluster.client(target).submit(&tx, false).await.unwrap();
+        assert_eq!(answer.status, "accepted");
+        accepted.push(tx.id());
+    }
+    cluster.stop(follower).await;
+    cluster.stop(leader).await;
+    // Bring them back; every accepted transaction is in the ledger.
+    cluster.start_in_process(follower).await.unwrap();
+    cluster.start_in_process(leader).await.unwrap();
+    cluster.wait_for_leader().await.unwrap();
+    cluster.wait_converged(1).await.unwrap();
+    let survivor = cluster.client(leader);
+    for tx_id in &accepted {
+        let receipt = survivor.receipt(tx_id).await.unwrap();
+        assert_eq!(receipt.outcome, Outcome::Applied, "{tx_id}");
+    }
+    cluster.shutdown().await;
+}
