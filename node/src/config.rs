@@ -261,3 +261,55 @@ impl NodeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<NodeConfig, ConfigError> {
+        NodeConfig::parse(text, Path::new("node.toml"))
+    }
+
+    const MINIMAL: &str = "genesis = \"g.toml\"\ndata_dir = \"data\"\nnode_key = \"n.key\"\n";
+
+    #[test]
+    fn a_minimal_file_gets_defaults_and_round_trips() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.limits, LocalLimits::default());
+        assert_eq!(config.log.level, "info,openraft=warn");
+        assert_eq!(config.node_id, None);
+        let text = toml::to_string_pretty(&config).unwrap();
+        assert_eq!(parse(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, MINIMAL).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.genesis, dir.path().join("g.toml"));
+        assert_eq!(config.data_dir, dir.path().join("data"));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let unknown = parse(&format!("{MINIMAL}colour = \"blue\"\n")).unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown field `colour`"),
+            "{unknown}"
+        );
+        let zero = parse(&format!("{MINIMAL}[batching]\nmax_txs = 0\n")).unwrap_err();
+        assert_eq!(
+            zero.to_string(),
+            "node configuration field `batching.max_txs` must be at least 1"
+        );
+        let huge = parse(&format!("{MINIMAL}[batching]\nmax_txs = 5000\n")).unwrap_err();
+        assert_eq!(
+            huge.to_string(),
+            "node configuration field `batching.max_txs` is 5000, more than a block holds (2048)"
+        );
+        let address = parse(&format!("{MINIMAL}api_addr = \"localhost\"\n")).unwrap_err();
+        assert!(matches!(address, ConfigError::Parse { .. }), "{address}");
+    }
+}

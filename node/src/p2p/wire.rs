@@ -331,3 +331,98 @@ pub enum WireError {
         bytes: usize,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gemtrail_consensus::types::{RaftEntry, RaftLogId, RaftMembership};
+    use gemtrail_ledger::codec::{decode, encode};
+    use openraft::{CommittedLeaderId, EntryPayload, Vote};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn log_id(term: u64, index: u64) -> RaftLogId {
+        RaftLogId::new(CommittedLeaderId::new(term, 1), index)
+    }
+
+    #[test]
+    fn append_entries_survive_the_wire() {
+        let info = NodeInfo::new("peer", "/ip4/127.0.0.1/tcp/1", "127.0.0.1:2").unwrap();
+        let membership = RaftMembership::new(
+            vec![BTreeSet::from([1, 2])],
+            BTreeMap::from([(1, info.clone()), (2, info)]),
+        );
+        let request = AppendEntriesRequest::<TypeConfig> {
+            vote: Vote::new_committed(3, 1),
+            prev_log_id: Some(log_id(2, 7)),
+            entries: vec![
+                RaftEntry {
+                    log_id: log_id(3, 8),
+                    payload: EntryPayload::Blank,
+                },
+                RaftEntry {
+                    log_id: log_id(3, 9),
+                    payload: EntryPayload::Membership(membership),
+                },
+            ],
+            leader_commit: Some(log_id(2, 7)),
+        };
+        let wire = AppendEntriesWire::from_raft(request.clone()).unwrap();
+        let bytes = encode(&PeerRequest::AppendEntries(wire));
+        let PeerRequest::AppendEntries(back) = decode::<PeerRequest>(&bytes).unwrap() else {
+            panic!("wrong variant");
+        };
+        let back = back.into_raft().unwrap();
+        assert_eq!(back.vote, request.vote);
+        assert_eq!(back.prev_log_id, request.prev_log_id);
+        assert_eq!(back.leader_commit, request.leader_commit);
+        assert_eq!(back.entries, request.entries);
+    }
+
+    #[test]
+    fn votes_and_answers_survive_the_wire() {
+        let request = VoteRequest::new(Vote::new(4, 2), Some(log_id(3, 11)));
+        let back: VoteRequest<RaftNodeId> = VoteRequestWire::from(&request).into();
+        assert_eq!(back, request);
+        let response = VoteResponse::new(Vote::new(4, 2), Some(log_id(3, 11)), true);
+        let back: VoteResponse<RaftNodeId> = VoteResponseWire::from(&response).into();
+        assert_eq!(back, response);
+        for answer in [
+            AppendEntriesResponse::Success,
+            AppendEntriesResponse::Conflict,
+            AppendEntriesResponse::PartialSuccess(Some(log_id(1, 2))),
+            AppendEntriesResponse::HigherVote(Vote::new(9, 3)),
+        ] {
+            let back: AppendEntriesResponse<RaftNodeId> =
+                AppendEntriesResponseWire::from(&answer).into();
+            assert_eq!(back, answer);
+        }
+    }
+
+    #[test]
+    fn too_many_entries_are_refused_and_long_reasons_are_cut() {
+        let entries = (0..=APPEND_ENTRIES_MAX as u64)
+            .map(|index| RaftEntry {
+                log_id: log_id(1, index + 1),
+                payload: EntryPayload::Blank,
+            })
+            .collect();
+        let request = AppendEntriesRequest::<TypeConfig> {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            entries,
+            leader_commit: None,
+        };
+        let error = AppendEntriesWire::from_raft(request).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{} entries are more than the {APPEND_ENTRIES_MAX} one message carries",
+                APPEND_ENTRIES_MAX + 1
+            )
+        );
+        let long = "é".repeat(REASON_BYTES_MAX);
+        let cut = reason(long);
+        assert!(cut.as_str().len() <= REASON_BYTES_MAX);
+        assert!(cut.as_str().chars().all(|c| c == 'é'));
+    }
+}
