@@ -34,6 +34,8 @@ pub struct ClusterOptions {
     pub batch_timeout_ms: u64,
     /// Largest HTTP body.
     pub request_body_bytes_max: u64,
+    /// Largest snapshot chunk.
+    pub snapshot_chunk_bytes_max: u64,
 }
 
 impl Default for ClusterOptions {
@@ -42,6 +44,7 @@ impl Default for ClusterOptions {
             snapshot_interval_blocks: 1000,
             batch_timeout_ms: 5,
             request_body_bytes_max: 64 * 1024,
+            snapshot_chunk_bytes_max: 1024 * 1024,
         }
     }
 }
@@ -94,6 +97,7 @@ impl Cluster {
         document.consensus.snapshot_interval_blocks = options.snapshot_interval_blocks;
         document.limits.request_body_bytes_max = options.request_body_bytes_max;
         document.limits.request_timeout_ms = 10_000;
+        document.limits.snapshot_chunk_bytes_max = options.snapshot_chunk_bytes_max;
         let ports = free_ports(document.nodes.len() * 2)?;
         let mut api_addrs = BTreeMap::new();
         for (index, node) in document.nodes.iter_mut().enumerate() {
