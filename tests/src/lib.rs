@@ -66,12 +66,20 @@ pub struct JoiningNode {
 /// A three-node test cluster of the sample consortium.
 #[derive(Debug)]
 pub struct Cluster {
+    /// Held while the cluster runs, so the tests of one binary run their
+    /// clusters one at a time (each has three nodes with Raft timers; a
+    /// two-core machine running several at once would see spurious elections).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     dir: TempDir,
     sample: SampleConsortium,
     genesis: ValidGenesis,
     api_addrs: BTreeMap<u64, String>,
     running: BTreeMap<u64, Running>,
 }
+
+/// One cluster at a time per test binary (see [`Cluster`]).
+static TURN: std::sync::OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::OnceLock::new();
 
 /// Picks `count` distinct free loopback ports.
 fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
@@ -122,6 +130,7 @@ impl Cluster {
             config.save(&node_dir.join("node.toml"))?;
         }
         Ok(Self {
+            _turn: None,
             dir,
             sample,
             genesis,
@@ -130,9 +139,23 @@ impl Cluster {
         })
     }
 
-    /// Founds the consortium and starts all three nodes in this process.
-    pub async fn start(options: ClusterOptions) -> anyhow::Result<Self> {
+    /// Like [`Cluster::found`], and waits for this test binary's other
+    /// clusters to finish first.
+    pub async fn found_exclusive(options: ClusterOptions) -> anyhow::Result<Self> {
+        let turn = TURN
+            .get_or_init(Default::default)
+            .clone()
+            .lock_owned()
+            .await;
         let mut cluster = Self::found(options)?;
+        cluster._turn = Some(turn);
+        Ok(cluster)
+    }
+
+    /// Founds the consortium and starts all three nodes in this process, once
+    /// this test binary's other clusters have finished.
+    pub async fn start(options: ClusterOptions) -> anyhow::Result<Self> {
+        let mut cluster = Self::found_exclusive(options).await?;
         for id in cluster.node_ids() {
             cluster.start_in_process(id).await?;
         }

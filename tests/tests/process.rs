@@ -17,7 +17,9 @@ use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
 async fn kill_9_during_commits_loses_no_acknowledged_transaction() {
     init_logs();
     let binary = Path::new(env!("CARGO_BIN_EXE_gemtrail-test-node"));
-    let mut cluster = Cluster::found(ClusterOptions::default()).unwrap();
+    let mut cluster = Cluster::found_exclusive(ClusterOptions::default())
+        .await
+        .unwrap();
     for id in cluster.node_ids() {
         cluster.spawn_process(id, binary).unwrap();
     }
