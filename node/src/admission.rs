@@ -1,7 +1,7 @@
 //! The mempool's door: what a transaction must pass before a node takes it.
 //!
-//! In order: the node is not shutting down, the body decodes canonically, it
-//! is for this chain, it carries at least one approval, every approval's
+//! In order: the body decodes canonically (the API does this), the node is
+//! not shutting down, the transaction is for this chain, it carries at least one approval, every approval's
 //! signature is valid, every approval's key belongs to its organisation in the
 //! current membership, its id is not already burned in the ledger (a replay),
 //! and the mempool has room. Each failure is a [`SubmitError`] with a stable

@@ -129,6 +129,9 @@ async fn reconcile_once(context: &NodeContext) -> Result<(), String> {
         )
     };
     let wanted_ids: std::collections::BTreeSet<_> = wanted.keys().copied().collect();
+    if wanted_ids.is_empty() {
+        return Err("the ledger lists no node; refusing to empty the Raft voters".to_owned());
+    }
     if voters == wanted_ids && learners.is_empty() {
         return Ok(());
     }
