@@ -225,7 +225,8 @@ fn status_text(status: StoneStatus) -> &'static str {
     }
 }
 
-fn step_text(step: &JourneyStep) -> String {
+/// One step in words, as the journey prints it.
+pub fn step_text(step: &JourneyStep) -> String {
     match &step.kind {
         StepKind::Registered => format!("registered at the mine by {}", step.signer),
         StepKind::TransferProposed { to } => format!("{} offered it to {to}", step.signer),

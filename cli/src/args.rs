@@ -1,0 +1,429 @@
+//! The command line, as clap parses it. Each subcommand's `--help` says what
+//! it does and what every option means.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// gemtrail: mine-to-market tracing of diamonds on a permissioned ledger.
+#[derive(Debug, Parser)]
+#[command(name = "gemtrail", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// How to print results.
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) output: OutputFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// For people.
+    Text,
+    /// One JSON document, for scripts.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create and inspect member signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Found a consortium: write, extend, check and hash a genesis file.
+    #[command(subcommand)]
+    Genesis(GenesisCommand),
+    /// Set up and run a node.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Register, transfer, cut, grade, sell and inspect stones.
+    #[command(subcommand)]
+    Stone(StoneCommand),
+    /// Verify a stone's origin chain: from a node, or offline from a passport.
+    Verify(VerifyArgs),
+    /// Export a stone's passport: an offline-verifiable proof.
+    #[command(subcommand)]
+    Passport(PassportCommand),
+    /// Work on a node's ledger files.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// What a node says about itself and the cluster.
+    Status(NodeArg),
+    /// Run the whole mine-to-market journey on a local three-node consortium.
+    Demo(DemoArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The node to talk to.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArg {
+    /// The node's API address.
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Make a new signing key; the file is readable by you only.
+    New {
+        /// Where to write the key.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Show a key file's public key (and, if asked, its secret).
+    Show {
+        /// The key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Also print the secret key. Anyone who sees it can sign as you.
+        #[arg(long)]
+        reveal_secret: bool,
+    },
+    /// Print the public key, to hand to the consortium for the genesis.
+    ExportPublic {
+        /// The key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+}
+
+/// Genesis commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GenesisCommand {
+    /// Start a genesis file with no members and default parameters.
+    New {
+        /// The chain id (lower case letters, digits and dashes).
+        #[arg(long)]
+        chain_id: String,
+        /// Where to write it.
+        #[arg(long, short = 'o', default_value = "genesis.toml")]
+        out: PathBuf,
+    },
+    /// Add a member organisation with its public key.
+    AddMember {
+        /// The genesis file to change.
+        #[arg(long, default_value = "genesis.toml")]
+        genesis: PathBuf,
+        /// The organisation id (lower case), e.g. `kimberley-mining`.
+        #[arg(long)]
+        id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// Its roles, comma-separated: producer, manufacturer, trader, lab,
+        /// retailer, auditor, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Its public key (`ed25519:<hex>`, from `gemtrail keys export-public`).
+        #[arg(long)]
+        key: String,
+    },
+    /// Add a consensus node run by a member.
+    AddNode {
+        /// The genesis file to change.
+        #[arg(long, default_value = "genesis.toml")]
+        genesis: PathBuf,
+        /// The node id (1, 2, ...).
+        #[arg(long)]
+        id: u64,
+        /// The member that runs it.
+        #[arg(long)]
+        member: String,
+        /// Its libp2p peer id (printed by `gemtrail node init`).
+        #[arg(long)]
+        peer_id: String,
+        /// Its libp2p listen address, e.g. `/ip4/10.0.0.5/tcp/7000`.
+        #[arg(long)]
+        listen_addr: String,
+        /// Its HTTP API address, e.g. `127.0.0.1:7001`.
+        #[arg(long)]
+        api_addr: String,
+    },
+    /// Check a genesis file; exits non-zero with the field at fault.
+    Validate {
+        /// The genesis file.
+        #[arg(default_value = "genesis.toml")]
+        genesis: PathBuf,
+    },
+    /// Print a genesis file's members, nodes and parameters.
+    Show {
+        /// The genesis file.
+        #[arg(default_value = "genesis.toml")]
+        genesis: PathBuf,
+    },
+    /// Print the genesis hash every member should compare.
+    Hash {
+        /// The genesis file.
+        #[arg(default_value = "genesis.toml")]
+        genesis: PathBuf,
+    },
+}
+
+/// Node commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum NodeCommand {
+    /// Make a node directory: a node key and a configuration file.
+    Init {
+        /// The directory to create.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The genesis file (copied into the directory if given and present).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// The HTTP API address, if not the genesis one.
+        #[arg(long)]
+        api_addr: Option<std::net::SocketAddr>,
+        /// The libp2p listen address, if not the genesis one.
+        #[arg(long)]
+        listen_addr: Option<String>,
+    },
+    /// Run a node until SIGTERM or Ctrl-C.
+    Start {
+        /// The node's configuration file.
+        #[arg(long, default_value = "node.toml")]
+        config: PathBuf,
+    },
+}
+
+/// Who signs and where to submit.
+#[derive(Debug, Args)]
+pub(crate) struct Signer {
+    /// The node to submit to.
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+    /// The signing key file.
+    #[arg(long, value_name = "FILE", env = "GEMTRAIL_KEY")]
+    pub(crate) key: PathBuf,
+    /// The member organisation the key belongs to.
+    #[arg(long = "as", value_name = "ORG", env = "GEMTRAIL_ORG")]
+    pub(crate) org: String,
+    /// Do not wait for the commit; print the transaction id and return.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+}
+
+/// Stone commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoneCommand {
+    /// Register a newly extracted rough stone (a producer).
+    Register {
+        #[command(flatten)]
+        signer: Signer,
+        /// The new stone's id.
+        #[arg(long)]
+        stone: String,
+        /// The mine.
+        #[arg(long)]
+        mine: String,
+        /// The country of extraction (ISO 3166 two letters).
+        #[arg(long)]
+        country: String,
+        /// The region or province.
+        #[arg(long)]
+        region: String,
+        /// The extraction date, YYYY-MM-DD.
+        #[arg(long)]
+        extracted: String,
+        /// Weight in carats, e.g. 12.50.
+        #[arg(long)]
+        carats: String,
+        /// What the rough looks like.
+        #[arg(long, default_value = "rough")]
+        description: String,
+        /// The Kimberley Process certificate number.
+        #[arg(long)]
+        kp_certificate: String,
+        /// Supporting documents (their blake3 hashes go on the ledger).
+        #[arg(long, value_name = "FILE")]
+        evidence: Vec<PathBuf>,
+    },
+    /// Offer stones to another member (their custodian).
+    ProposeTransfer {
+        #[command(flatten)]
+        signer: Signer,
+        /// The stones, comma-separated: all move or none does.
+        #[arg(long, value_delimiter = ',', required = true)]
+        stones: Vec<String>,
+        /// The receiving member.
+        #[arg(long)]
+        to: String,
+        /// The confidential terms (only their blake3 hash goes on the ledger).
+        #[arg(long, default_value = "")]
+        terms: String,
+    },
+    /// Accept a transfer proposed to you.
+    Accept(ProposalArgs),
+    /// Refuse a transfer proposed to you.
+    Reject(ProposalArgs),
+    /// Withdraw a transfer you proposed.
+    Cancel(ProposalArgs),
+    /// Cut a rough you hold into polished stones (a manufacturer).
+    Manufacture {
+        #[command(flatten)]
+        signer: Signer,
+        /// The rough.
+        #[arg(long)]
+        rough: String,
+        /// A polished output: `ID:CARATS:SHAPE:COLOUR:CLARITY:CUT`, e.g.
+        /// `GT-1-A:3.10:round brilliant:D:VVS1:Excellent`. Repeat per stone.
+        #[arg(long = "output", required = true)]
+        outputs: Vec<String>,
+        /// The cutter's name.
+        #[arg(long)]
+        cutter: String,
+        /// The cutter's years of experience.
+        #[arg(long)]
+        experience_years: u16,
+    },
+    /// Attach a grading report (a lab).
+    Grade {
+        #[command(flatten)]
+        signer: Signer,
+        /// The stone.
+        #[arg(long)]
+        stone: String,
+        /// The report number.
+        #[arg(long)]
+        report: String,
+        /// Graded weight in carats.
+        #[arg(long)]
+        carats: String,
+        /// Colour grade.
+        #[arg(long)]
+        colour: String,
+        /// Clarity grade.
+        #[arg(long)]
+        clarity: String,
+        /// Cut grade.
+        #[arg(long)]
+        cut: String,
+        /// The lab could not match the stone to its registered origin.
+        #[arg(long)]
+        origin_not_matched: bool,
+        /// The full report document (its blake3 hash goes on the ledger).
+        #[arg(long, value_name = "FILE")]
+        report_file: Option<PathBuf>,
+    },
+    /// Record the sale to a consumer (a retailer holding the stone).
+    Sell {
+        #[command(flatten)]
+        signer: Signer,
+        /// The stone.
+        #[arg(long)]
+        stone: String,
+        /// The buyer's passport and sale terms (only a hash goes on the ledger).
+        #[arg(long, default_value = "")]
+        terms: String,
+    },
+    /// Flag a stone stolen, lost or disputed.
+    Flag {
+        #[command(flatten)]
+        signer: Signer,
+        /// The stone.
+        #[arg(long)]
+        stone: String,
+        /// stolen, lost or disputed.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a flag.
+    ClearFlag {
+        #[command(flatten)]
+        signer: Signer,
+        /// The stone.
+        #[arg(long)]
+        stone: String,
+    },
+    /// A stone's current state.
+    Show {
+        /// The stone.
+        stone: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// Every transaction that touched a stone.
+    History {
+        /// The stone.
+        stone: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+}
+
+/// A proposal to act on.
+#[derive(Debug, Args)]
+pub(crate) struct ProposalArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The proposal id (the transaction id printed by `propose-transfer`).
+    #[arg(long)]
+    pub(crate) proposal: String,
+}
+
+/// Verify arguments.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The stone (fetches its proof from `--node`); omit with `--proof`.
+    pub(crate) stone: Option<String>,
+    /// Verify this exported passport instead of asking a node.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) proof: Option<PathBuf>,
+    /// The genesis file to verify against.
+    #[arg(long, default_value = "genesis.toml")]
+    pub(crate) genesis: PathBuf,
+    /// The node to fetch the proof from.
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+}
+
+/// Passport commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PassportCommand {
+    /// Fetch, verify and save a stone's passport.
+    Export {
+        /// The stone.
+        stone: String,
+        /// Where to write the proof (binary; verify with `gemtrail verify --proof`).
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        /// Also write a human-readable passport (Markdown) here.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// The genesis file to verify against before saving.
+        #[arg(long, default_value = "genesis.toml")]
+        genesis: PathBuf,
+        /// The node.
+        #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+        node: String,
+    },
+}
+
+/// Ledger commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LedgerCommand {
+    /// Re-verify a stopped node's whole ledger from genesis.
+    Audit {
+        /// The node's data directory (the one holding `ledger/`).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The genesis file.
+        #[arg(long, default_value = "genesis.toml")]
+        genesis: PathBuf,
+    },
+}
+
+/// Demo arguments.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Keep the demo's directory (keys, genesis, data) instead of deleting it.
+    #[arg(long)]
+    pub(crate) keep: bool,
+}

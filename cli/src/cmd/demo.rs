@@ -1,0 +1,575 @@
+//! `gemtrail demo`: a local consortium of three node processes (the miner's,
+//! the cutter's and the retailer's; a lab and an auditor are members without
+//! nodes) runs one stone from the mine to its sale through real Raft, shows a
+//! refused action, verifies the sold stone's origin chain, exports its
+//! passport and stops every node cleanly. Everything lives in a temporary
+//! directory that is removed at the end (unless `--keep`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gemtrail_genesis::sample::SampleConsortium;
+use gemtrail_genesis::{GenesisDocument, ValidGenesis};
+use gemtrail_ledger::codec::{encode, BoundedString, BoundedVec};
+use gemtrail_ledger::ids::{Digest, OrgId, StoneId, TxId};
+use gemtrail_ledger::model::{
+    Action, Carats, CountryCode, Cutter, Date, FourCs, LabReport, Manufacture, Origin, Outcome,
+    PolishedOutput, ProposeTransfer, RegisterStone, RoughInfo, Transaction,
+};
+use gemtrail_ledger::proof::verify_proof;
+use gemtrail_node::client::NodeClient;
+use gemtrail_node::{keys, NodeConfig};
+use serde_json::json;
+
+use crate::args::DemoArgs;
+use crate::cmd::verify::passport_markdown;
+use crate::error::{CliError, CliResult};
+use crate::output::Out;
+
+const ROUGH: &str = "GT-DEMO-ROUGH";
+const POLISHED_A: &str = "GT-DEMO-A";
+const POLISHED_B: &str = "GT-DEMO-B";
+/// How long the demo waits for the cluster to elect a leader.
+const LEADER_WAIT: Duration = Duration::from_secs(30);
+
+fn fail(context: &str) -> impl FnOnce(String) -> CliError + '_ {
+    move |reason| CliError::new(format!("demo: {context}: {reason}"))
+}
+
+/// The three node processes; killed if the demo stops early.
+struct Nodes {
+    children: BTreeMap<u64, Child>,
+}
+
+impl Nodes {
+    /// SIGTERM to each node, then wait for it to finish (SIGKILL after 10 s).
+    fn stop(&mut self) {
+        for child in self.children.values() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for child in self.children.values_mut() {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in self.children.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Picks distinct free loopback ports.
+fn free_ports(count: usize) -> CliResult<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|error| CliError::new(format!("demo: no free loopback port: {error}")))?;
+    listeners
+        .iter()
+        .map(|listener| {
+            listener
+                .local_addr()
+                .map(|addr| addr.port())
+                .map_err(|error| CliError::new(format!("demo: {error}")))
+        })
+        .collect()
+}
+
+/// The demo consortium's files.
+struct Consortium {
+    sample: SampleConsortium,
+    genesis: ValidGenesis,
+    genesis_path: PathBuf,
+    api: BTreeMap<u64, String>,
+}
+
+fn found(dir: &Path) -> CliResult<Consortium> {
+    let sample = SampleConsortium::generate("gemtrail-demo", 7000)
+        .map_err(|error| fail("founding the consortium")(error.to_string()))?;
+    let mut document: GenesisDocument = sample.genesis().document().clone();
+    // Quick blocks for a demo; the rest as in the sample.
+    document.consensus.batch_timeout_ms = 2;
+    let ports = free_ports(document.nodes.len() * 2)?;
+    let mut api = BTreeMap::new();
+    for (index, node) in document.nodes.iter_mut().enumerate() {
+        node.listen_addr = format!("/ip4/127.0.0.1/tcp/{}", ports[index * 2]);
+        node.api_addr = format!("127.0.0.1:{}", ports[index * 2 + 1]);
+        api.insert(node.id, node.api_addr.clone());
+    }
+    let genesis = document
+        .clone()
+        .validate()
+        .map_err(|error| fail("the genesis")(error.to_string()))?;
+    let genesis_path = dir.join("genesis.toml");
+    let text = document
+        .to_toml_string()
+        .map_err(|error| fail("the genesis")(error.to_string()))?;
+    std::fs::write(&genesis_path, text)
+        .map_err(|error| fail("writing the genesis")(error.to_string()))?;
+    for (id, keypair) in sample.node_keypairs() {
+        let node_dir = dir.join(format!("node{}", id.0));
+        std::fs::create_dir_all(&node_dir)
+            .map_err(|error| fail("node directory")(error.to_string()))?;
+        keys::save(&node_dir.join("node.key"), keypair)
+            .map_err(|error| fail("node key")(error.to_string()))?;
+        let mut config = NodeConfig::new(
+            PathBuf::from("../genesis.toml"),
+            PathBuf::from("data"),
+            PathBuf::from("node.key"),
+        );
+        config.log.level = "warn".to_owned();
+        config
+            .save(&node_dir.join("node.toml"))
+            .map_err(|error| fail("node configuration")(error.to_string()))?;
+    }
+    Ok(Consortium {
+        sample,
+        genesis,
+        genesis_path,
+        api,
+    })
+}
+
+fn start_nodes(dir: &Path, ids: impl Iterator<Item = u64>) -> CliResult<Nodes> {
+    let exe =
+        std::env::current_exe().map_err(|error| fail("finding gemtrail")(error.to_string()))?;
+    let mut nodes = Nodes {
+        children: BTreeMap::new(),
+    };
+    for id in ids {
+        let node_dir = dir.join(format!("node{id}"));
+        let log = std::fs::File::create(node_dir.join("node.log"))
+            .map_err(|error| fail("node log")(error.to_string()))?;
+        let child = Command::new(&exe)
+            .args(["node", "start", "--config"])
+            .arg(node_dir.join("node.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| fail("starting a node")(error.to_string()))?;
+        nodes.children.insert(id, child);
+    }
+    Ok(nodes)
+}
+
+/// Signs and submits as `member` through its node; returns the receipt's
+/// outcome and the transaction id.
+struct Journey<'a> {
+    out: Out,
+    consortium: &'a Consortium,
+    clients: BTreeMap<u64, NodeClient>,
+    nonce: u64,
+    steps: Vec<serde_json::Value>,
+}
+
+impl Journey<'_> {
+    fn client(&self, node: u64) -> CliResult<&NodeClient> {
+        self.clients
+            .get(&node)
+            .ok_or_else(|| CliError::new(format!("demo: no node {node}")))
+    }
+
+    async fn act(
+        &mut self,
+        member: &str,
+        node: u64,
+        action: Action,
+        what: &str,
+    ) -> CliResult<(TxId, Outcome)> {
+        let org = OrgId::parse(member).map_err(|error| fail("member")(error.to_string()))?;
+        let key = self
+            .consortium
+            .sample
+            .member_key(&org)
+            .ok_or_else(|| CliError::new(format!("demo: no key for {member}")))?;
+        self.nonce += 1;
+        let tx = Transaction {
+            chain_id: self.consortium.genesis.chain_id().clone(),
+            signer: org,
+            nonce: self.nonce,
+            action,
+        }
+        .sign(key);
+        let answer = self.client(node)?.submit(&tx, true).await?;
+        let receipt = answer
+            .receipt
+            .ok_or_else(|| CliError::new("demo: the node did not wait for the commit"))?;
+        let outcome = receipt.outcome.clone();
+        let line = match &outcome {
+            Outcome::Applied => format!(
+                "  ok      {member:<9} {what} (block {}, via node {node})",
+                receipt.height
+            ),
+            Outcome::Rejected { reason } => format!(
+                "  REFUSED {member:<9} {what}\n          reason: {} — {reason}",
+                reason.code()
+            ),
+        };
+        if self.out.is_text() {
+            println!("{line}");
+        }
+        self.steps.push(json!({
+            "member": member, "node": node, "action": what, "tx_id": tx.id(),
+            "height": receipt.height, "outcome": outcome,
+        }));
+        Ok((tx.id(), outcome))
+    }
+
+    async fn must(
+        &mut self,
+        member: &str,
+        node: u64,
+        action: Action,
+        what: &str,
+    ) -> CliResult<TxId> {
+        let (tx_id, outcome) = self.act(member, node, action, what).await?;
+        match outcome {
+            Outcome::Applied => Ok(tx_id),
+            Outcome::Rejected { reason } => Err(CliError::new(format!(
+                "demo: {what} was refused unexpectedly: {reason}"
+            ))),
+        }
+    }
+}
+
+fn text<const MAX: usize>(value: &str) -> CliResult<BoundedString<MAX>> {
+    BoundedString::new(value).map_err(|error| CliError::new(format!("demo: {error}")))
+}
+
+fn stone(id: &str) -> CliResult<StoneId> {
+    StoneId::parse(id).map_err(|error| CliError::new(format!("demo: {error}")))
+}
+
+fn org(id: &str) -> CliResult<OrgId> {
+    OrgId::parse(id).map_err(|error| CliError::new(format!("demo: {error}")))
+}
+
+fn digest(bytes: &[u8]) -> Digest {
+    Digest(blake3::hash(bytes).into())
+}
+
+fn four_cs(carats: u64, colour: &str, clarity: &str) -> CliResult<FourCs> {
+    Ok(FourCs {
+        carats: Carats(carats),
+        colour: text(colour)?,
+        clarity: text(clarity)?,
+        cut: text("Excellent")?,
+    })
+}
+
+fn propose(stones: &[&str], to: &str, terms: &str) -> CliResult<Action> {
+    let ids = stones
+        .iter()
+        .map(|id| stone(id))
+        .collect::<CliResult<Vec<_>>>()?;
+    Ok(Action::ProposeTransfer(ProposeTransfer {
+        stones: BoundedVec::new(ids).map_err(|error| CliError::new(format!("demo: {error}")))?,
+        to: org(to)?,
+        terms_commitment: digest(terms.as_bytes()),
+    }))
+}
+
+async fn wait_for_leader(clients: &BTreeMap<u64, NodeClient>) -> CliResult<u64> {
+    let deadline = Instant::now() + LEADER_WAIT;
+    loop {
+        let mut leaders = Vec::new();
+        for client in clients.values() {
+            if let Ok(status) = client.status().await {
+                leaders.push(status.leader);
+            }
+        }
+        if leaders.len() == clients.len() {
+            if let Some(Some(leader)) = leaders.first() {
+                if leaders.iter().all(|seen| *seen == Some(*leader)) {
+                    return Ok(*leader);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(
+                CliError::new("demo: the nodes elected no leader within 30 s")
+                    .hint("see node*/node.log in the demo directory (run with --keep)"),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs the demo.
+pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
+    let started = Instant::now();
+    let temp = tempfile::Builder::new()
+        .prefix("gemtrail-demo-")
+        .tempdir()
+        .map_err(|error| fail("temporary directory")(error.to_string()))?;
+    let dir = temp.path().to_owned();
+    let say = |line: &str| {
+        if out.is_text() {
+            println!("{line}");
+        }
+    };
+    let consortium = found(&dir)?;
+    say(&format!(
+        "Founded consortium {} (genesis {}) in {}",
+        consortium.genesis.chain_id(),
+        consortium.genesis.hash(),
+        dir.display()
+    ));
+    say("  members: miner (producer), cutter (manufacturer), lab, retailer, auditor");
+    let mut nodes = start_nodes(&dir, consortium.api.keys().copied())?;
+    let clients = consortium
+        .api
+        .iter()
+        .map(|(id, addr)| Ok((*id, NodeClient::new(addr)?)))
+        .collect::<CliResult<BTreeMap<_, _>>>()?;
+    let leader = tokio::select! {
+        leader = wait_for_leader(&clients) => leader?,
+        _ = tokio::signal::ctrl_c() => return Err(CliError::new("demo: interrupted")),
+    };
+    say(&format!(
+        "Started 3 nodes (miner: node 1, cutter: node 2, retailer: node 3); node {leader} leads\n\nThe journey:"
+    ));
+
+    let mut journey = Journey {
+        out,
+        consortium: &consortium,
+        clients,
+        nonce: 0,
+        steps: Vec::new(),
+    };
+    let outcome = tokio::select! {
+        result = walk(&mut journey) => result,
+        _ = tokio::signal::ctrl_c() => Err(CliError::new("demo: interrupted")),
+    };
+    let (sold, passport_path) = match outcome {
+        Ok(done) => done,
+        Err(error) => {
+            nodes.stop();
+            return Err(error);
+        }
+    };
+    // The auditor checks the sold stone from the cutter's node (once it has
+    // applied the sale), then offline.
+    let sale_height = journey
+        .steps
+        .last()
+        .and_then(|step| step["height"].as_u64())
+        .unwrap_or(0);
+    let deadline = Instant::now() + LEADER_WAIT;
+    while journey.client(2)?.status().await?.height < sale_height {
+        if Instant::now() > deadline {
+            nodes.stop();
+            return Err(CliError::new("demo: the cutter's node did not catch up"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let proof = journey.client(2)?.proof(&stone(sold)?).await?;
+    let verified = verify_proof(&consortium.genesis.ledger_genesis(), &proof)
+        .map_err(|error| CliError::unverified(format!("demo: the proof does not verify: {error}")))?
+        .into_journey();
+    std::fs::write(&passport_path, encode(&proof))
+        .map_err(|error| fail("writing the passport")(error.to_string()))?;
+    let markdown_path = dir.join(format!("{sold}.md"));
+    std::fs::write(&markdown_path, passport_markdown(&verified))
+        .map_err(|error| fail("writing the passport")(error.to_string()))?;
+    let offline = std::fs::read(&passport_path)
+        .map_err(|error| fail("reading the passport")(error.to_string()))?;
+    let offline: gemtrail_ledger::proof::ProvenanceProof = gemtrail_ledger::codec::decode(&offline)
+        .map_err(|error| {
+            CliError::unverified(format!("demo: the passport does not decode: {error}"))
+        })?;
+    verify_proof(&consortium.genesis.ledger_genesis(), &offline).map_err(|error| {
+        CliError::unverified(format!(
+            "demo: the passport does not verify offline: {error}"
+        ))
+    })?;
+    nodes.stop();
+    say(&format!(
+        "\nThe auditor verified {sold}'s origin chain against the genesis:\n"
+    ));
+    say(&verified.to_string());
+    say(&format!(
+        "\nPassport: {} ({} bytes, verified again offline) and {}",
+        passport_path.display(),
+        encode(&proof).len(),
+        markdown_path.display()
+    ));
+    let kept = if args.keep {
+        let kept = temp.keep();
+        say(&format!("Kept the demo directory {}", kept.display()));
+        Some(kept)
+    } else {
+        say("Stopped all nodes; removed the demo directory (use --keep to keep it).");
+        None
+    };
+    say(&format!(
+        "Done in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    ));
+    out.print(
+        &json!({
+            "chain_id": consortium.genesis.chain_id().to_string(),
+            "genesis_hash": consortium.genesis.hash().to_string(),
+            "steps": journey.steps,
+            "verified": true,
+            "journey": verified,
+            "kept_dir": kept,
+            "seconds": started.elapsed().as_secs_f64(),
+        }),
+        String::new,
+    )
+}
+
+/// The journey itself. Returns the sold stone and where its passport goes.
+async fn walk(journey: &mut Journey<'_>) -> CliResult<(&'static str, PathBuf)> {
+    let register = Action::RegisterStone(RegisterStone {
+        stone_id: stone(ROUGH)?,
+        origin: Origin {
+            mine: text("Jwaneng")?,
+            country: CountryCode::parse("BW").map_err(|error| CliError::new(error.to_owned()))?,
+            region: text("Southern District")?,
+            extracted_on: Date::new(2026, 3, 14)
+                .map_err(|error| CliError::new(error.to_owned()))?,
+        },
+        rough: RoughInfo {
+            carats: Carats(1250),
+            description: text("octahedral, light yellow")?,
+        },
+        kp_certificate: text("BW-KP-2026-0042")?,
+        evidence: BoundedVec::new(vec![digest(b"mine intake scan")])
+            .map_err(|error| CliError::new(format!("demo: {error}")))?,
+    });
+    journey
+        .must(
+            "miner",
+            1,
+            register,
+            &format!("registers rough {ROUGH} (12.50 ct, Jwaneng, Botswana; KP BW-KP-2026-0042)"),
+        )
+        .await?;
+    let proposal = journey
+        .must(
+            "miner",
+            1,
+            propose(&[ROUGH], "cutter", "price 180000 USD")?,
+            &format!("offers {ROUGH} to the cutter"),
+        )
+        .await?;
+    journey
+        .must(
+            "cutter",
+            2,
+            Action::AcceptTransfer { proposal },
+            "accepts: custody moves to the cutter",
+        )
+        .await?;
+    // The refused action: the miner no longer holds the rough.
+    let (_, outcome) = journey
+        .act(
+            "miner",
+            1,
+            propose(&[ROUGH], "retailer", "")?,
+            &format!("tries to sell {ROUGH} on to the retailer, but the cutter holds it now"),
+        )
+        .await?;
+    if outcome.is_applied() {
+        return Err(CliError::new(
+            "demo: a non-custodian's transfer was not refused",
+        ));
+    }
+    let outputs = vec![
+        PolishedOutput {
+            stone_id: stone(POLISHED_A)?,
+            shape: text("round brilliant")?,
+            four_cs: four_cs(310, "D", "VVS1")?,
+        },
+        PolishedOutput {
+            stone_id: stone(POLISHED_B)?,
+            shape: text("oval")?,
+            four_cs: four_cs(205, "E", "VS1")?,
+        },
+    ];
+    let manufacture = Action::Manufacture(Manufacture {
+        rough: stone(ROUGH)?,
+        outputs: BoundedVec::new(outputs)
+            .map_err(|error| CliError::new(format!("demo: {error}")))?,
+        cutter: Cutter {
+            name: text("Sarah Levi")?,
+            experience_years: 22,
+        },
+    });
+    journey
+        .must("cutter", 2, manufacture, &format!("cuts it into {POLISHED_A} (3.10 ct) and {POLISHED_B} (2.05 ct); cutter Sarah Levi, 22 years"))
+        .await?;
+    let grade = Action::Grade {
+        stone: stone(POLISHED_A)?,
+        report: LabReport {
+            report_number: text("IGL-2026-118842")?,
+            four_cs: four_cs(310, "D", "VVS1")?,
+            origin_matched: true,
+            report_hash: digest(b"IGL report 2026-118842"),
+        },
+    };
+    journey
+        .must(
+            "lab",
+            1,
+            grade,
+            &format!("grades {POLISHED_A}: 3.10 ct D VVS1 Excellent, origin matched"),
+        )
+        .await?;
+    let offer = journey
+        .must(
+            "cutter",
+            2,
+            propose(&[POLISHED_A], "retailer", "price 41000 USD")?,
+            &format!("offers {POLISHED_A} to the retailer"),
+        )
+        .await?;
+    journey
+        .must(
+            "retailer",
+            3,
+            Action::AcceptTransfer { proposal: offer },
+            "accepts: custody moves to the retailer",
+        )
+        .await?;
+    let sell = Action::Sell {
+        stone: stone(POLISHED_A)?,
+        passport_commitment: digest(b"buyer passport and sale terms"),
+    };
+    journey
+        .must(
+            "retailer",
+            3,
+            sell,
+            &format!("sells {POLISHED_A} to a customer"),
+        )
+        .await?;
+    let dir = journey
+        .consortium
+        .genesis_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok((POLISHED_A, dir.join(format!("{POLISHED_A}.passport"))))
+}

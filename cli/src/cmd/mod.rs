@@ -1,0 +1,10 @@
+//! One module per command family.
+
+pub(crate) mod demo;
+pub(crate) mod genesis;
+pub(crate) mod keys;
+pub(crate) mod ledger;
+pub(crate) mod node;
+pub(crate) mod status;
+pub(crate) mod stone;
+pub(crate) mod verify;

@@ -1,0 +1,430 @@
+//! `gemtrail stone`: every member's transactions, and stone lookups.
+//!
+//! Each transaction is built here, signed locally with the member's key, and
+//! submitted to the node with `wait`, so the command prints the committed
+//! receipt, or the exact reason the node or the ledger refused it (exit 3).
+
+use std::path::{Path, PathBuf};
+
+use gemtrail_ledger::codec::{BoundedString, BoundedVec};
+use gemtrail_ledger::ids::{ChainId, Digest, OrgId, StoneId, TxId};
+use gemtrail_ledger::model::{
+    Action, Carats, CountryCode, Cutter, Date, FlagReason, FourCs, LabReport, Manufacture, Origin,
+    Outcome, PolishedOutput, ProposeTransfer, RegisterStone, RoughInfo, Transaction,
+};
+use gemtrail_ledger::proof::journey::utc_text;
+use gemtrail_node::api::views::ReceiptView;
+use gemtrail_node::client::NodeClient;
+
+use crate::args::{ProposalArgs, Signer, StoneCommand};
+use crate::error::{CliError, CliResult};
+use crate::keyfile;
+use crate::output::Out;
+
+/// Parses carats written as a decimal (`12.5`, `3.10`) into points.
+pub(crate) fn parse_carats(text: &str) -> CliResult<Carats> {
+    let bad = || CliError::new(format!("invalid carats {text:?}: write a weight like 3.10"));
+    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if fraction.len() > 2 || whole.is_empty() {
+        return Err(bad());
+    }
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let fraction: u64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<2}").parse().map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(100)
+        .and_then(|points| points.checked_add(fraction))
+        .map(Carats)
+        .ok_or_else(bad)
+}
+
+fn text<const MAX: usize>(field: &str, value: &str) -> CliResult<BoundedString<MAX>> {
+    BoundedString::new(value).map_err(|error| CliError::new(format!("--{field}: {error}")))
+}
+
+fn stone_id(value: &str) -> CliResult<StoneId> {
+    StoneId::parse(value).map_err(|error| CliError::new(format!("invalid stone id: {error}")))
+}
+
+fn org_id(value: &str) -> CliResult<OrgId> {
+    OrgId::parse(value).map_err(|error| CliError::new(format!("invalid member id: {error}")))
+}
+
+fn tx_id(value: &str) -> CliResult<TxId> {
+    TxId::from_hex(value).map_err(|error| CliError::new(format!("invalid proposal id: {error}")))
+}
+
+fn digest_of(bytes: &[u8]) -> Digest {
+    Digest(blake3::hash(bytes).into())
+}
+
+fn file_digest(path: &Path) -> CliResult<Digest> {
+    let bytes = std::fs::read(path)
+        .map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
+    Ok(digest_of(&bytes))
+}
+
+/// A fresh random nonce, so that identical actions get distinct ids.
+fn nonce() -> CliResult<u64> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| CliError::new(format!("no randomness for a nonce: {error}")))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// Signs `action` as the signer and submits it; prints the outcome.
+pub(crate) async fn submit(
+    out: Out,
+    signer: &Signer,
+    action: Action,
+    what: &str,
+) -> CliResult<TxId> {
+    let key = keyfile::load(&signer.key)?;
+    let client = NodeClient::new(&signer.node)?;
+    let chain_id = chain_of(&client).await?;
+    let tx = Transaction {
+        chain_id,
+        signer: org_id(&signer.org)?,
+        nonce: nonce()?,
+        action,
+    }
+    .sign(&key);
+    let tx_id = tx.id();
+    let answer = client.submit(&tx, !signer.no_wait).await?;
+    let Some(receipt) = answer.receipt else {
+        out.print(&answer, || {
+            format!("{what}: submitted as transaction {tx_id} (not waiting for the commit)")
+        })?;
+        return Ok(tx_id);
+    };
+    report(out, &receipt, what)?;
+    Ok(tx_id)
+}
+
+/// Prints a committed receipt; a rejection becomes exit code 3.
+fn report(out: Out, receipt: &ReceiptView, what: &str) -> CliResult {
+    match &receipt.outcome {
+        Outcome::Applied => out.print(receipt, || {
+            format!(
+                "{what}: committed in block {} as transaction {}",
+                receipt.height, receipt.tx_id
+            )
+        }),
+        Outcome::Rejected { reason } => {
+            if !out.is_text() {
+                out.print(receipt, String::new)?;
+            }
+            Err(CliError::refused(
+                reason.code(),
+                format!(
+                    "{what} was refused by the ledger ({}): {reason} (transaction {} in block {})",
+                    reason.code(),
+                    receipt.tx_id,
+                    receipt.height
+                ),
+            ))
+        }
+    }
+}
+
+async fn chain_of(client: &NodeClient) -> CliResult<ChainId> {
+    let status = client.status().await?;
+    ChainId::parse(&status.chain_id)
+        .map_err(|error| CliError::new(format!("the node reports a bad chain id: {error}")))
+}
+
+async fn on_proposal(
+    out: Out,
+    args: ProposalArgs,
+    make: fn(TxId) -> Action,
+    what: &str,
+) -> CliResult {
+    let proposal = tx_id(&args.proposal)?;
+    submit(out, &args.signer, make(proposal), what)
+        .await
+        .map(drop)
+}
+
+fn polished_output(spec: &str) -> CliResult<PolishedOutput> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let [id, carats, shape, colour, clarity, cut] = parts.as_slice() else {
+        return Err(CliError::new(format!(
+            "invalid --output {spec:?}: write ID:CARATS:SHAPE:COLOUR:CLARITY:CUT"
+        )));
+    };
+    Ok(PolishedOutput {
+        stone_id: stone_id(id)?,
+        shape: text("output", shape)?,
+        four_cs: FourCs {
+            carats: parse_carats(carats)?,
+            colour: text("output", colour)?,
+            clarity: text("output", clarity)?,
+            cut: text("output", cut)?,
+        },
+    })
+}
+
+fn flag_reason(reason: &str) -> CliResult<FlagReason> {
+    match reason {
+        "stolen" => Ok(FlagReason::Stolen),
+        "lost" => Ok(FlagReason::Lost),
+        "disputed" => Ok(FlagReason::Disputed),
+        other => Err(CliError::new(format!(
+            "invalid --reason {other:?}: use stolen, lost or disputed"
+        ))),
+    }
+}
+
+fn evidence(
+    files: &[PathBuf],
+) -> CliResult<BoundedVec<Digest, { gemtrail_ledger::model::EVIDENCE_MAX }>> {
+    let digests = files
+        .iter()
+        .map(|path| file_digest(path))
+        .collect::<CliResult<Vec<_>>>()?;
+    BoundedVec::new(digests).map_err(|error| CliError::new(format!("--evidence: {error}")))
+}
+
+/// Runs a stone command.
+pub(crate) async fn run(out: Out, command: StoneCommand) -> CliResult {
+    match command {
+        StoneCommand::Register {
+            signer,
+            stone,
+            mine,
+            country,
+            region,
+            extracted,
+            carats,
+            description,
+            kp_certificate,
+            evidence: files,
+        } => {
+            let action = Action::RegisterStone(RegisterStone {
+                stone_id: stone_id(&stone)?,
+                origin: Origin {
+                    mine: text("mine", &mine)?,
+                    country: CountryCode::parse(&country)
+                        .map_err(|error| CliError::new(format!("--country: {error}")))?,
+                    region: text("region", &region)?,
+                    extracted_on: Date::parse(&extracted)
+                        .map_err(|error| CliError::new(format!("--extracted: {error}")))?,
+                },
+                rough: RoughInfo {
+                    carats: parse_carats(&carats)?,
+                    description: text("description", &description)?,
+                },
+                kp_certificate: text("kp-certificate", &kp_certificate)?,
+                evidence: evidence(&files)?,
+            });
+            submit(out, &signer, action, &format!("register {stone}"))
+                .await
+                .map(drop)
+        }
+        StoneCommand::ProposeTransfer {
+            signer,
+            stones,
+            to,
+            terms,
+        } => {
+            let ids = stones
+                .iter()
+                .map(|id| stone_id(id))
+                .collect::<CliResult<Vec<_>>>()?;
+            let action = Action::ProposeTransfer(ProposeTransfer {
+                stones: BoundedVec::new(ids)
+                    .map_err(|error| CliError::new(format!("--stones: {error}")))?,
+                to: org_id(&to)?,
+                terms_commitment: digest_of(terms.as_bytes()),
+            });
+            let what = format!("propose {} to {to}", stones.join(", "));
+            let proposal = submit(out, &signer, action, &what).await?;
+            if out.is_text() {
+                println!("proposal id: {proposal}\n(the receiver accepts with `gemtrail stone accept --proposal {proposal}`)");
+            }
+            Ok(())
+        }
+        StoneCommand::Accept(args) => {
+            on_proposal(
+                out,
+                args,
+                |proposal| Action::AcceptTransfer { proposal },
+                "accept the transfer",
+            )
+            .await
+        }
+        StoneCommand::Reject(args) => {
+            on_proposal(
+                out,
+                args,
+                |proposal| Action::RejectTransfer { proposal },
+                "reject the transfer",
+            )
+            .await
+        }
+        StoneCommand::Cancel(args) => {
+            on_proposal(
+                out,
+                args,
+                |proposal| Action::CancelTransfer { proposal },
+                "cancel the transfer",
+            )
+            .await
+        }
+        StoneCommand::Manufacture {
+            signer,
+            rough,
+            outputs,
+            cutter,
+            experience_years,
+        } => {
+            let polished = outputs
+                .iter()
+                .map(|spec| polished_output(spec))
+                .collect::<CliResult<Vec<_>>>()?;
+            let action = Action::Manufacture(Manufacture {
+                rough: stone_id(&rough)?,
+                outputs: BoundedVec::new(polished)
+                    .map_err(|error| CliError::new(format!("--output: {error}")))?,
+                cutter: Cutter {
+                    name: text("cutter", &cutter)?,
+                    experience_years,
+                },
+            });
+            submit(out, &signer, action, &format!("cut {rough}"))
+                .await
+                .map(drop)
+        }
+        StoneCommand::Grade {
+            signer,
+            stone,
+            report,
+            carats,
+            colour,
+            clarity,
+            cut,
+            origin_not_matched,
+            report_file,
+        } => {
+            let report_hash = match &report_file {
+                Some(path) => file_digest(path)?,
+                None => digest_of(report.as_bytes()),
+            };
+            let action = Action::Grade {
+                stone: stone_id(&stone)?,
+                report: LabReport {
+                    report_number: text("report", &report)?,
+                    four_cs: FourCs {
+                        carats: parse_carats(&carats)?,
+                        colour: text("colour", &colour)?,
+                        clarity: text("clarity", &clarity)?,
+                        cut: text("cut", &cut)?,
+                    },
+                    origin_matched: !origin_not_matched,
+                    report_hash,
+                },
+            };
+            submit(out, &signer, action, &format!("grade {stone}"))
+                .await
+                .map(drop)
+        }
+        StoneCommand::Sell {
+            signer,
+            stone,
+            terms,
+        } => {
+            let action = Action::Sell {
+                stone: stone_id(&stone)?,
+                passport_commitment: digest_of(terms.as_bytes()),
+            };
+            submit(out, &signer, action, &format!("sell {stone}"))
+                .await
+                .map(drop)
+        }
+        StoneCommand::Flag {
+            signer,
+            stone,
+            reason,
+        } => {
+            let action = Action::Flag {
+                stone: stone_id(&stone)?,
+                reason: flag_reason(&reason)?,
+            };
+            submit(out, &signer, action, &format!("flag {stone} {reason}"))
+                .await
+                .map(drop)
+        }
+        StoneCommand::ClearFlag { signer, stone } => {
+            let action = Action::ClearFlag {
+                stone: stone_id(&stone)?,
+            };
+            submit(out, &signer, action, &format!("clear the flag on {stone}"))
+                .await
+                .map(drop)
+        }
+        StoneCommand::Show { stone, node } => {
+            let state = NodeClient::new(&node.node)?
+                .stone(&stone_id(&stone)?)
+                .await?;
+            out.print(&state, || {
+                let flag = state
+                    .flag
+                    .map_or_else(|| "none".to_owned(), |reason| reason.to_string());
+                format!(
+                    "{}: held by {}, status {:?}, flag {flag}\n{}",
+                    state.id,
+                    state.custodian,
+                    state.status,
+                    serde_json::to_string_pretty(&state).unwrap_or_default()
+                )
+            })
+        }
+        StoneCommand::History { stone, node } => {
+            let history = NodeClient::new(&node.node)?
+                .history(&stone_id(&stone)?)
+                .await?;
+            out.print(&history, || {
+                history
+                    .iter()
+                    .map(|item| {
+                        format!(
+                            "block {:>6}  {}  {:<18} by {:<12} tx {}",
+                            item.height,
+                            utc_text(item.timestamp_ms),
+                            item.action,
+                            item.transaction.tx.signer,
+                            item.tx_id
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carats_parse_as_points() {
+        assert_eq!(parse_carats("12.5").unwrap(), Carats(1250));
+        assert_eq!(parse_carats("3.10").unwrap(), Carats(310));
+        assert_eq!(parse_carats("7").unwrap(), Carats(700));
+        for bad in ["", "1.234", "-1", "x", ".5"] {
+            assert!(parse_carats(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn polished_outputs_need_six_fields() {
+        let output = polished_output("GT-1-A:3.10:round brilliant:D:VVS1:Excellent").unwrap();
+        assert_eq!(output.four_cs.carats, Carats(310));
+        let error = polished_output("GT-1-A:3.10").unwrap_err();
+        assert!(error.message.contains("ID:CARATS:SHAPE:COLOUR:CLARITY:CUT"));
+    }
+}

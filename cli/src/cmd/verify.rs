@@ -1,0 +1,158 @@
+//! `gemtrail verify` and `gemtrail passport`: check a stone's origin chain
+//! against the genesis, from a node's proof or from an exported passport, and
+//! print its journey. Any failure exits with code 4 and the reason.
+
+use std::path::Path;
+
+use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::ids::StoneId;
+use gemtrail_ledger::proof::journey::{step_text, utc_text};
+use gemtrail_ledger::proof::{verify_proof, Journey, ProvenanceProof};
+use gemtrail_node::client::NodeClient;
+use serde_json::json;
+
+use crate::args::{PassportCommand, VerifyArgs};
+use crate::cmd::genesis::load_valid;
+use crate::error::{CliError, CliResult};
+use crate::output::Out;
+
+fn verify_against(genesis: &Path, proof: &ProvenanceProof) -> CliResult<Journey> {
+    let genesis = load_valid(genesis)?;
+    verify_proof(&genesis.ledger_genesis(), proof)
+        .map(|verified| verified.into_journey())
+        .map_err(|error| CliError::unverified(format!("the proof does not verify: {error}")))
+}
+
+async fn fetch(node: &str, stone: &str) -> CliResult<ProvenanceProof> {
+    let stone = StoneId::parse(stone)
+        .map_err(|error| CliError::new(format!("invalid stone id: {error}")))?;
+    let bytes = NodeClient::new(node)?.proof_bytes(&stone).await?;
+    decode(&bytes)
+        .map_err(|error| CliError::unverified(format!("the node's proof does not decode: {error}")))
+}
+
+fn print_journey(out: Out, journey: &Journey) -> CliResult {
+    out.print(&json!({ "verified": true, "journey": journey }), || {
+        journey.to_string()
+    })
+}
+
+/// Runs `gemtrail verify`.
+pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
+    let proof = match (&args.proof, &args.stone) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path).map_err(|error| {
+                CliError::new(format!("cannot read passport {}: {error}", path.display()))
+            })?;
+            decode::<ProvenanceProof>(&bytes).map_err(|error| {
+                CliError::unverified(format!(
+                    "passport {} is not a valid proof: {error}",
+                    path.display()
+                ))
+            })?
+        }
+        (None, Some(stone)) => fetch(&args.node, stone).await?,
+        (None, None) => {
+            return Err(CliError::new("name a stone, or give --proof FILE")
+                .hint("`gemtrail verify GT-0001 --genesis genesis.toml`"))
+        }
+    };
+    if let (Some(stone), Some(_)) = (&args.stone, &args.proof) {
+        let asked = StoneId::parse(stone)
+            .map_err(|error| CliError::new(format!("invalid stone id: {error}")))?;
+        if asked != proof.stone {
+            return Err(CliError::unverified(format!(
+                "the passport is for stone {}, not {asked}",
+                proof.stone
+            )));
+        }
+    }
+    let journey = verify_against(&args.genesis, &proof)?;
+    print_journey(out, &journey)
+}
+
+/// Runs `gemtrail passport`.
+pub(crate) async fn passport(out: Out, command: PassportCommand) -> CliResult {
+    let PassportCommand::Export {
+        stone,
+        out: path,
+        markdown,
+        genesis,
+        node,
+    } = command;
+    let proof = fetch(&node, &stone).await?;
+    let journey = verify_against(&genesis, &proof)?;
+    let bytes = encode(&proof);
+    std::fs::write(&path, &bytes)
+        .map_err(|error| CliError::new(format!("cannot write {}: {error}", path.display())))?;
+    if let Some(markdown_path) = &markdown {
+        std::fs::write(markdown_path, passport_markdown(&journey)).map_err(|error| {
+            CliError::new(format!("cannot write {}: {error}", markdown_path.display()))
+        })?;
+    }
+    out.print(
+        &json!({ "passport": path, "bytes": bytes.len(), "markdown": markdown, "journey": journey }),
+        || {
+            format!(
+                "{journey}\n\nWrote passport {} ({} bytes); anyone with the genesis can check it offline:\n  gemtrail verify --proof {} --genesis GENESIS",
+                path.display(),
+                bytes.len(),
+                path.display()
+            )
+        },
+    )
+}
+
+/// A passport a retailer can hand to a buyer.
+pub(crate) fn passport_markdown(journey: &Journey) -> String {
+    let origin = &journey.origin;
+    let mut text = format!(
+        "# Diamond passport: {}\n\n\
+         This stone's history is recorded on the gemtrail ledger and was verified against the consortium's genesis.\n\n\
+         | | |\n|---|---|\n\
+         | Origin | {} mine, {}, {} |\n\
+         | Extracted | {} |\n\
+         | Producer | {} |\n\
+         | Kimberley Process certificate | {} |\n\
+         | Rough weight | {} |\n\
+         | Lineage | {} |\n\
+         | Ledger tip | height {}, hash `{}` |\n\n## Journey\n\n",
+        journey.stone,
+        origin.mine,
+        origin.region,
+        origin.country,
+        origin.extracted_on,
+        journey.producer,
+        journey.kp_certificate,
+        journey.rough_carats,
+        journey
+            .lineage
+            .iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>()
+            .join(" → "),
+        journey.tip_height,
+        journey.tip_hash,
+    );
+    for step in &journey.steps {
+        text.push_str(&format!(
+            "- {} — {}: {}\n",
+            utc_text(step.timestamp_ms),
+            step.stone,
+            step_text(step)
+        ));
+    }
+    text.push_str("\n## Custody\n\n");
+    for period in &journey.custody {
+        let until = period.until_ms.map_or_else(|| "today".to_owned(), utc_text);
+        text.push_str(&format!(
+            "- {} ({}): {} to {}\n",
+            period.name,
+            period.org,
+            utc_text(period.from_ms),
+            until
+        ));
+    }
+    text.push_str("\nVerify it yourself: `gemtrail verify --proof PASSPORT --genesis GENESIS`.\n");
+    text
+}

@@ -1,0 +1,60 @@
+//! Member signing key files: one line, `ed25519-secret:<64 hex digits>`,
+//! written with mode 0600. The CLI signs locally; the node never sees them.
+
+use std::io::Write;
+use std::path::Path;
+
+use gemtrail_ledger::crypto::SecretKey;
+
+use crate::error::{CliError, CliResult};
+
+const PREFIX: &str = "ed25519-secret:";
+
+/// Reads a key file.
+pub(crate) fn load(path: &Path) -> CliResult<SecretKey> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        CliError::new(format!("cannot read key file {}: {error}", path.display()))
+            .hint("make one with `gemtrail keys new --out FILE`")
+    })?;
+    let hex_secret = text.trim().strip_prefix(PREFIX).ok_or_else(|| {
+        CliError::new(format!(
+            "key file {} is not a gemtrail key (it should start with `{PREFIX}`)",
+            path.display()
+        ))
+    })?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(hex_secret, &mut seed).map_err(|_| {
+        CliError::new(format!(
+            "key file {} is malformed: the secret is not 64 hexadecimal digits",
+            path.display()
+        ))
+    })?;
+    Ok(SecretKey::from_seed(&seed))
+}
+
+/// Writes `key` to a new file readable only by its owner.
+pub(crate) fn save(path: &Path, key: &SecretKey) -> CliResult {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::new(format!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            ))
+        } else {
+            CliError::new(format!("cannot write key file {}: {error}", path.display()))
+        }
+    })?;
+    let text = format!("{PREFIX}{}\n", hex::encode(key.to_seed()));
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|error| {
+            CliError::new(format!("cannot write key file {}: {error}", path.display()))
+        })
+}

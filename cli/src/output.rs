@@ -1,0 +1,65 @@
+//! Printing results as text for people or as JSON for scripts.
+
+use serde::Serialize;
+
+use crate::args::OutputFormat;
+use crate::error::{CliError, CliResult};
+
+/// Where results go.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Out {
+    /// The format.
+    pub(crate) format: OutputFormat,
+}
+
+impl Out {
+    /// Prints `value` as JSON, or `text` for people.
+    pub(crate) fn print<T: Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> CliResult {
+        match self.format {
+            OutputFormat::Json => {
+                let json = serde_json::to_string_pretty(value)
+                    .map_err(|error| CliError::new(format!("cannot print JSON: {error}")))?;
+                println!("{json}");
+            }
+            OutputFormat::Text => {
+                let text = text();
+                if !text.is_empty() {
+                    println!("{}", text.trim_end());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True for people.
+    pub(crate) fn is_text(&self) -> bool {
+        self.format == OutputFormat::Text
+    }
+}
+
+/// Prints an error in the chosen format, on stderr.
+pub(crate) fn print_error(out: Out, error: &CliError) {
+    match out.format {
+        OutputFormat::Json => {
+            let body = serde_json::json!({
+                "error": {
+                    "code": error.code,
+                    "message": error.message,
+                    "hint": error.hint,
+                    "exit_code": error.exit,
+                }
+            });
+            eprintln!("{body}");
+        }
+        OutputFormat::Text => {
+            eprintln!("error: {}", error.message);
+            if let Some(hint) = &error.hint {
+                eprintln!("hint: {hint}");
+            }
+        }
+    }
+}
