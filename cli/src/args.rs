@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "gemtrail", version, about, propagate_version = true)]
 pub(crate) struct Cli {
     /// How to print results.
-    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub(crate) output: OutputFormat,
     /// What to do.
     #[command(subcommand)]
@@ -208,6 +208,10 @@ pub(crate) struct Signer {
     /// Do not wait for the commit; print the transaction id and return.
     #[arg(long)]
     pub(crate) no_wait: bool,
+    /// The transaction's nonce (default: random). The same signer, action and
+    /// nonce make the same transaction id, so resubmitting is caught as a replay.
+    #[arg(long)]
+    pub(crate) nonce: Option<u64>,
 }
 
 /// Stone commands.
@@ -274,7 +278,7 @@ pub(crate) enum StoneCommand {
         rough: String,
         /// A polished output: `ID:CARATS:SHAPE:COLOUR:CLARITY:CUT`, e.g.
         /// `GT-1-A:3.10:round brilliant:D:VVS1:Excellent`. Repeat per stone.
-        #[arg(long = "output", required = true)]
+        #[arg(long = "polished", required = true)]
         outputs: Vec<String>,
         /// The cutter's name.
         #[arg(long)]
@@ -426,4 +430,15 @@ pub(crate) struct DemoArgs {
     /// Keep the demo's directory (keys, genesis, data) instead of deleting it.
     #[arg(long)]
     pub(crate) keep: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

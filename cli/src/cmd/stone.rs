@@ -88,7 +88,10 @@ pub(crate) async fn submit(
     let tx = Transaction {
         chain_id,
         signer: org_id(&signer.org)?,
-        nonce: nonce()?,
+        nonce: match signer.nonce {
+            Some(nonce) => nonce,
+            None => nonce()?,
+        },
         action,
     }
     .sign(&key);
@@ -152,17 +155,17 @@ fn polished_output(spec: &str) -> CliResult<PolishedOutput> {
     let parts: Vec<&str> = spec.split(':').collect();
     let [id, carats, shape, colour, clarity, cut] = parts.as_slice() else {
         return Err(CliError::new(format!(
-            "invalid --output {spec:?}: write ID:CARATS:SHAPE:COLOUR:CLARITY:CUT"
+            "invalid --polished {spec:?}: write ID:CARATS:SHAPE:COLOUR:CLARITY:CUT"
         )));
     };
     Ok(PolishedOutput {
         stone_id: stone_id(id)?,
-        shape: text("output", shape)?,
+        shape: text("polished", shape)?,
         four_cs: FourCs {
             carats: parse_carats(carats)?,
-            colour: text("output", colour)?,
-            clarity: text("output", clarity)?,
-            cut: text("output", cut)?,
+            colour: text("polished", colour)?,
+            clarity: text("polished", clarity)?,
+            cut: text("polished", cut)?,
         },
     })
 }
@@ -288,7 +291,7 @@ pub(crate) async fn run(out: Out, command: StoneCommand) -> CliResult {
             let action = Action::Manufacture(Manufacture {
                 rough: stone_id(&rough)?,
                 outputs: BoundedVec::new(polished)
-                    .map_err(|error| CliError::new(format!("--output: {error}")))?,
+                    .map_err(|error| CliError::new(format!("--polished: {error}")))?,
                 cutter: Cutter {
                     name: text("cutter", &cutter)?,
                     experience_years,
