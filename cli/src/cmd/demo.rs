@@ -408,17 +408,17 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
     ));
     say(&verified.to_string());
     say(&format!(
-        "\nPassport: {} ({} bytes, verified again offline) and {}",
+        "\nPassport: {} ({} bytes, verified again offline, with no node) and a Markdown copy for the buyer, {}",
         passport_path.display(),
         encode(&proof).len(),
         markdown_path.display()
     ));
     let kept = if args.keep {
         let kept = temp.keep();
-        say(&format!("Kept the demo directory {}", kept.display()));
+        say(&format!("Stopped all nodes; kept the demo directory {}", kept.display()));
         Some(kept)
     } else {
-        say("Stopped all nodes; removed the demo directory (use --keep to keep it).");
+        say("Stopped all nodes and removed the demo directory with its passport (--keep keeps them).");
         None
     };
     say(&format!(
