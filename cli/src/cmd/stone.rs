@@ -398,7 +398,7 @@ pub(crate) async fn run(out: Out, command: StoneCommand) -> CliResult {
                             item.height,
                             utc_text(item.timestamp_ms),
                             item.action,
-                            item.transaction.tx.signer,
+                            item.transaction.tx.signer.to_string(),
                             item.tx_id
                         )
                     })
