@@ -7,10 +7,12 @@
 //! Exit codes: 0 success, 1 error, 2 usage, 3 refused by the node or the
 //! ledger, 4 verification failed.
 
+mod actions;
 mod args;
 mod cmd;
 mod error;
 mod keyfile;
+mod local;
 mod output;
 
 use std::process::ExitCode;

@@ -7,169 +7,28 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gemtrail_genesis::sample::SampleConsortium;
-use gemtrail_genesis::{GenesisDocument, ValidGenesis};
-use gemtrail_ledger::codec::{encode, BoundedString, BoundedVec};
-use gemtrail_ledger::ids::{Digest, OrgId, StoneId, TxId};
+use gemtrail_ledger::codec::{encode, BoundedVec};
+use gemtrail_ledger::ids::{OrgId, TxId};
 use gemtrail_ledger::model::{
-    Action, Carats, CountryCode, Cutter, Date, FourCs, LabReport, Manufacture, Origin, Outcome,
-    PolishedOutput, ProposeTransfer, RegisterStone, RoughInfo, Transaction,
+    Action, Carats, CountryCode, Cutter, Date, LabReport, Manufacture, Origin, Outcome,
+    PolishedOutput, RegisterStone, RoughInfo, Transaction,
 };
 use gemtrail_ledger::proof::verify_proof;
 use gemtrail_node::client::NodeClient;
-use gemtrail_node::{keys, NodeConfig};
 use serde_json::json;
 
+use crate::actions::{digest, four_cs, propose, stone, text};
 use crate::args::DemoArgs;
 use crate::cmd::verify::passport_markdown;
 use crate::error::{CliError, CliResult};
+use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, LEADER_WAIT};
 use crate::output::Out;
 
 const ROUGH: &str = "GT-DEMO-ROUGH";
 const POLISHED_A: &str = "GT-DEMO-A";
 const POLISHED_B: &str = "GT-DEMO-B";
-/// How long the demo waits for the cluster to elect a leader.
-const LEADER_WAIT: Duration = Duration::from_secs(30);
-
-fn fail(context: &str) -> impl FnOnce(String) -> CliError + '_ {
-    move |reason| CliError::new(format!("demo: {context}: {reason}"))
-}
-
-/// The three node processes; killed if the demo stops early.
-struct Nodes {
-    children: BTreeMap<u64, Child>,
-}
-
-impl Nodes {
-    /// SIGTERM to each node, then wait for it to finish (SIGKILL after 10 s).
-    fn stop(&mut self) {
-        for child in self.children.values() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for child in self.children.values_mut() {
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.children.clear();
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in self.children.values_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Picks distinct free loopback ports.
-fn free_ports(count: usize) -> CliResult<Vec<u16>> {
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(|error| CliError::new(format!("demo: no free loopback port: {error}")))?;
-    listeners
-        .iter()
-        .map(|listener| {
-            listener
-                .local_addr()
-                .map(|addr| addr.port())
-                .map_err(|error| CliError::new(format!("demo: {error}")))
-        })
-        .collect()
-}
-
-/// The demo consortium's files.
-struct Consortium {
-    sample: SampleConsortium,
-    genesis: ValidGenesis,
-    genesis_path: PathBuf,
-    api: BTreeMap<u64, String>,
-}
-
-fn found(dir: &Path) -> CliResult<Consortium> {
-    let sample = SampleConsortium::generate("gemtrail-demo", 7000)
-        .map_err(|error| fail("founding the consortium")(error.to_string()))?;
-    let mut document: GenesisDocument = sample.genesis().document().clone();
-    // Quick blocks for a demo; the rest as in the sample.
-    document.consensus.batch_timeout_ms = 2;
-    let ports = free_ports(document.nodes.len() * 2)?;
-    let mut api = BTreeMap::new();
-    for (index, node) in document.nodes.iter_mut().enumerate() {
-        node.listen_addr = format!("/ip4/127.0.0.1/tcp/{}", ports[index * 2]);
-        node.api_addr = format!("127.0.0.1:{}", ports[index * 2 + 1]);
-        api.insert(node.id, node.api_addr.clone());
-    }
-    let genesis = document
-        .clone()
-        .validate()
-        .map_err(|error| fail("the genesis")(error.to_string()))?;
-    let genesis_path = dir.join("genesis.toml");
-    let text = document
-        .to_toml_string()
-        .map_err(|error| fail("the genesis")(error.to_string()))?;
-    std::fs::write(&genesis_path, text)
-        .map_err(|error| fail("writing the genesis")(error.to_string()))?;
-    for (id, keypair) in sample.node_keypairs() {
-        let node_dir = dir.join(format!("node{}", id.0));
-        std::fs::create_dir_all(&node_dir)
-            .map_err(|error| fail("node directory")(error.to_string()))?;
-        keys::save(&node_dir.join("node.key"), keypair)
-            .map_err(|error| fail("node key")(error.to_string()))?;
-        let mut config = NodeConfig::new(
-            PathBuf::from("../genesis.toml"),
-            PathBuf::from("data"),
-            PathBuf::from("node.key"),
-        );
-        config.log.level = "warn".to_owned();
-        config
-            .save(&node_dir.join("node.toml"))
-            .map_err(|error| fail("node configuration")(error.to_string()))?;
-    }
-    Ok(Consortium {
-        sample,
-        genesis,
-        genesis_path,
-        api,
-    })
-}
-
-fn start_nodes(dir: &Path, ids: impl Iterator<Item = u64>) -> CliResult<Nodes> {
-    let exe =
-        std::env::current_exe().map_err(|error| fail("finding gemtrail")(error.to_string()))?;
-    let mut nodes = Nodes {
-        children: BTreeMap::new(),
-    };
-    for id in ids {
-        let node_dir = dir.join(format!("node{id}"));
-        let log = std::fs::File::create(node_dir.join("node.log"))
-            .map_err(|error| fail("node log")(error.to_string()))?;
-        let child = Command::new(&exe)
-            .args(["node", "start", "--config"])
-            .arg(node_dir.join("node.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|error| fail("starting a node")(error.to_string()))?;
-        nodes.children.insert(id, child);
-    }
-    Ok(nodes)
-}
 
 /// Signs and submits as `member` through its node; returns the receipt's
 /// outcome and the transaction id.
@@ -251,69 +110,6 @@ impl Journey<'_> {
     }
 }
 
-fn text<const MAX: usize>(value: &str) -> CliResult<BoundedString<MAX>> {
-    BoundedString::new(value).map_err(|error| CliError::new(format!("demo: {error}")))
-}
-
-fn stone(id: &str) -> CliResult<StoneId> {
-    StoneId::parse(id).map_err(|error| CliError::new(format!("demo: {error}")))
-}
-
-fn org(id: &str) -> CliResult<OrgId> {
-    OrgId::parse(id).map_err(|error| CliError::new(format!("demo: {error}")))
-}
-
-fn digest(bytes: &[u8]) -> Digest {
-    Digest(blake3::hash(bytes).into())
-}
-
-fn four_cs(carats: u64, colour: &str, clarity: &str) -> CliResult<FourCs> {
-    Ok(FourCs {
-        carats: Carats(carats),
-        colour: text(colour)?,
-        clarity: text(clarity)?,
-        cut: text("Excellent")?,
-    })
-}
-
-fn propose(stones: &[&str], to: &str, terms: &str) -> CliResult<Action> {
-    let ids = stones
-        .iter()
-        .map(|id| stone(id))
-        .collect::<CliResult<Vec<_>>>()?;
-    Ok(Action::ProposeTransfer(ProposeTransfer {
-        stones: BoundedVec::new(ids).map_err(|error| CliError::new(format!("demo: {error}")))?,
-        to: org(to)?,
-        terms_commitment: digest(terms.as_bytes()),
-    }))
-}
-
-async fn wait_for_leader(clients: &BTreeMap<u64, NodeClient>) -> CliResult<u64> {
-    let deadline = Instant::now() + LEADER_WAIT;
-    loop {
-        let mut leaders = Vec::new();
-        for client in clients.values() {
-            if let Ok(status) = client.status().await {
-                leaders.push(status.leader);
-            }
-        }
-        if leaders.len() == clients.len() {
-            if let Some(Some(leader)) = leaders.first() {
-                if leaders.iter().all(|seen| *seen == Some(*leader)) {
-                    return Ok(*leader);
-                }
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(
-                CliError::new("demo: the nodes elected no leader within 30 s")
-                    .hint("see node*/node.log in the demo directory (run with --keep)"),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Runs the demo.
 pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
     let started = Instant::now();
@@ -327,7 +123,10 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
             println!("{line}");
         }
     };
-    let consortium = found(&dir)?;
+    let consortium = found(&dir, "gemtrail-demo", |document| {
+        // Quick blocks for a demo; the rest as in the sample.
+        document.consensus.batch_timeout_ms = 2;
+    })?;
     say(&format!(
         "Founded consortium {} (genesis {}) in {}",
         consortium.genesis.chain_id(),
@@ -415,7 +214,10 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
     ));
     let kept = if args.keep {
         let kept = temp.keep();
-        say(&format!("Stopped all nodes; kept the demo directory {}", kept.display()));
+        say(&format!(
+            "Stopped all nodes; kept the demo directory {}",
+            kept.display()
+        ));
         Some(kept)
     } else {
         say("Stopped all nodes and removed the demo directory with its passport (--keep keeps them).");
