@@ -53,6 +53,9 @@ pub(crate) enum Command {
     Status(NodeArg),
     /// Run the whole mine-to-market journey on a local three-node consortium.
     Demo(DemoArgs),
+    /// Measure committed transactions per second and latency on a local
+    /// three-node cluster.
+    Bench(BenchArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -422,6 +425,26 @@ pub(crate) enum LedgerCommand {
         #[arg(long, default_value = "genesis.toml")]
         genesis: PathBuf,
     },
+}
+
+/// Benchmark arguments.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Concurrent submitters.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) clients: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) seconds: u64,
+    /// Seconds of warm-up, not measured.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) warmup: u64,
+    /// The most transactions per second the pre-signed workload can feed.
+    #[arg(long, default_value_t = 15_000)]
+    pub(crate) max_rate: u64,
+    /// The leader's batch timeout in milliseconds.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) batch_timeout_ms: u64,
 }
 
 /// Demo arguments.

@@ -52,6 +52,7 @@ fn run(out: Out, command: Command) -> CliResult<ExitCode> {
         Command::Ledger(command) => cmd::ledger::run(out, command)?,
         Command::Status(node) => runtime()?.block_on(cmd::status::run(out, &node.node))?,
         Command::Demo(args) => runtime()?.block_on(cmd::demo::run(out, args))?,
+        Command::Bench(args) => runtime()?.block_on(cmd::bench::run(out, args))?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -605,3 +605,44 @@ fn usage_errors_and_missing_files_say_what_to_do() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing.toml"));
 }
+
+#[test]
+fn a_short_bench_commits_a_valid_workload_with_nothing_rejected() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = ok(
+        dir.path(),
+        &[
+            "--output",
+            "json",
+            "bench",
+            "--clients",
+            "4",
+            "--seconds",
+            "2",
+            "--warmup",
+            "1",
+            "--max-rate",
+            "2000",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["rejected"], 0, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert!(report["committed"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["committed_tx_per_s"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    let latency = &report["latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        latency["p50"].as_f64().unwrap() <= latency["p99"].as_f64().unwrap(),
+        "{report}"
+    );
+    assert_eq!(report["nodes"].as_array().unwrap().len(), 3, "{report}");
+    assert!(
+        report["nodes"][0]["peak_rss_mb"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+}

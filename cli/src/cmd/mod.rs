@@ -1,5 +1,6 @@
 //! One module per command family.
 
+pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod genesis;
 pub(crate) mod keys;

@@ -1,0 +1,535 @@
+//! `gemtrail bench`: throughput and latency of a real three-node cluster.
+//!
+//! It starts three node processes on loopback (production settings: the Raft
+//! log synced before acknowledgement, every node checking every signature),
+//! pre-signs a workload before the clock starts, drives it with `--clients`
+//! concurrent submitters for a warm-up and then `--seconds`, and prints one
+//! JSON object (or a summary for people). Each client walks stones through
+//! their whole life, one transaction after another, each waiting for its
+//! receipt: register (miner), propose to the cutter and accept, cut, grade
+//! (lab), propose to the retailer and accept, sell. Clients are spread over
+//! the three nodes, so followers forward to the leader as in production.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gemtrail_ledger::codec::{encode, BoundedVec};
+use gemtrail_ledger::ids::OrgId;
+use gemtrail_ledger::model::{
+    Action, Carats, CountryCode, Cutter, Date, LabReport, Manufacture, Origin, Outcome,
+    PolishedOutput, RegisterStone, RoughInfo, Transaction,
+};
+use gemtrail_node::client::NodeClient;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::actions::{digest, four_cs, org, propose, stone, text};
+use crate::args::BenchArgs;
+use crate::error::{CliError, CliResult};
+use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium};
+use crate::output::Out;
+
+/// Transactions in one stone's life.
+const TXS_PER_STONE: usize = 8;
+
+/// Latency figures, in milliseconds.
+#[derive(Debug, Serialize)]
+struct Latency {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+/// One node's resource use.
+#[derive(Debug, Serialize)]
+struct NodeUsage {
+    node: u64,
+    /// CPU seconds (user + system) during the measured window.
+    cpu_seconds: f64,
+    /// Peak resident memory over the whole run, in megabytes.
+    peak_rss_mb: f64,
+    /// Bytes in its data directory at the end.
+    disk_bytes: u64,
+}
+
+/// The benchmark's result.
+#[derive(Debug, Serialize)]
+struct Report {
+    clients: usize,
+    seconds: f64,
+    warmup_seconds: f64,
+    committed: u64,
+    committed_tx_per_s: f64,
+    latency_ms: Latency,
+    rejected: u64,
+    errors: u64,
+    nodes: Vec<NodeUsage>,
+    disk_bytes_per_committed_tx: f64,
+    presigned: usize,
+    presign_seconds: f64,
+}
+
+/// Builds the signed life of one stone, encoded for submission.
+fn stone_life(consortium: &Consortium, client: usize, index: usize) -> CliResult<Vec<Vec<u8>>> {
+    let rough = format!("B{client}-{index}");
+    let polished = format!("{rough}-A");
+    let chain_id = consortium.genesis.chain_id().clone();
+    let mut nonce = (client as u64) << 32 | (index as u64) << 4;
+    let mut sign = |member: &str, action: Action| -> CliResult<Transaction> {
+        nonce += 1;
+        Ok(Transaction {
+            chain_id: chain_id.clone(),
+            signer: org(member)?,
+            nonce,
+            action,
+        })
+    };
+    let key = |member: &str| -> CliResult<_> {
+        let id = OrgId::parse(member).map_err(|error| CliError::new(error.to_string()))?;
+        consortium
+            .sample
+            .member_key(&id)
+            .cloned()
+            .ok_or_else(|| CliError::new(format!("no key for {member}")))
+    };
+    let register = Action::RegisterStone(RegisterStone {
+        stone_id: stone(&rough)?,
+        origin: Origin {
+            mine: text("Jwaneng")?,
+            country: CountryCode::parse("BW").map_err(|error| CliError::new(error.to_owned()))?,
+            region: text("Southern District")?,
+            extracted_on: Date::new(2026, 3, 14)
+                .map_err(|error| CliError::new(error.to_owned()))?,
+        },
+        rough: RoughInfo {
+            carats: Carats(1250),
+            description: text("octahedral")?,
+        },
+        kp_certificate: text("BW-KP-2026-0042")?,
+        evidence: BoundedVec::empty(),
+    });
+    let to_cutter = sign("miner", propose(&[&rough], "cutter", "terms")?)?;
+    let to_cutter_id = to_cutter.id();
+    let manufacture = Action::Manufacture(Manufacture {
+        rough: stone(&rough)?,
+        outputs: BoundedVec::new(vec![PolishedOutput {
+            stone_id: stone(&polished)?,
+            shape: text("round brilliant")?,
+            four_cs: four_cs(310, "D", "VVS1")?,
+        }])
+        .map_err(|error| CliError::new(error.to_string()))?,
+        cutter: Cutter {
+            name: text("Sarah Levi")?,
+            experience_years: 22,
+        },
+    });
+    let grade = Action::Grade {
+        stone: stone(&polished)?,
+        report: LabReport {
+            report_number: text("IGL-1")?,
+            four_cs: four_cs(310, "D", "VVS1")?,
+            origin_matched: true,
+            report_hash: digest(b"report"),
+        },
+    };
+    let to_retailer = sign("cutter", propose(&[&polished], "retailer", "terms")?)?;
+    let to_retailer_id = to_retailer.id();
+    let steps = [
+        ("miner", sign("miner", register)?),
+        ("miner", to_cutter),
+        (
+            "cutter",
+            sign(
+                "cutter",
+                Action::AcceptTransfer {
+                    proposal: to_cutter_id,
+                },
+            )?,
+        ),
+        ("cutter", sign("cutter", manufacture)?),
+        ("lab", sign("lab", grade)?),
+        ("cutter", to_retailer),
+        (
+            "retailer",
+            sign(
+                "retailer",
+                Action::AcceptTransfer {
+                    proposal: to_retailer_id,
+                },
+            )?,
+        ),
+        (
+            "retailer",
+            sign(
+                "retailer",
+                Action::Sell {
+                    stone: stone(&polished)?,
+                    passport_commitment: digest(b"sale"),
+                },
+            )?,
+        ),
+    ];
+    steps
+        .into_iter()
+        .map(|(member, tx)| Ok(encode(&tx.sign(&key(member)?))))
+        .collect()
+}
+
+/// Pre-signs every client's work on all cores.
+fn presign(
+    consortium: &Consortium,
+    clients: usize,
+    stones_per_client: usize,
+) -> CliResult<Vec<Vec<Vec<u8>>>> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let chunks: Vec<Vec<usize>> = (0..threads)
+        .map(|thread| {
+            (0..clients)
+                .filter(|client| client % threads == thread)
+                .collect()
+        })
+        .collect();
+    let results: Vec<CliResult<Vec<(usize, ClientWork)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|mine| {
+                scope.spawn(move || {
+                    mine.iter()
+                        .map(|&client| {
+                            let mut work = Vec::with_capacity(stones_per_client * TXS_PER_STONE);
+                            for index in 0..stones_per_client {
+                                work.extend(stone_life(consortium, client, index)?);
+                            }
+                            Ok((client, work))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(CliError::new("a signing thread panicked")))
+            })
+            .collect()
+    });
+    let mut work = vec![Vec::new(); clients];
+    for result in results {
+        for (client, txs) in result? {
+            work[client] = txs;
+        }
+    }
+    Ok(work)
+}
+
+/// What the submitters share.
+#[derive(Default)]
+struct Tally {
+    measuring: AtomicBool,
+    stop: AtomicBool,
+    committed: AtomicU64,
+    committed_total: AtomicU64,
+    rejected: AtomicU64,
+    errors: AtomicU64,
+    latencies_us: Mutex<Vec<u32>>,
+}
+
+async fn submitter(client: NodeClient, work: Vec<Vec<u8>>, tally: Arc<Tally>) {
+    let mut latencies = Vec::with_capacity(work.len());
+    let mut skip_until = 0;
+    for (index, body) in work.into_iter().enumerate() {
+        if tally.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if index < skip_until {
+            continue;
+        }
+        let measuring = tally.measuring.load(Ordering::Relaxed);
+        let started = Instant::now();
+        match client.submit_raw(body, true).await {
+            Ok(answer) => match answer.receipt.map(|receipt| receipt.outcome) {
+                Some(Outcome::Applied) => {
+                    tally.committed_total.fetch_add(1, Ordering::Relaxed);
+                    if measuring && !tally.stop.load(Ordering::Relaxed) {
+                        tally.committed.fetch_add(1, Ordering::Relaxed);
+                        let micros = started.elapsed().as_micros();
+                        latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+                    }
+                }
+                _ => {
+                    tally.rejected.fetch_add(1, Ordering::Relaxed);
+                    skip_until = (index / TXS_PER_STONE + 1) * TXS_PER_STONE;
+                }
+            },
+            Err(error) => {
+                tally.errors.fetch_add(1, Ordering::Relaxed);
+                log_failure(&error.to_string());
+                // The rest of this stone's life depends on it: go to the next stone.
+                skip_until = (index / TXS_PER_STONE + 1) * TXS_PER_STONE;
+            }
+        }
+    }
+    if let Ok(mut all) = tally.latencies_us.lock() {
+        all.extend(latencies);
+    }
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// The bench prints nothing per error (there may be thousands); the first
+/// few go to stderr to explain a non-zero `errors`.
+fn log_failure(message: &str) {
+    static SHOWN: AtomicU64 = AtomicU64::new(0);
+    if SHOWN.fetch_add(1, Ordering::Relaxed) < 3 {
+        eprintln!("bench: a submission failed: {message}");
+    }
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
+}
+
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    // Linux reports them in USER_HZ, which is 100 on every common platform.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident memory of a process in megabytes, from /proc.
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|value| {
+                    value
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Runs the benchmark.
+pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
+    if args.clients == 0 || args.seconds == 0 {
+        return Err(CliError::new("--clients and --seconds must be at least 1"));
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("gemtrail-bench-")
+        .tempdir()
+        .map_err(|error| fail("temporary directory")(error.to_string()))?;
+    let dir = temp.path().to_owned();
+    let consortium = found(&dir, "gemtrail-bench", |document| {
+        document.consensus.batch_max_txs = 2048;
+        document.consensus.batch_timeout_ms = args.batch_timeout_ms;
+        document.limits.mempool_txs_max = 200_000;
+    })?;
+    let total_seconds = (args.seconds + args.warmup) as f64;
+    let stones_per_client = ((args.max_rate as f64 * total_seconds)
+        / (args.clients * TXS_PER_STONE) as f64)
+        .ceil()
+        .max(1.0) as usize;
+    let presign_started = Instant::now();
+    let work = presign(&consortium, args.clients, stones_per_client)?;
+    let presigned: usize = work.iter().map(Vec::len).sum();
+    let presign_seconds = presign_started.elapsed().as_secs_f64();
+    if out.is_text() {
+        eprintln!(
+            "bench: pre-signed {presigned} transactions ({stones_per_client} stone lives per client) in {presign_seconds:.1} s"
+        );
+    }
+    let mut nodes = start_nodes(&dir, consortium.api.keys().copied())?;
+    let clients: std::collections::BTreeMap<u64, NodeClient> = consortium
+        .api
+        .iter()
+        .map(|(id, addr)| Ok((*id, NodeClient::new(addr)?)))
+        .collect::<CliResult<_>>()?;
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tokio::pin!(interrupted);
+    tokio::select! {
+        leader = wait_for_leader(&clients) => { leader?; }
+        () = &mut interrupted => {
+            nodes.stop();
+            return Err(CliError::new("bench: interrupted"));
+        }
+    }
+    let node_ids: Vec<u64> = clients.keys().copied().collect();
+    let tally = Arc::new(Tally::default());
+    let mut tasks = Vec::new();
+    for (index, txs) in work.into_iter().enumerate() {
+        let node = node_ids[index % node_ids.len()];
+        let client = clients
+            .get(&node)
+            .cloned()
+            .ok_or_else(|| CliError::new("bench: no client"))?;
+        tasks.push(tokio::spawn(submitter(client, txs, Arc::clone(&tally))));
+    }
+    let bar = if out.is_text() {
+        ProgressBar::new(args.warmup + args.seconds)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} s")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let pids: Vec<(u64, u32)> = nodes
+        .children
+        .iter()
+        .map(|(id, child)| (*id, child.id()))
+        .collect();
+    let mut cpu_at_start = Vec::new();
+    let mut window_started = Instant::now();
+    for second in 0..(args.warmup + args.seconds) {
+        if second == args.warmup {
+            cpu_at_start = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+            window_started = Instant::now();
+            tally.measuring.store(true, Ordering::Relaxed);
+        }
+        let phase = if second < args.warmup {
+            "warming up"
+        } else {
+            "measuring"
+        };
+        bar.set_message(format!(
+            "{phase}: {} committed",
+            tally.committed_total.load(Ordering::Relaxed)
+        ));
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = &mut interrupted => {
+                tally.stop.store(true, Ordering::Relaxed);
+                nodes.stop();
+                return Err(CliError::new("bench: interrupted"));
+            }
+        }
+        bar.inc(1);
+    }
+    tally.stop.store(true, Ordering::Relaxed);
+    let window = window_started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let cpu_at_end: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+    let rss: Vec<f64> = pids.iter().map(|(_, pid)| peak_rss_mb(*pid)).collect();
+    // Let each submitter finish the request it has in flight and hand over
+    // its latencies; give up on any that hangs.
+    let finishing = futures_join(tasks);
+    let _ = tokio::time::timeout(Duration::from_secs(15), finishing).await;
+    nodes.stop();
+    let mut latencies = tally
+        .latencies_us
+        .lock()
+        .map(|all| all.clone())
+        .unwrap_or_default();
+    latencies.sort_unstable();
+    let committed = tally.committed.load(Ordering::Relaxed);
+    let committed_total = tally.committed_total.load(Ordering::Relaxed).max(1);
+    let usage: Vec<NodeUsage> = pids
+        .iter()
+        .enumerate()
+        .map(|(index, (node, _))| NodeUsage {
+            node: *node,
+            cpu_seconds: cpu_at_end[index] - cpu_at_start.get(index).copied().unwrap_or(0.0),
+            peak_rss_mb: rss[index],
+            disk_bytes: dir_bytes(&dir.join(format!("node{node}")).join("data")),
+        })
+        .collect();
+    let disk_mean =
+        usage.iter().map(|node| node.disk_bytes as f64).sum::<f64>() / usage.len().max(1) as f64;
+    let report = Report {
+        clients: args.clients,
+        seconds: window,
+        warmup_seconds: args.warmup as f64,
+        committed,
+        committed_tx_per_s: committed as f64 / window.max(1e-9),
+        latency_ms: Latency {
+            p50: percentile(&latencies, 0.50),
+            p99: percentile(&latencies, 0.99),
+            max: percentile(&latencies, 1.0),
+        },
+        rejected: tally.rejected.load(Ordering::Relaxed),
+        errors: tally.errors.load(Ordering::Relaxed),
+        disk_bytes_per_committed_tx: disk_mean / committed_total as f64,
+        nodes: usage,
+        presigned,
+        presign_seconds,
+    };
+    out.print(&report, || {
+        let mut text = format!(
+            "{} clients, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
+            report.clients,
+            report.seconds,
+            args.warmup,
+            report.committed,
+            report.committed_tx_per_s,
+            report.latency_ms.p50,
+            report.latency_ms.p99,
+            report.latency_ms.max,
+            report.rejected,
+            report.errors,
+            report.disk_bytes_per_committed_tx
+        );
+        for node in &report.nodes {
+            text.push_str(&format!(
+                "node {}: {:.1} CPU s, peak RSS {:.0} MB\n",
+                node.node, node.cpu_seconds, node.peak_rss_mb
+            ));
+        }
+        text
+    })?;
+    if report.rejected > 0 || report.errors > 0 {
+        return Err(CliError::new(format!(
+            "bench: {} rejected and {} failed submissions in a workload that should have none",
+            report.rejected, report.errors
+        )));
+    }
+    Ok(())
+}
