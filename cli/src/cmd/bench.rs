@@ -177,12 +177,15 @@ fn stone_life(consortium: &Consortium, client: usize, index: usize) -> CliResult
         .collect()
 }
 
+/// One client's pre-signed transactions, encoded, in submission order.
+type ClientWork = Vec<Vec<u8>>;
+
 /// Pre-signs every client's work on all cores.
 fn presign(
     consortium: &Consortium,
     clients: usize,
     stones_per_client: usize,
-) -> CliResult<Vec<Vec<Vec<u8>>>> {
+) -> CliResult<Vec<ClientWork>> {
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let chunks: Vec<Vec<usize>> = (0..threads)
         .map(|thread| {
