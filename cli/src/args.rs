@@ -56,6 +56,8 @@ pub(crate) enum Command {
     /// Measure committed transactions per second and latency on a local
     /// three-node cluster.
     Bench(BenchArgs),
+    /// Drive an etcd v3 cluster with bare puts, as a yardstick for `bench`.
+    BenchEtcd(EtcdBenchArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -445,6 +447,30 @@ pub(crate) struct BenchArgs {
     /// The leader's batch timeout in milliseconds.
     #[arg(long, default_value_t = 2)]
     pub(crate) batch_timeout_ms: u64,
+}
+
+/// etcd benchmark arguments.
+#[derive(Debug, Args)]
+pub(crate) struct EtcdBenchArgs {
+    /// The members' client URLs, comma-separated (clients are spread over them).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379"
+    )]
+    pub(crate) endpoints: Vec<String>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) clients: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) seconds: u64,
+    /// Seconds of warm-up, not measured.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) warmup: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) value_bytes: usize,
 }
 
 /// Demo arguments.

@@ -36,10 +36,13 @@ const TXS_PER_STONE: usize = 8;
 
 /// Latency figures, in milliseconds.
 #[derive(Debug, Serialize)]
-struct Latency {
-    p50: f64,
-    p99: f64,
-    max: f64,
+pub(crate) struct Latency {
+    /// Median.
+    pub(crate) p50: f64,
+    /// 99th percentile.
+    pub(crate) p99: f64,
+    /// Slowest.
+    pub(crate) max: f64,
 }
 
 /// One node's resource use.
@@ -296,7 +299,8 @@ fn log_failure(message: &str) {
     }
 }
 
-fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+/// The `fraction` percentile of sorted microsecond figures, in milliseconds.
+pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -1,0 +1,103 @@
+//! Micro-benchmarks of the ledger core: the canonical encoding, signatures,
+//! applying a block of 1,000 transactions (in memory and into RocksDB), and
+//! building and verifying a provenance proof. Run with
+//! `cd benches/micro && cargo bench`; figures are in
+//! docs/benchmarks.md.
+
+// Bench code: a failed unwrap is a broken benchmark.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::machine::apply_block;
+use gemtrail_ledger::model::SignedTransaction;
+use gemtrail_ledger::proof::{build_proof, verify_proof};
+use gemtrail_ledger::store::LedgerStore;
+use gemtrail_ledger::testkit::{register, stone, TestChain};
+
+const BLOCK_TXS: usize = 1_000;
+
+fn registrations(chain: &TestChain, count: usize) -> Vec<SignedTransaction> {
+    (0..count)
+        .map(|n| chain.consortium.tx("mine", n as u64, register(&format!("B-{n}"), 150)))
+        .collect()
+}
+
+fn encoding(c: &mut Criterion) {
+    let chain = TestChain::new();
+    let tx = registrations(&chain, 1).remove(0);
+    let bytes = encode(&tx);
+    let mut group = c.benchmark_group("encoding");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("encode signed transaction", |b| b.iter(|| encode(black_box(&tx))));
+    group.bench_function("decode signed transaction", |b| {
+        b.iter(|| decode::<SignedTransaction>(black_box(&bytes)).unwrap())
+    });
+    group.finish();
+}
+
+fn signatures(c: &mut Criterion) {
+    let chain = TestChain::new();
+    let tx = registrations(&chain, 1).remove(0);
+    let unsigned = tx.tx.clone();
+    let key = chain.consortium.key("mine").clone();
+    let mut group = c.benchmark_group("signatures");
+    group.bench_function("sign transaction", |b| b.iter(|| black_box(unsigned.clone()).sign(&key)));
+    group.bench_function("verify transaction", |b| b.iter(|| black_box(&tx).signatures_valid()));
+    let many = registrations(&chain, BLOCK_TXS);
+    group.throughput(Throughput::Elements(BLOCK_TXS as u64));
+    group.bench_function("verify 1000 transactions one by one", |b| {
+        b.iter(|| many.iter().all(SignedTransaction::signatures_valid))
+    });
+    group.finish();
+}
+
+fn blocks(c: &mut Criterion) {
+    let chain = TestChain::new();
+    let txs = registrations(&chain, BLOCK_TXS);
+    let mut group = c.benchmark_group("apply block");
+    group.throughput(Throughput::Elements(BLOCK_TXS as u64));
+    group.sample_size(20);
+    group.bench_function("1000 registrations, pure state machine", |b| {
+        b.iter_batched(
+            || chain.proposal(txs.clone()),
+            |proposal| apply_block(&chain.state, proposal).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("1000 registrations, into RocksDB", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let store = LedgerStore::open(dir.path(), &chain.consortium.genesis).unwrap();
+                (dir, store, chain.proposal(txs.clone()))
+            },
+            |(dir, mut store, proposal)| {
+                store.apply(proposal).unwrap();
+                drop(store);
+                dir
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn proofs(c: &mut Criterion) {
+    let chain = TestChain::journey();
+    let polished = stone("POL-1");
+    let proof = build_proof(&chain, &polished).unwrap();
+    let mut group = c.benchmark_group("provenance proof");
+    group.bench_function("build, 10-event journey", |b| {
+        b.iter(|| build_proof(black_box(&chain), &polished).unwrap())
+    });
+    group.bench_function("verify, 10-event journey", |b| {
+        b.iter(|| verify_proof(&chain.consortium.genesis, black_box(&proof)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encoding, signatures, blocks, proofs);
+criterion_main!(benches);
