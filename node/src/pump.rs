@@ -3,7 +3,8 @@
 //!
 //! **Batching.** The leader proposes as soon as `max_txs` transactions wait,
 //! or once the oldest has waited `timeout`, whichever comes first, with at
-//! most `pipeline_max` proposals in flight through Raft. Proposals go to Raft
+//! most `pipeline_max` proposals in flight through Raft; and at once when no
+//! proposal is in flight, since waiting then only adds latency. Proposals go to Raft
 //! in mempool order (`client_write_ff` is called from this one task), so
 //! transactions are ordered first come, first served.
 //!
@@ -61,7 +62,8 @@ pub async fn run(context: Arc<NodeContext>) {
         }
         match context.leader() {
             Some(leader) if leader == context.id => {
-                if !batch_ready(&context).await {
+                let idle = || pipeline.available_permits() == context.batching.pipeline_max;
+                if !batch_ready(&context, idle).await {
                     continue;
                 }
                 let Ok(permit) = Arc::clone(&pipeline).acquire_owned().await else {
@@ -87,11 +89,15 @@ fn forward_patience(context: &NodeContext) -> Duration {
     context.request_timeout
 }
 
-/// Waits until a full batch waits or the oldest transaction's time is up.
-/// Returns false if it should re-check (shutdown, or leadership may have moved).
-async fn batch_ready(context: &NodeContext) -> bool {
+/// Waits until a full batch waits or the oldest transaction's time is up,
+/// or proposes at once when nothing is in flight: with Raft idle, waiting
+/// would only add latency (group commit: batches grow while the previous
+/// proposal is being replicated). Returns false if it should re-check
+/// (shutdown, or leadership may have moved).
+async fn batch_ready(context: &NodeContext, idle: impl Fn() -> bool) -> bool {
     loop {
-        if context.mempool.waiting() >= context.batching.max_txs {
+        let waiting = context.mempool.waiting();
+        if waiting >= context.batching.max_txs || (waiting > 0 && idle()) {
             return true;
         }
         let Some(oldest) = context.mempool.oldest() else {
