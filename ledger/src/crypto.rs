@@ -34,12 +34,25 @@ impl PublicKey {
     }
 
     /// Verifies `signature` over `message` strictly.
+    ///
+    /// Verification is a pure function, so its successes are remembered in a
+    /// small bounded memo ([`crate::verify_memo`]): a node that checked a
+    /// signature at its mempool's door does not pay for it again when the
+    /// block is applied. Failures are never remembered.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
+        let fingerprint = crate::verify_memo::fingerprint(&self.0, &signature.0, message);
+        if crate::verify_memo::contains(&fingerprint) {
+            return true;
+        }
         let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
             return false;
         };
-        let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &signature).is_ok()
+        let dalek_signature = ed25519_dalek::Signature::from_bytes(&signature.0);
+        let valid = key.verify_strict(message, &dalek_signature).is_ok();
+        if valid {
+            crate::verify_memo::remember(fingerprint);
+        }
+        valid
     }
 
     /// `ed25519:` followed by 64 hex digits.

@@ -23,6 +23,7 @@ pub mod proof;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod verify_memo;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
 
