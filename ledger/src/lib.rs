@@ -23,8 +23,8 @@ pub mod proof;
 pub mod rules;
 pub mod state;
 pub mod store;
-pub mod verify_memo;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
+pub mod verify_memo;
 
 pub use error::{DecodeError, IdError, KeyError, StoreError, StoreResult};

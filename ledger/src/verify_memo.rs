@@ -91,7 +91,11 @@ mod tests {
         assert!(contains(&print));
         // The same signature over another message is a different question.
         assert!(!public.verify(b"another message", &signature));
-        assert!(!contains(&fingerprint(&public.0, &signature.0, b"another message")));
+        assert!(!contains(&fingerprint(
+            &public.0,
+            &signature.0,
+            b"another message"
+        )));
         // A tampered signature is still refused after the genuine one was remembered.
         let mut forged = signature;
         forged.0[0] ^= 1;
