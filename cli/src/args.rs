@@ -444,6 +444,11 @@ pub(crate) struct BenchArgs {
     /// The most transactions per second the pre-signed workload can feed.
     #[arg(long, default_value_t = 15_000)]
     pub(crate) max_rate: u64,
+    /// Offer this many transactions per second in all (spread over the
+    /// clients), instead of as many as the cluster takes. Latency then runs
+    /// from each transaction's scheduled time.
+    #[arg(long)]
+    pub(crate) rate: Option<u64>,
     /// The leader's batch timeout in milliseconds.
     #[arg(long, default_value_t = 2)]
     pub(crate) batch_timeout_ms: u64,

@@ -61,6 +61,7 @@ struct NodeUsage {
 #[derive(Debug, Serialize)]
 struct Report {
     clients: usize,
+    offered_tx_per_s: Option<u64>,
     seconds: f64,
     warmup_seconds: f64,
     committed: u64,
@@ -72,6 +73,44 @@ struct Report {
     disk_bytes_per_committed_tx: f64,
     presigned: usize,
     presign_seconds: f64,
+    /// What the leader's metrics say about its batches, over the whole run.
+    leader: Option<LeaderStats>,
+}
+
+/// The leader's batching, from its Prometheus metrics.
+#[derive(Debug, Serialize)]
+struct LeaderStats {
+    node: u64,
+    blocks_proposed: f64,
+    mean_batch_txs: f64,
+    mean_propose_to_commit_ms: f64,
+}
+
+/// The sum and count of a Prometheus histogram in `text`.
+fn histogram(text: &str, name: &str) -> Option<(f64, f64)> {
+    let value = |suffix: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}_{suffix} ")))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+    };
+    Some((value("sum")?, value("count")?))
+}
+
+/// Reads the leader's batching figures before the nodes stop.
+async fn leader_stats(
+    clients: &std::collections::BTreeMap<u64, NodeClient>,
+) -> Option<LeaderStats> {
+    let first = clients.values().next()?;
+    let leader = first.status().await.ok()?.leader?;
+    let text = clients.get(&leader)?.metrics().await.ok()?;
+    let (batch_sum, batches) = histogram(&text, "gemtrail_batch_size")?;
+    let (commit_sum, commits) = histogram(&text, "gemtrail_propose_to_commit_seconds")?;
+    Some(LeaderStats {
+        node: leader,
+        blocks_proposed: batches,
+        mean_batch_txs: batch_sum / batches.max(1.0),
+        mean_propose_to_commit_ms: 1000.0 * commit_sum / commits.max(1.0),
+    })
 }
 
 /// Builds the signed life of one stone, encoded for submission.
@@ -244,9 +283,18 @@ struct Tally {
     latencies_us: Mutex<Vec<u32>>,
 }
 
-async fn submitter(client: NodeClient, work: Vec<Vec<u8>>, tally: Arc<Tally>) {
+/// Submits one client's work in order, each transaction once the previous
+/// one has its receipt; with `interval`, also no sooner than its slot in a
+/// fixed schedule (the offered load), so waiting time counts in the latency.
+async fn submitter(
+    client: NodeClient,
+    work: Vec<Vec<u8>>,
+    tally: Arc<Tally>,
+    interval: Option<Duration>,
+) {
     let mut latencies = Vec::with_capacity(work.len());
     let mut skip_until = 0;
+    let schedule_start = Instant::now();
     for (index, body) in work.into_iter().enumerate() {
         if tally.stop.load(Ordering::Relaxed) {
             break;
@@ -254,8 +302,13 @@ async fn submitter(client: NodeClient, work: Vec<Vec<u8>>, tally: Arc<Tally>) {
         if index < skip_until {
             continue;
         }
+        // With an offered rate, latency runs from the transaction's slot.
+        let slot = interval.map(|interval| schedule_start + interval * index as u32);
+        if let Some(slot) = slot {
+            tokio::time::sleep_until(slot.into()).await;
+        }
         let measuring = tally.measuring.load(Ordering::Relaxed);
-        let started = Instant::now();
+        let started = slot.unwrap_or_else(Instant::now);
         match client.submit_raw(body, true).await {
             Ok(answer) => match answer.receipt.map(|receipt| receipt.outcome) {
                 Some(Outcome::Applied) => {
@@ -379,7 +432,8 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         document.limits.mempool_txs_max = 200_000;
     })?;
     let total_seconds = (args.seconds + args.warmup) as f64;
-    let stones_per_client = ((args.max_rate as f64 * total_seconds)
+    let feed_rate = args.rate.unwrap_or(args.max_rate).min(args.max_rate);
+    let stones_per_client = ((feed_rate as f64 * total_seconds)
         / (args.clients * TXS_PER_STONE) as f64)
         .ceil()
         .max(1.0) as usize;
@@ -418,7 +472,16 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
             .get(&node)
             .cloned()
             .ok_or_else(|| CliError::new("bench: no client"))?;
-        tasks.push(tokio::spawn(submitter(client, txs, Arc::clone(&tally))));
+        let interval = args
+            .rate
+            .filter(|rate| *rate > 0)
+            .map(|rate| Duration::from_secs_f64(args.clients as f64 / rate as f64));
+        tasks.push(tokio::spawn(submitter(
+            client,
+            txs,
+            Arc::clone(&tally),
+            interval,
+        )));
     }
     let bar = if out.is_text() {
         ProgressBar::new(args.warmup + args.seconds)
@@ -465,6 +528,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     let window = window_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let cpu_at_end: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+    let leader = leader_stats(&clients).await;
     let rss: Vec<f64> = pids.iter().map(|(_, pid)| peak_rss_mb(*pid)).collect();
     // Let each submitter finish the request it has in flight and hand over
     // its latencies; give up on any that hangs.
@@ -493,6 +557,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         usage.iter().map(|node| node.disk_bytes as f64).sum::<f64>() / usage.len().max(1) as f64;
     let report = Report {
         clients: args.clients,
+        offered_tx_per_s: args.rate,
         seconds: window,
         warmup_seconds: args.warmup as f64,
         committed,
@@ -508,6 +573,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         nodes: usage,
         presigned,
         presign_seconds,
+        leader,
     };
     out.print(&report, || {
         let mut text = format!(
@@ -524,6 +590,12 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
             report.errors,
             report.disk_bytes_per_committed_tx
         );
+        if let Some(leader) = &report.leader {
+            text.push_str(&format!(
+                "leader (node {}): {:.0} blocks, {:.1} transactions per block, {:.2} ms from proposal to commit on average\n",
+                leader.node, leader.blocks_proposed, leader.mean_batch_txs, leader.mean_propose_to_commit_ms
+            ));
+        }
         for node in &report.nodes {
             text.push_str(&format!(
                 "node {}: {:.1} CPU s, peak RSS {:.0} MB\n",
