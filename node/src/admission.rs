@@ -140,16 +140,6 @@ impl SubmitError {
     }
 }
 
-/// Whether the signatures are checked at the door.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signatures {
-    /// Check them (a client's submission).
-    Verify,
-    /// Skip them: a consortium node forwarded the transaction after checking
-    /// them, and the block's application checks them again anyway.
-    AlreadyVerified,
-}
-
 /// Decodes a client's body into a signed transaction.
 pub fn decode_body(body: &[u8]) -> Result<SignedTransaction, SubmitError> {
     decode::<SignedTransaction>(body).map_err(|error| SubmitError::Malformed {
@@ -160,11 +150,7 @@ pub fn decode_body(body: &[u8]) -> Result<SignedTransaction, SubmitError> {
 /// The checks that need no ledger state: chain, at least one approval, valid
 /// signatures. Returns the transaction id. Run it outside any lock: signature
 /// verification is the door's main cost.
-pub fn check_form(
-    tx: &SignedTransaction,
-    signatures: Signatures,
-    chain_id: &ChainId,
-) -> Result<TxId, SubmitError> {
+pub fn check_form(tx: &SignedTransaction, chain_id: &ChainId) -> Result<TxId, SubmitError> {
     if &tx.tx.chain_id != chain_id {
         return Err(SubmitError::WrongChain {
             expected: chain_id.clone(),
@@ -175,15 +161,13 @@ pub fn check_form(
     if tx.approvals.is_empty() {
         return Err(SubmitError::Unsigned);
     }
-    if signatures == Signatures::Verify {
-        for (index, approval) in tx.approvals.iter().enumerate() {
-            if !approval.key.verify(tx_id.as_bytes(), &approval.signature) {
-                return Err(SubmitError::BadSignature {
-                    tx_id,
-                    index,
-                    org: approval.org.to_string(),
-                });
-            }
+    for (index, approval) in tx.approvals.iter().enumerate() {
+        if !approval.key.verify(tx_id.as_bytes(), &approval.signature) {
+            return Err(SubmitError::BadSignature {
+                tx_id,
+                index,
+                org: approval.org.to_string(),
+            });
         }
     }
     Ok(tx_id)

@@ -99,6 +99,15 @@ impl CommitWatch {
         }
     }
 
+    /// Drops every waiter whose client has gone (it hung up before the
+    /// commit); called now and then so abandoned waits cannot pile up.
+    pub fn prune_closed(&self) {
+        self.lock().retain(|_, senders| {
+            senders.retain(|sender| !sender.is_closed());
+            !senders.is_empty()
+        });
+    }
+
     /// How many transactions are waited for.
     pub fn len(&self) -> usize {
         self.lock().len()
@@ -162,5 +171,15 @@ mod tests {
         watch.resolve(&TxId([2; 32]), &Err(error.clone()));
         assert_eq!(failed.try_recv().unwrap(), Err(error));
         assert!(watch.is_empty());
+    }
+
+    #[test]
+    fn waiters_of_clients_that_hung_up_are_pruned() {
+        let watch = CommitWatch::default();
+        let gone = watch.register(TxId([5; 32]));
+        let _kept = watch.register(TxId([6; 32]));
+        drop(gone);
+        watch.prune_closed();
+        assert_eq!(watch.len(), 1);
     }
 }

@@ -19,7 +19,7 @@ use gemtrail_ledger::store::LedgerStore;
 use libp2p::{Multiaddr, PeerId};
 use openraft::{Raft, ServerState};
 
-use crate::admission::{self, Signatures, SubmitError};
+use crate::admission::{self, SubmitError};
 use crate::commits::CommitWatch;
 use crate::mempool::{Inserted, Mempool};
 use crate::metrics::Metrics;
@@ -163,15 +163,11 @@ impl NodeContext {
     }
 
     /// Admits a transaction into this node's mempool (see [`admission`]).
-    pub fn admit(
-        &self,
-        tx: SignedTransaction,
-        signatures: Signatures,
-    ) -> Result<(TxId, Inserted), SubmitError> {
+    pub fn admit(&self, tx: SignedTransaction) -> Result<(TxId, Inserted), SubmitError> {
         if !self.accepting.load(Ordering::Acquire) {
             return Err(SubmitError::ShuttingDown);
         }
-        let tx_id = admission::check_form(&tx, signatures, self.genesis.chain_id())?;
+        let tx_id = admission::check_form(&tx, self.genesis.chain_id())?;
         let inserted =
             self.read(|store| admission::check_and_queue(tx, tx_id, store, &self.mempool))?;
         Ok((tx_id, inserted))

@@ -17,6 +17,9 @@ use tokio::sync::Notify;
 use crate::commits::Committed;
 use crate::context::{NodeContext, NodeDirectory};
 
+/// Every how many blocks the waiters of clients that hung up are dropped.
+const PRUNE_EVERY_BLOCKS: u64 = 128;
+
 /// How often the leader re-checks the Raft voters against the ledger, in case
 /// a change was missed (e.g. it became leader after the block).
 const MEMBERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -45,6 +48,9 @@ pub async fn run(context: Arc<NodeContext>, membership_changed: Arc<Notify>) {
                     .count();
                 context.metrics.txs_rejected.inc_by(rejected as u64);
                 context.commits.on_block(block.height, &block.receipts);
+                if block.height % PRUNE_EVERY_BLOCKS == 0 {
+                    context.commits.prune_closed();
+                }
                 context
                     .mempool
                     .settle_committed(block.receipts.iter().map(|receipt| &receipt.tx_id));

@@ -44,6 +44,8 @@ use crate::{api, feed, keys, pump};
 pub const IDENTITY_FILE: &str = "node-identity.json";
 /// Default number of proposals in flight.
 pub const PIPELINE_DEFAULT: usize = 4;
+/// Most proposals in flight a configuration may ask for.
+pub const PIPELINE_MAX: usize = 1024;
 /// Room kept in a peer message beyond a proposal's transactions.
 const PROPOSAL_OVERHEAD_BYTES: u64 = 64 * 1024;
 

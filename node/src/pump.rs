@@ -34,7 +34,7 @@ const RETRYABLE: [&str; 4] = ["not_leader", "mempool_full", "shutting_down", "st
 
 /// Runs the pump until the node shuts down.
 pub async fn run(context: Arc<NodeContext>) {
-    let pipeline = Arc::new(Semaphore::new(context.batching.pipeline_max.max(1)));
+    let pipeline = Arc::new(Semaphore::new(context.batching.pipeline_max));
     loop {
         if context.shutdown.is_fired() {
             break;
@@ -66,7 +66,11 @@ pub async fn run(context: Arc<NodeContext>) {
                 if !batch_ready(&context, idle).await {
                     continue;
                 }
-                let Ok(permit) = Arc::clone(&pipeline).acquire_owned().await else {
+                let permit = tokio::select! {
+                    permit = Arc::clone(&pipeline).acquire_owned() => permit,
+                    () = context.shutdown.wait() => break,
+                };
+                let Ok(permit) = permit else {
                     break;
                 };
                 let batch = context
@@ -122,6 +126,13 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// How long the leader waits for a proposal's outcome before giving up on it
+/// (openraft answers when the entry is applied or truncated; a snapshot that
+/// covers it answers neither).
+fn proposal_patience(context: &NodeContext) -> Duration {
+    context.request_timeout.saturating_mul(6)
+}
+
 async fn propose(
     context: &Arc<NodeContext>,
     batch: Vec<Pending>,
@@ -129,7 +140,10 @@ async fn propose(
 ) {
     let ids: Vec<_> = batch.iter().map(|pending| pending.id).collect();
     let count = batch.len();
-    let transactions = batch.into_iter().map(|pending| pending.tx).collect();
+    // The batch is kept until the outcome is known: a proposal this node
+    // loses (leadership moved, the entry was truncated) goes to the next
+    // leader like a follower's forwarded transactions.
+    let transactions = batch.iter().map(|pending| pending.tx.clone()).collect();
     let Ok(transactions) = BoundedVec::new(transactions) else {
         // `take` never returns more than `max_txs`, which the configuration
         // keeps within a block's limit.
@@ -147,8 +161,9 @@ async fn propose(
         Ok(responder) => {
             let context = Arc::clone(context);
             tokio::spawn(async move {
-                match responder.await {
-                    Ok(Ok(response)) => {
+                let outcome = tokio::time::timeout(proposal_patience(&context), responder).await;
+                match outcome {
+                    Ok(Ok(Ok(response))) => {
                         context
                             .metrics
                             .propose_to_commit_seconds
@@ -156,15 +171,20 @@ async fn propose(
                         if let EntryApplied::Block(block) = response.data {
                             tracing::debug!(height = block.height, txs = count, "block committed");
                         }
+                        context.mempool.settle(&ids);
                     }
-                    Ok(Err(error)) => {
-                        // The entry may still commit under the next leader;
-                        // waiters learn either way from the applied blocks.
-                        tracing::warn!(%error, txs = count, "proposal not committed by this leader");
+                    Ok(Ok(Err(error))) => {
+                        tracing::warn!(%error, txs = count, "proposal lost with the leadership; handing it to the next leader");
+                        context.mempool.mark_forwarded(batch, context.id);
                     }
-                    Err(_) => tracing::warn!(txs = count, "Raft dropped the proposal"),
+                    Ok(Err(_)) | Err(_) => {
+                        tracing::warn!(
+                            txs = count,
+                            "no outcome for a proposal; handing it to the next leader"
+                        );
+                        context.mempool.mark_forwarded(batch, context.id);
+                    }
                 }
-                context.mempool.settle(&ids);
                 drop(permit);
             });
         }
@@ -200,6 +220,12 @@ async fn forward(context: &Arc<NodeContext>, leader: u64) {
                         if RETRYABLE.contains(&refusal.code.as_str()) =>
                     {
                         retry.push(pending);
+                    }
+                    // A replay means the transaction is already in the
+                    // leader's ledger: this node's waiters get the receipt
+                    // when it applies that block, not an error.
+                    ForwardOutcome::Refused(refusal) if refusal.code.as_str() == "replay" => {
+                        context.mempool.settle([&pending.id]);
                     }
                     ForwardOutcome::Refused(refusal) => {
                         context.mempool.settle([&pending.id]);

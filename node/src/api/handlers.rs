@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::views::{BlockView, HistoryItemView, PeerView, ReceiptView, StatusView, SubmitView};
-use crate::admission::{decode_body, Signatures, SubmitError};
+use crate::admission::{decode_body, SubmitError};
 use crate::commits::Committed;
 use crate::context::NodeContext;
 use crate::mempool::Inserted;
@@ -118,7 +118,7 @@ async fn submit_inner(
     let tx_id = tx.id();
     // Register before admitting, so a fast commit cannot be missed.
     let waiter = query.wait.then(|| context.commits.register(tx_id));
-    let admitted = context.admit(tx, Signatures::Verify);
+    let admitted = context.admit(tx);
     let inserted = match admitted {
         Ok((_, inserted)) => inserted,
         Err(error) => {
