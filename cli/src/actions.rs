@@ -3,7 +3,9 @@
 
 use gemtrail_ledger::codec::{BoundedString, BoundedVec};
 use gemtrail_ledger::ids::{Digest, OrgId, StoneId};
-use gemtrail_ledger::model::{Action, Carats, FourCs, ProposeTransfer};
+use gemtrail_ledger::model::{
+    Action, Carats, CountryCode, Date, FourCs, Origin, ProposeTransfer, RegisterStone, RoughInfo,
+};
 
 use crate::error::{CliError, CliResult};
 
@@ -41,5 +43,30 @@ pub(crate) fn propose(stones: &[&str], to: &str, terms: &str) -> CliResult<Actio
         stones: BoundedVec::new(ids).map_err(|error| CliError::new(error.to_string()))?,
         to: org(to)?,
         terms_commitment: digest(terms.as_bytes()),
+    }))
+}
+
+/// Registration of a 12.50 ct rough from Jwaneng, Botswana (the demo's and
+/// the benchmark's mine), with `evidence` hashes.
+pub(crate) fn register_jwaneng_rough(
+    id: &str,
+    description: &str,
+    evidence: Vec<Digest>,
+) -> CliResult<Action> {
+    Ok(Action::RegisterStone(RegisterStone {
+        stone_id: stone(id)?,
+        origin: Origin {
+            mine: text("Jwaneng")?,
+            country: CountryCode::parse("BW").map_err(|error| CliError::new(error.to_owned()))?,
+            region: text("Southern District")?,
+            extracted_on: Date::new(2026, 3, 14)
+                .map_err(|error| CliError::new(error.to_owned()))?,
+        },
+        rough: RoughInfo {
+            carats: Carats(1250),
+            description: text(description)?,
+        },
+        kp_certificate: text("BW-KP-2026-0042")?,
+        evidence: BoundedVec::new(evidence).map_err(|error| CliError::new(error.to_string()))?,
     }))
 }

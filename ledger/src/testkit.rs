@@ -6,7 +6,7 @@
 //! `mine`: producer, admin · `cutter`: manufacturer · `lab`: lab ·
 //! `trader`: trader · `retailer`: retailer · `auditor`: auditor, admin ·
 //! `registry`: admin. Governance therefore needs 2 of the 3 admins.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -38,19 +38,29 @@ pub const MEMBERS: [(&str, &[Role]); 7] = [
     ("registry", &[Role::Admin]),
 ];
 
+/// Fixtures are built from literals the tests choose: one that does not fit
+/// is a bug in the test, reported with the value and where it was used.
+#[track_caller]
+fn fixture<T, E: std::fmt::Debug>(result: Result<T, E>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!("test fixture {what:?} is invalid: {error:?}"),
+    }
+}
+
 /// An org id from a literal.
 pub fn org(name: &str) -> OrgId {
-    OrgId::parse(name).unwrap()
+    fixture(OrgId::parse(name), name)
 }
 
 /// A stone id from a literal.
 pub fn stone(name: &str) -> StoneId {
-    StoneId::parse(name).unwrap()
+    fixture(StoneId::parse(name), name)
 }
 
 /// A bounded string from a literal.
 pub fn text<const MAX: usize>(value: &str) -> BoundedString<MAX> {
-    BoundedString::new(value).unwrap()
+    fixture(BoundedString::new(value), value)
 }
 
 /// A deterministic key for `seed_name`.
@@ -85,7 +95,7 @@ impl Consortium {
                     org: org(name),
                     name: text(&format!("{name} ltd")),
                     roles: roles.iter().copied().collect::<RoleSet>(),
-                    keys: BoundedVec::new(vec![key.public_key()]).unwrap(),
+                    keys: fixture(BoundedVec::new(vec![key.public_key()]), "member keys"),
                 },
             );
             keys.insert(org(name), key);
@@ -93,7 +103,7 @@ impl Consortium {
         for (id, owner) in [(1u64, "mine"), (2, "cutter"), (3, "retailer")] {
             membership.nodes.insert(NodeId(id), node_record(id, owner));
         }
-        let chain_id = ChainId::parse(CHAIN).unwrap();
+        let chain_id = fixture(ChainId::parse(CHAIN), CHAIN);
         Self {
             genesis: GenesisState {
                 genesis_hash: BlockHash(blake3::hash(b"test genesis").into()),
@@ -138,7 +148,7 @@ impl Consortium {
         let signer = approvers[0];
         let mut signed = self.tx(signer, nonce, Action::Governance(change));
         for approver in &approvers[1..] {
-            signed = signed.approve(org(approver), self.key(approver)).unwrap();
+            signed = fixture(signed.approve(org(approver), self.key(approver)), approver);
         }
         signed
     }
@@ -159,9 +169,9 @@ pub fn node_record(id: u64, owner: &str) -> NodeRecord {
 pub fn origin() -> Origin {
     Origin {
         mine: text("Jwaneng"),
-        country: CountryCode::parse("BW").unwrap(),
+        country: fixture(CountryCode::parse("BW"), "BW"),
         region: text("Southern District"),
-        extracted_on: Date::new(2026, 3, 14).unwrap(),
+        extracted_on: fixture(Date::new(2026, 3, 14), "2026-03-14"),
     }
 }
 
@@ -175,14 +185,20 @@ pub fn register(stone_id: &str, carats: u64) -> Action {
             description: text("octahedral, light yellow"),
         },
         kp_certificate: text("BW-KP-2026-0042"),
-        evidence: BoundedVec::new(vec![Digest(blake3::hash(b"scan").into())]).unwrap(),
+        evidence: fixture(
+            BoundedVec::new(vec![Digest(blake3::hash(b"scan").into())]),
+            "evidence",
+        ),
     })
 }
 
 /// Propose `stones` to `to`.
 pub fn propose(stones: &[&str], to: &str) -> Action {
     Action::ProposeTransfer(ProposeTransfer {
-        stones: BoundedVec::new(stones.iter().map(|id| stone(id)).collect()).unwrap(),
+        stones: fixture(
+            BoundedVec::new(stones.iter().map(|id| stone(id)).collect()),
+            "parcel",
+        ),
         to: org(to),
         terms_commitment: Digest(blake3::hash(b"terms").into()),
     })
@@ -214,17 +230,19 @@ pub fn four_cs(carats: u64) -> FourCs {
 pub fn manufacture(rough: &str, outputs: &[(&str, u64)]) -> Action {
     Action::Manufacture(Manufacture {
         rough: stone(rough),
-        outputs: BoundedVec::new(
-            outputs
-                .iter()
-                .map(|(id, carats)| PolishedOutput {
-                    stone_id: stone(id),
-                    shape: text("round brilliant"),
-                    four_cs: four_cs(*carats),
-                })
-                .collect(),
-        )
-        .unwrap(),
+        outputs: fixture(
+            BoundedVec::new(
+                outputs
+                    .iter()
+                    .map(|(id, carats)| PolishedOutput {
+                        stone_id: stone(id),
+                        shape: text("round brilliant"),
+                        four_cs: four_cs(*carats),
+                    })
+                    .collect(),
+            ),
+            "polished outputs",
+        ),
         cutter: Cutter {
             name: text("Ada Facet"),
             experience_years: 17,
@@ -293,17 +311,19 @@ impl TestChain {
     pub fn proposal(&self, transactions: Vec<SignedTransaction>) -> BlockProposal {
         BlockProposal {
             timestamp_ms: GENESIS_TIME_MS + 1_000 * (self.state.tip().height + 1),
-            transactions: BoundedVec::new(transactions).unwrap(),
+            transactions: fixture(BoundedVec::new(transactions), "block transactions"),
         }
     }
 
     /// Applies a block of `transactions` and commits it.
     pub fn apply(&mut self, transactions: Vec<SignedTransaction>) -> &AppliedBlock {
         let proposal = self.proposal(transactions);
-        let applied = apply_block(&self.state, proposal).unwrap();
+        // A memory state has no I/O to fail.
+        let applied = fixture(apply_block(&self.state, proposal), "block");
         self.state.commit(&applied);
+        let index = self.blocks.len();
         self.blocks.push(applied);
-        self.blocks.last().unwrap()
+        &self.blocks[index]
     }
 
     /// Applies one transaction in its own block and returns its outcome.

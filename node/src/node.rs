@@ -532,3 +532,55 @@ impl Node {
         tracing::info!(node = self.context.id, "node stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gemtrail_genesis::sample::SampleConsortium;
+
+    fn config() -> NodeConfig {
+        NodeConfig::new("g.toml".into(), "data".into(), "n.key".into())
+    }
+
+    #[test]
+    fn a_key_outside_the_genesis_needs_a_node_id_and_addresses() {
+        let sample = SampleConsortium::generate_from_seed([3; 32], "start-test", 7000).unwrap();
+        let stranger = libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id();
+        let error = whoami(&config(), sample.genesis(), stranger).err().unwrap();
+        assert!(
+            error.to_string().starts_with(&format!(
+                "this node's peer id {stranger} is not among the genesis nodes"
+            )),
+            "{error}"
+        );
+        let mut joining = config();
+        joining.node_id = Some(9);
+        let error = whoami(&joining, sample.genesis(), stranger).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "a node that is not in the genesis must set `listen_addr` in its configuration"
+        );
+    }
+
+    #[test]
+    fn a_node_id_that_belongs_to_another_key_is_refused() {
+        let sample = SampleConsortium::generate_from_seed([3; 32], "start-test", 7000).unwrap();
+        let node_two = sample.genesis().peer_ids()[&gemtrail_ledger::ids::NodeId(2)];
+        let mut claims_one = config();
+        claims_one.node_id = Some(1);
+        let error = whoami(&claims_one, sample.genesis(), node_two)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .starts_with("node_id 1 is configured, but genesis node 1 has peer id"),
+            "{error}"
+        );
+        let me = whoami(&config(), sample.genesis(), node_two).ok().unwrap();
+        assert_eq!(me.id, 2);
+        assert!(me.in_genesis);
+    }
+}

@@ -12,12 +12,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gemtrail_genesis::sample::SampleConsortium;
 use gemtrail_genesis::{GenesisDocument, ValidGenesis};
-use gemtrail_ledger::ids::{BlockHash, OrgId};
-use gemtrail_ledger::model::{Action, SignedTransaction, Transaction};
+use gemtrail_ledger::ids::{BlockHash, OrgId, TxId};
+use gemtrail_ledger::model::{Action, Outcome, SignedTransaction, Transaction};
 use gemtrail_node::client::NodeClient;
 use gemtrail_node::{keys, Node, NodeConfig};
 use tempfile::TempDir;
@@ -369,6 +371,53 @@ impl Cluster {
         }
     }
 
+    /// Starts `workers` clients, spread over the nodes `targets`, each
+    /// submitting up to `per_worker` registrations (stone ids `PREFIX-w-n`)
+    /// one after another, each waiting for its receipt, until stopped.
+    pub fn start_load(&self, targets: &[u64], workers: u64, per_worker: u64, prefix: &str) -> Load {
+        let mut load = Load {
+            stop: Arc::new(AtomicBool::new(false)),
+            acknowledged: Arc::new(Mutex::new(Vec::new())),
+            workers: Vec::new(),
+        };
+        for worker in 0..workers {
+            let target = targets[(worker as usize) % targets.len().max(1)];
+            let client = self.client(target);
+            let txs: Vec<SignedTransaction> = (0..per_worker)
+                .map(|n| {
+                    self.tx(
+                        "miner",
+                        worker * 10_000 + n,
+                        register(&format!("{prefix}-{worker}-{n}")),
+                    )
+                })
+                .collect();
+            let stop = Arc::clone(&load.stop);
+            let acknowledged = Arc::clone(&load.acknowledged);
+            load.workers.push(tokio::spawn(async move {
+                for tx in txs {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match client.submit(&tx, true).await {
+                        Ok(answer) if answer.status == "committed" => {
+                            let outcome = answer.receipt.map(|receipt| receipt.outcome);
+                            if outcome != Some(Outcome::Applied) {
+                                return Err(format!("{} committed as {outcome:?}", tx.id()));
+                            }
+                            lock(&acknowledged).push(tx.id());
+                        }
+                        // Not acknowledged (say, in flight when a node died):
+                        // tests hold the cluster only to what it acknowledged.
+                        Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    }
+                }
+                Ok(())
+            }));
+        }
+        load
+    }
+
     /// Stops every node gracefully.
     pub async fn shutdown(mut self) {
         for id in self.running_ids() {
@@ -385,6 +434,37 @@ impl Drop for Cluster {
                 let _ = child.wait();
             }
         }
+    }
+}
+
+/// Clients submitting under load (see [`Cluster::start_load`]).
+#[derive(Debug)]
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<TxId>>>,
+    workers: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Load {
+    /// How many transactions have been acknowledged as committed so far.
+    pub fn acknowledged_count(&self) -> usize {
+        lock(&self.acknowledged).len()
+    }
+
+    /// Stops the clients, waits for them, and returns every transaction
+    /// acknowledged as committed (and applied).
+    pub async fn stop(self) -> anyhow::Result<Vec<TxId>> {
+        self.stop.store(true, Ordering::Relaxed);
+        for worker in self.workers {
+            worker.await?.map_err(anyhow::Error::msg)?;
+        }
+        Ok(lock(&self.acknowledged).clone())
     }
 }
 

@@ -122,6 +122,39 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
         let error = client.submit(&foreign, true).await.unwrap_err();
         assert_eq!(error.code(), Some("wrong_chain"), "{error}");
     }
+    // Requests the API cannot route or parse get JSON errors too.
+    let http = reqwest::Client::new();
+    let base = format!(
+        "http://{}",
+        cluster.client(leader).base().trim_start_matches("http://")
+    );
+    for (request, status, code) in [
+        (
+            http.get(format!("{base}/v1/nowhere")),
+            404,
+            "no_such_endpoint",
+        ),
+        (
+            http.delete(format!("{base}/v1/status")),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            http.get(format!("{base}/v1/blocks/not-a-height")),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            http.post(format!("{base}/v1/transactions?wait=perhaps")),
+            400,
+            "invalid_parameter",
+        ),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
     // Nothing was written: give a batch time to form, then compare tips.
     tokio::time::sleep(Duration::from_millis(300)).await;
     for id in cluster.node_ids() {

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gemtrail_ledger::ids::TxId;
@@ -35,65 +34,22 @@ async fn occurrences(cluster: &Cluster, id: u64, tip: u64) -> BTreeMap<TxId, usi
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_leader_stops_under_load_and_no_acknowledged_transaction_is_lost_or_doubled() {
     init_logs();
-    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    let mut cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
     let old_leader = cluster.wait_for_leader().await.unwrap();
     let survivors: Vec<u64> = cluster
         .node_ids()
         .into_iter()
         .filter(|id| *id != old_leader)
         .collect();
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut submitters = Vec::new();
-    for worker in 0..4u64 {
-        let target = survivors[(worker % 2) as usize];
-        let (client, txs) = {
-            let cluster = cluster.lock().await;
-            let txs: Vec<_> = (0..400)
-                .map(|n| {
-                    cluster.tx(
-                        "miner",
-                        worker * 10_000 + n,
-                        register(&format!("LD-{worker}-{n}")),
-                    )
-                })
-                .collect();
-            (cluster.client(target), txs)
-        };
-        let acknowledged = Arc::clone(&acknowledged);
-        let stop = Arc::clone(&stop);
-        submitters.push(tokio::spawn(async move {
-            for tx in txs {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                match client.submit(&tx, true).await {
-                    Ok(answer) if answer.status == "committed" => {
-                        let receipt = answer.receipt.unwrap();
-                        assert_eq!(receipt.outcome, Outcome::Applied);
-                        acknowledged.lock().unwrap().push(tx.id());
-                    }
-                    // Not acknowledged (e.g. in flight when the leader died):
-                    // the test only holds the cluster to what it acknowledged.
-                    Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-        }));
-    }
+    let load = cluster.start_load(&survivors, 4, 400, "LD");
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let before_stop = acknowledged.lock().unwrap().len();
-    cluster.lock().await.crash(old_leader).await;
-    let new_leader = cluster.lock().await.wait_for_leader().await.unwrap();
+    let before_stop = load.acknowledged_count();
+    cluster.crash(old_leader).await;
+    let new_leader = cluster.wait_for_leader().await.unwrap();
     assert_ne!(new_leader, old_leader);
     // Keep submitting for a while under the new leader.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for submitter in submitters {
-        submitter.await.unwrap();
-    }
-    let cluster = Arc::try_unwrap(cluster).unwrap().into_inner();
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = load.stop().await.unwrap();
     assert!(before_stop > 0, "nothing committed before the stop");
     assert!(
         acknowledged.len() > before_stop,

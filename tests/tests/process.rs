@@ -6,12 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gemtrail_ledger::model::Outcome;
-use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
+use gemtrail_tests::{init_logs, Cluster, ClusterOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_during_commits_loses_no_acknowledged_transaction() {
@@ -29,48 +26,14 @@ async fn kill_9_during_commits_loses_no_acknowledged_transaction() {
         .into_iter()
         .filter(|id| *id != victim)
         .collect();
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut submitters = Vec::new();
-    for worker in 0..4u64 {
-        let client = cluster.client(survivors[(worker % 2) as usize]);
-        let txs: Vec<_> = (0..500)
-            .map(|n| {
-                cluster.tx(
-                    "miner",
-                    worker * 10_000 + n,
-                    register(&format!("K9-{worker}-{n}")),
-                )
-            })
-            .collect();
-        let acknowledged = Arc::clone(&acknowledged);
-        let stop = Arc::clone(&stop);
-        submitters.push(tokio::spawn(async move {
-            for tx in txs {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                match client.submit(&tx, true).await {
-                    Ok(answer) if answer.status == "committed" => {
-                        assert_eq!(answer.receipt.unwrap().outcome, Outcome::Applied);
-                        acknowledged.lock().unwrap().push(tx.id());
-                    }
-                    Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-        }));
-    }
+    let load = cluster.start_load(&survivors, 4, 500, "K9");
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let before_kill = acknowledged.lock().unwrap().len();
+    let before_kill = load.acknowledged_count();
     cluster.crash(victim).await;
     let new_leader = cluster.wait_for_leader().await.unwrap();
     assert_ne!(new_leader, victim);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    stop.store(true, Ordering::Relaxed);
-    for submitter in submitters {
-        submitter.await.unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = load.stop().await.unwrap();
     assert!(before_kill > 0, "nothing committed before the kill");
     assert!(
         acknowledged.len() > before_kill,

@@ -18,14 +18,13 @@ use std::time::{Duration, Instant};
 use gemtrail_ledger::codec::{encode, BoundedVec};
 use gemtrail_ledger::ids::OrgId;
 use gemtrail_ledger::model::{
-    Action, Carats, CountryCode, Cutter, Date, LabReport, Manufacture, Origin, Outcome,
-    PolishedOutput, RegisterStone, RoughInfo, Transaction,
+    Action, Cutter, LabReport, Manufacture, Outcome, PolishedOutput, Transaction,
 };
 use gemtrail_node::client::NodeClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::actions::{digest, four_cs, org, propose, stone, text};
+use crate::actions::{digest, four_cs, org, propose, register_jwaneng_rough, stone, text};
 use crate::args::BenchArgs;
 use crate::error::{CliError, CliResult};
 use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium};
@@ -43,6 +42,19 @@ pub(crate) struct Latency {
     pub(crate) p99: f64,
     /// Slowest.
     pub(crate) max: f64,
+}
+
+impl Latency {
+    /// The figures of the microsecond latencies the submitters collected.
+    pub(crate) fn of(collected: &Mutex<Vec<u32>>) -> Self {
+        let mut sorted = collected.lock().map(|all| all.clone()).unwrap_or_default();
+        sorted.sort_unstable();
+        Self {
+            p50: percentile(&sorted, 0.50),
+            p99: percentile(&sorted, 0.99),
+            max: percentile(&sorted, 1.0),
+        }
+    }
 }
 
 /// One node's resource use.
@@ -136,22 +148,7 @@ fn stone_life(consortium: &Consortium, client: usize, index: usize) -> CliResult
             .cloned()
             .ok_or_else(|| CliError::new(format!("no key for {member}")))
     };
-    let register = Action::RegisterStone(RegisterStone {
-        stone_id: stone(&rough)?,
-        origin: Origin {
-            mine: text("Jwaneng")?,
-            country: CountryCode::parse("BW").map_err(|error| CliError::new(error.to_owned()))?,
-            region: text("Southern District")?,
-            extracted_on: Date::new(2026, 3, 14)
-                .map_err(|error| CliError::new(error.to_owned()))?,
-        },
-        rough: RoughInfo {
-            carats: Carats(1250),
-            description: text("octahedral")?,
-        },
-        kp_certificate: text("BW-KP-2026-0042")?,
-        evidence: BoundedVec::empty(),
-    });
+    let register = register_jwaneng_rough(&rough, "octahedral", Vec::new())?;
     let to_cutter = sign("miner", propose(&[&rough], "cutter", "terms")?)?;
     let to_cutter_id = to_cutter.id();
     let manufacture = Action::Manufacture(Manufacture {
@@ -353,7 +350,7 @@ fn log_failure(message: &str) {
 }
 
 /// The `fraction` percentile of sorted microsecond figures, in milliseconds.
-pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -535,12 +532,6 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     let finishing = futures_join(tasks);
     let _ = tokio::time::timeout(Duration::from_secs(15), finishing).await;
     nodes.stop();
-    let mut latencies = tally
-        .latencies_us
-        .lock()
-        .map(|all| all.clone())
-        .unwrap_or_default();
-    latencies.sort_unstable();
     let committed = tally.committed.load(Ordering::Relaxed);
     let committed_total = tally.committed_total.load(Ordering::Relaxed).max(1);
     let usage: Vec<NodeUsage> = pids
@@ -562,11 +553,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         warmup_seconds: args.warmup as f64,
         committed,
         committed_tx_per_s: committed as f64 / window.max(1e-9),
-        latency_ms: Latency {
-            p50: percentile(&latencies, 0.50),
-            p99: percentile(&latencies, 0.99),
-            max: percentile(&latencies, 1.0),
-        },
+        latency_ms: Latency::of(&tally.latencies_us),
         rejected: tally.rejected.load(Ordering::Relaxed),
         errors: tally.errors.load(Ordering::Relaxed),
         disk_bytes_per_committed_tx: disk_mean / committed_total as f64,

@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 use gemtrail_ledger::codec::{encode, BoundedVec};
 use gemtrail_ledger::ids::{OrgId, TxId};
 use gemtrail_ledger::model::{
-    Action, Carats, CountryCode, Cutter, Date, LabReport, Manufacture, Origin, Outcome,
-    PolishedOutput, RegisterStone, RoughInfo, Transaction,
+    Action, Cutter, LabReport, Manufacture, Outcome, PolishedOutput, Transaction,
 };
 use gemtrail_ledger::proof::verify_proof;
 use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
-use crate::actions::{digest, four_cs, propose, stone, text};
+use crate::actions::{digest, four_cs, propose, register_jwaneng_rough, stone, text};
 use crate::args::DemoArgs;
 use crate::cmd::verify::passport_markdown;
 use crate::error::{CliError, CliResult};
@@ -243,23 +242,11 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
 
 /// The journey itself. Returns the sold stone and where its passport goes.
 async fn walk(journey: &mut Journey<'_>) -> CliResult<(&'static str, PathBuf)> {
-    let register = Action::RegisterStone(RegisterStone {
-        stone_id: stone(ROUGH)?,
-        origin: Origin {
-            mine: text("Jwaneng")?,
-            country: CountryCode::parse("BW").map_err(|error| CliError::new(error.to_owned()))?,
-            region: text("Southern District")?,
-            extracted_on: Date::new(2026, 3, 14)
-                .map_err(|error| CliError::new(error.to_owned()))?,
-        },
-        rough: RoughInfo {
-            carats: Carats(1250),
-            description: text("octahedral, light yellow")?,
-        },
-        kp_certificate: text("BW-KP-2026-0042")?,
-        evidence: BoundedVec::new(vec![digest(b"mine intake scan")])
-            .map_err(|error| CliError::new(format!("demo: {error}")))?,
-    });
+    let register = register_jwaneng_rough(
+        ROUGH,
+        "octahedral, light yellow",
+        vec![digest(b"mine intake scan")],
+    )?;
     journey
         .must(
             "miner",

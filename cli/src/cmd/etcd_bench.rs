@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use crate::args::EtcdBenchArgs;
-use crate::cmd::bench::{percentile, Latency};
+use crate::cmd::bench::Latency;
 use crate::error::{CliError, CliResult};
 use crate::output::Out;
 
@@ -113,12 +113,6 @@ pub(crate) async fn run(out: Out, args: EtcdBenchArgs) -> CliResult {
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
-    let mut latencies = tally
-        .latencies_us
-        .lock()
-        .map(|all| all.clone())
-        .unwrap_or_default();
-    latencies.sort_unstable();
     let committed = tally.committed.load(Ordering::Relaxed);
     let report = EtcdReport {
         endpoints: args.endpoints.clone(),
@@ -127,11 +121,7 @@ pub(crate) async fn run(out: Out, args: EtcdBenchArgs) -> CliResult {
         seconds: window,
         committed,
         committed_puts_per_s: committed as f64 / window.max(1e-9),
-        latency_ms: Latency {
-            p50: percentile(&latencies, 0.50),
-            p99: percentile(&latencies, 0.99),
-            max: percentile(&latencies, 1.0),
-        },
+        latency_ms: Latency::of(&tally.latencies_us),
         errors: tally.errors.load(Ordering::Relaxed),
     };
     out.print(&report, || {
