@@ -1,10 +1,20 @@
-//! Ed25519 keys and signatures, verified strictly.
+//! Ed25519 keys and signatures, verified under ZIP-215's rules.
 //!
 //! Keys and signatures travel as raw bytes ([`PublicKey`], [`Signature`]) so that
 //! any 32 or 64 bytes decode canonically; validity is checked where it matters:
 //! [`PublicKey::check_registrable`] when a member's key is registered (refusing
-//! malformed and weak keys), and [`PublicKey::verify`] with `verify_strict` for every
-//! signature, which refuses non-canonical and small-order encodings.
+//! malformed and weak keys), and [`PublicKey::verify`] for every signature.
+//!
+//! Verification follows ZIP-215 (through `ed25519-zebra`): `s` must be
+//! canonical and the cofactored equation `[8][s]B = [8]R + [8][k]A` must hold.
+//! Those rules were written for consensus: every valid signature under them
+//! also verifies in a batch and every batch that verifies holds only valid
+//! signatures, so nodes that batch differently ([`crate::signature_batch`])
+//! still agree on every transaction. Every signature `verify_strict` accepts
+//! is accepted here too. What ZIP-215 adds (torsion in `R`, non-canonical
+//! point encodings) lets no one sign for a key they do not hold; a third party
+//! could alter such bytes of a valid signature, but the transaction id, which
+//! replay protection and receipts use, covers the unsigned transaction only.
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,7 +43,7 @@ impl PublicKey {
         Ok(())
     }
 
-    /// Verifies `signature` over `message` strictly.
+    /// Verifies `signature` over `message` (ZIP-215 rules).
     ///
     /// Verification is a pure function, so its successes are remembered in a
     /// small bounded memo ([`crate::verify_memo`]): a node that checked a
@@ -54,11 +64,11 @@ impl PublicKey {
     /// [`PublicKey::verify`] without the memo: always does the curve
     /// arithmetic (for benchmarks, and to check the memo against).
     pub fn verify_uncached(&self, message: &[u8], signature: &Signature) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
+        let Ok(key) = ed25519_zebra::VerificationKey::try_from(self.0) else {
             return false;
         };
-        let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &signature).is_ok()
+        let signature = ed25519_zebra::Signature::from_bytes(&signature.0);
+        key.verify(&signature, message).is_ok()
     }
 
     /// `ed25519:` followed by 64 hex digits.

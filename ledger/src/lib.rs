@@ -1,9 +1,9 @@
 //! # gemtrail-ledger
 //!
 //! The deterministic, verifiable heart of gemtrail: the data model of stones and
-//! custody ([`model`]), one canonical encoding ([`codec`]), strict signatures
-//! ([`crypto`]), the transaction rules ([`rules`]) and the pure block state machine
-//! ([`machine`]), merkle trees ([`merkle`]), the RocksDB ledger store ([`store`]),
+//! custody ([`model`]), one canonical encoding ([`codec`]), signatures
+//! ([`crypto`], checked in batches by [`signature_batch`]), the transaction
+//! rules ([`rules`]) and the pure block state machine ([`machine`]), merkle trees ([`merkle`]), the RocksDB ledger store ([`store`]),
 //! and provenance proofs that verify offline against the genesis ([`proof`]).
 //!
 //! Start reading at [`machine::apply_block`]: it takes a state and a block
@@ -21,6 +21,7 @@ pub mod merkle;
 pub mod model;
 pub mod proof;
 pub mod rules;
+pub mod signature_batch;
 pub mod state;
 pub mod store;
 #[cfg(any(test, feature = "test-utils"))]

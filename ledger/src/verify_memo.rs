@@ -4,7 +4,7 @@
 //! a client's transaction verifies its signatures twice: at the mempool's door
 //! and again when the block is applied. Verification is a pure function of
 //! (key, signature, message), so remembering its successes changes no
-//! outcome: a fingerprint is recorded only after `verify_strict` accepted
+//! outcome: a fingerprint is recorded only after verification accepted
 //! exactly those bytes, and failures are never recorded. The memo holds at
 //! most [`VERIFY_MEMO_MAX`] fingerprints and forgets the oldest first.
 //!
@@ -57,6 +57,21 @@ pub fn remember(fingerprint: Fingerprint) {
         return;
     }
     memo.order.push_back(fingerprint);
+    while memo.order.len() > VERIFY_MEMO_MAX {
+        if let Some(oldest) = memo.order.pop_front() {
+            memo.set.remove(&oldest);
+        }
+    }
+}
+
+/// Records many verifications that succeeded (one lock for a whole batch).
+pub fn remember_all(fingerprints: impl IntoIterator<Item = Fingerprint>) {
+    let mut memo = memo();
+    for fingerprint in fingerprints {
+        if memo.set.insert(fingerprint) {
+            memo.order.push_back(fingerprint);
+        }
+    }
     while memo.order.len() > VERIFY_MEMO_MAX {
         if let Some(oldest) = memo.order.pop_front() {
             memo.set.remove(&oldest);

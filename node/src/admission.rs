@@ -147,22 +147,31 @@ pub fn decode_body(body: &[u8]) -> Result<SignedTransaction, SubmitError> {
     })
 }
 
-/// The checks that need no ledger state: chain, at least one approval, valid
-/// signatures. Returns the transaction id. Run it outside any lock: signature
-/// verification is the door's main cost.
-pub fn check_form(tx: &SignedTransaction, chain_id: &ChainId) -> Result<TxId, SubmitError> {
+/// The checks that need neither ledger state nor curve arithmetic: the chain
+/// and at least one approval. Returns the transaction id.
+pub fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<TxId, SubmitError> {
     if &tx.tx.chain_id != chain_id {
         return Err(SubmitError::WrongChain {
             expected: chain_id.clone(),
             found: tx.tx.chain_id.clone(),
         });
     }
-    let tx_id = tx.id();
     if tx.approvals.is_empty() {
         return Err(SubmitError::Unsigned);
     }
+    Ok(tx.id())
+}
+
+/// Turns the verdicts on `tx`'s approvals (in order, as
+/// [`crate::signatures::SignatureVerifier`] gives them) into the first bad
+/// signature's error.
+pub fn check_signatures(
+    tx: &SignedTransaction,
+    tx_id: TxId,
+    verdicts: &[bool],
+) -> Result<(), SubmitError> {
     for (index, approval) in tx.approvals.iter().enumerate() {
-        if !approval.key.verify(tx_id.as_bytes(), &approval.signature) {
+        if !verdicts.get(index).copied().unwrap_or(false) {
             return Err(SubmitError::BadSignature {
                 tx_id,
                 index,
@@ -170,7 +179,7 @@ pub fn check_form(tx: &SignedTransaction, chain_id: &ChainId) -> Result<TxId, Su
             });
         }
     }
-    Ok(tx_id)
+    Ok(())
 }
 
 /// The checks against the ledger (keys of members, replay), then the mempool.

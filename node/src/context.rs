@@ -15,6 +15,7 @@ use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_genesis::ValidGenesis;
 use gemtrail_ledger::ids::TxId;
 use gemtrail_ledger::model::{NodeRecord, SignedTransaction};
+use gemtrail_ledger::signature_batch::SignatureCheck;
 use gemtrail_ledger::store::LedgerStore;
 use libp2p::{Multiaddr, PeerId};
 use openraft::{Raft, ServerState};
@@ -25,6 +26,7 @@ use crate::mempool::{Inserted, Mempool};
 use crate::metrics::Metrics;
 use crate::p2p::swarm::P2pHandle;
 use crate::shutdown::Shutdown;
+use crate::signatures::SignatureVerifier;
 
 /// Batching settings in force on this node (genesis values, local overrides).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +109,8 @@ pub struct NodeContext {
     pub ledger: LedgerStateMachine,
     /// Admitted transactions.
     pub mempool: Mempool,
+    /// The door's batched signature checks.
+    pub signatures: SignatureVerifier,
     /// Clients waiting for commits.
     pub commits: CommitWatch,
     /// The swarm.
@@ -163,14 +167,46 @@ impl NodeContext {
     }
 
     /// Admits a transaction into this node's mempool (see [`admission`]).
-    pub fn admit(&self, tx: SignedTransaction) -> Result<(TxId, Inserted), SubmitError> {
+    pub async fn admit(&self, tx: SignedTransaction) -> Result<(TxId, Inserted), SubmitError> {
+        self.admit_many(vec![tx]).await.pop().unwrap_or_else(|| {
+            Err(SubmitError::Internal {
+                reason: "admission gave no outcome".to_owned(),
+            })
+        })
+    }
+
+    /// Admits transactions in order, one outcome each; their signatures are
+    /// checked together, in the batch of whatever else is arriving.
+    pub async fn admit_many(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> Vec<Result<(TxId, Inserted), SubmitError>> {
         if !self.accepting.load(Ordering::Acquire) {
-            return Err(SubmitError::ShuttingDown);
+            return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
         }
-        let tx_id = admission::check_form(&tx, self.genesis.chain_id())?;
-        let inserted =
-            self.read(|store| admission::check_and_queue(tx, tx_id, store, &self.mempool))?;
-        Ok((tx_id, inserted))
+        let chain_id = self.genesis.chain_id();
+        let shaped: Vec<Result<TxId, SubmitError>> = txs
+            .iter()
+            .map(|tx| admission::check_shape(tx, chain_id))
+            .collect();
+        let checks: Vec<SignatureCheck> = txs
+            .iter()
+            .zip(&shaped)
+            .filter(|(_, shape)| shape.is_ok())
+            .flat_map(|(tx, _)| SignatureCheck::of_transaction(tx))
+            .collect();
+        let mut verdicts = self.signatures.verify(checks).await.into_iter();
+        txs.into_iter()
+            .zip(shaped)
+            .map(|(tx, shape)| {
+                let tx_id = shape?;
+                let mine: Vec<bool> = verdicts.by_ref().take(tx.approvals.len()).collect();
+                admission::check_signatures(&tx, tx_id, &mine)?;
+                let inserted =
+                    self.read(|store| admission::check_and_queue(tx, tx_id, store, &self.mempool))?;
+                Ok((tx_id, inserted))
+            })
+            .collect()
     }
 }
 

@@ -36,6 +36,7 @@ pub mod p2p;
 pub mod pump;
 pub mod runner;
 pub mod shutdown;
+pub mod signatures;
 
 pub use config::NodeConfig;
 pub use node::{Node, StartError};

@@ -38,6 +38,7 @@ use crate::p2p::swarm::{self, SwarmSettings};
 use crate::p2p::transport::P2pTransport;
 use crate::p2p::wire::APPEND_ENTRIES_MAX;
 use crate::shutdown::{self, Trigger};
+use crate::signatures::SignatureVerifier;
 use crate::{api, feed, keys, pump};
 
 /// Name of the file in the data directory that ties it to one chain and node.
@@ -425,6 +426,7 @@ impl Node {
             id: me.id,
             mempool: Mempool::new(usize::try_from(limits.mempool_txs_max).unwrap_or(usize::MAX)),
             commits: CommitWatch::default(),
+            signatures: SignatureVerifier::start(),
             metrics: Metrics::new(),
             directory: RwLock::new(directory),
             batching,

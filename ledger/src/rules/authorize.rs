@@ -1,4 +1,4 @@
-//! Authorisation: the right chain, no replay, a member signer, and valid strict
+//! Authorisation: the right chain, no replay, a member signer, and valid
 //! signatures by keys the approvers hold; for governance, a majority of Admins.
 //!
 //! Checks run cheapest first, and signatures last, so that a flood of

@@ -65,6 +65,10 @@ pub const COLUMNS: [&str; 11] = [
     GOVERNANCE,
 ];
 
+/// The columns read by key for every transaction applied or admitted, which
+/// get bloom filters (see the store's `tune_for_point_lookups`).
+pub const POINT_LOOKUP_COLUMNS: [&str; 4] = [TX_INDEX, STONES, PROPOSALS, BLOCK_HASHES];
+
 /// `meta` key of the chain id.
 pub const META_CHAIN_ID: &[u8] = b"chain_id";
 /// `meta` key of the genesis hash.

@@ -140,32 +140,33 @@ impl PeerService {
         }
     }
 
-    fn forward(
+    async fn forward(
         &self,
         context: &NodeContext,
         txs: Vec<gemtrail_ledger::model::SignedTransaction>,
     ) -> PeerResponse {
-        let leading = context.is_leader();
-        let outcomes = txs
-            .into_iter()
-            .map(|tx| {
-                if !leading {
-                    return ForwardOutcome::Refused(Refusal::new(
-                        "not_leader",
-                        "this node no longer leads",
-                    ));
-                }
-                // Verified again: a member's node is trusted to order, not to
-                // vouch for other members' signatures. (The memo makes the
-                // block's own check of them free on this node.)
-                match context.admit(tx) {
+        let outcomes: Vec<ForwardOutcome> = if context.is_leader() {
+            // Verified again: a member's node is trusted to order, not to
+            // vouch for other members' signatures. (The memo makes the
+            // block's own check of them free on this node.)
+            context
+                .admit_many(txs)
+                .await
+                .into_iter()
+                .map(|outcome| match outcome {
                     Ok((tx_id, _)) => ForwardOutcome::Admitted(tx_id),
                     Err(error) => {
                         ForwardOutcome::Refused(Refusal::new(error.code(), error.to_string()))
                     }
-                }
-            })
-            .collect::<Vec<_>>();
+                })
+                .collect()
+        } else {
+            txs.iter()
+                .map(|_| {
+                    ForwardOutcome::Refused(Refusal::new("not_leader", "this node no longer leads"))
+                })
+                .collect()
+        };
         match BoundedVec::new(outcomes) {
             Ok(outcomes) => PeerResponse::Forwarded(outcomes),
             Err(_) => refused("too_many", "more outcomes than a message carries"),
@@ -213,7 +214,7 @@ impl InboundHandler for PeerService {
             }
             PeerRequest::Forward(txs) => {
                 context.metrics.peer_request("forward");
-                self.forward(context, txs.into_inner())
+                self.forward(context, txs.into_inner()).await
             }
         }
     }
