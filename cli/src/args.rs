@@ -58,6 +58,8 @@ pub(crate) enum Command {
     Bench(BenchArgs),
     /// Drive an etcd v3 cluster with bare puts, as a yardstick for `bench`.
     BenchEtcd(EtcdBenchArgs),
+    /// Build a ledger of many stones, then time a proof at two sizes and the audit.
+    BenchScale(ScaleBenchArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -476,6 +478,29 @@ pub(crate) struct EtcdBenchArgs {
     /// Bytes per value.
     #[arg(long, default_value_t = 256)]
     pub(crate) value_bytes: usize,
+}
+
+/// Scale benchmark arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ScaleBenchArgs {
+    /// Stones in the ledger at the end.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) stones: u64,
+    /// Stones in the ledger when the proof is first timed.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) checkpoint: u64,
+    /// Registrations per block.
+    #[arg(long, default_value_t = 1_000)]
+    pub(crate) block_txs: usize,
+    /// Proof builds and verifications timed at each size (the median is kept).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) proof_runs: usize,
+    /// Where to build the ledger (a temporary directory inside it).
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Keep the ledger afterwards (to audit it again with `ledger audit`).
+    #[arg(long)]
+    pub(crate) keep: bool,
 }
 
 /// Demo arguments.

@@ -54,6 +54,7 @@ fn run(out: Out, command: Command) -> CliResult<ExitCode> {
         Command::Demo(args) => runtime()?.block_on(cmd::demo::run(out, args))?,
         Command::Bench(args) => runtime()?.block_on(cmd::bench::run(out, args))?,
         Command::BenchEtcd(args) => runtime()?.block_on(cmd::etcd_bench::run(out, args))?,
+        Command::BenchScale(args) => cmd::scale_bench::run(out, args)?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

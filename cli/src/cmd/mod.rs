@@ -7,6 +7,7 @@ pub(crate) mod genesis;
 pub(crate) mod keys;
 pub(crate) mod ledger;
 pub(crate) mod node;
+pub(crate) mod scale_bench;
 pub(crate) mod status;
 pub(crate) mod stone;
 pub(crate) mod verify;
