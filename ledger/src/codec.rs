@@ -164,6 +164,9 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
     /// The largest number of elements this vector may hold.
     pub const MAX: usize = MAX;
 
+    /// No elements (usable in constants).
+    pub const EMPTY: Self = Self(Vec::new());
+
     /// Wraps `items`, or reports how many there were when above `MAX`.
     pub fn new(items: Vec<T>) -> Result<Self, LengthError> {
         if items.len() > MAX {

@@ -15,6 +15,7 @@
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod history;
 pub mod ids;
 pub mod machine;
 pub mod merkle;

@@ -111,8 +111,11 @@ pub fn apply_block<V: LedgerView + ?Sized>(
         tx_root: merkle::root(&tx_leaves),
         receipts_root: merkle::root(&receipt_leaves),
         membership_root,
+        history_root: view.history().root(),
     };
     let hash = header.hash(&chain_id);
+    changes.history = view.history().clone();
+    changes.history_nodes = changes.history.append(hash);
     Ok(AppliedBlock {
         block: Block {
             header,

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::error::StoreResult;
+use crate::history::{HistoryNode, HistoryPeaks};
 use crate::ids::{BlockHash, ChainId, ProposalId, StoneId, TxId};
 use crate::model::{BlockHeader, Membership, Proposal, Stone};
 
@@ -63,6 +64,8 @@ pub trait LedgerView {
     /// Whether a transaction with this id was authorised in an earlier block (its
     /// id is burned: any copy is a replay).
     fn contains_tx(&self, id: &TxId) -> StoreResult<bool>;
+    /// The history tree's peaks: every block hash up to the tip, genesis first.
+    fn history(&self) -> &HistoryPeaks;
 }
 
 /// One entry of a stone's event index: the `seq`-th event of `stone` is the
@@ -92,6 +95,10 @@ pub struct StateChanges {
     pub indexed_txs: Vec<IndexedTx>,
     /// Positions of the applied governance transactions, in block order.
     pub governance_txs: Vec<u32>,
+    /// The history tree's peaks once this block's hash is appended.
+    pub history: HistoryPeaks,
+    /// The complete subtrees that appending this block's hash formed.
+    pub history_nodes: Vec<HistoryNode>,
 }
 
 /// A transaction-id index entry made by a block.
@@ -247,6 +254,7 @@ pub struct MemoryState {
     stones: BTreeMap<StoneId, Stone>,
     proposals: BTreeMap<ProposalId, Proposal>,
     tx_ids: HashSet<TxId>,
+    history: HistoryPeaks,
 }
 
 impl MemoryState {
@@ -259,6 +267,7 @@ impl MemoryState {
             stones: BTreeMap::new(),
             proposals: BTreeMap::new(),
             tx_ids: HashSet::new(),
+            history: HistoryPeaks::genesis(genesis.genesis_hash),
         }
     }
 
@@ -284,6 +293,7 @@ impl MemoryState {
         if let Some(membership) = &applied.changes.membership {
             self.membership = membership.clone();
         }
+        self.history = applied.changes.history.clone();
     }
 
     /// Every stone, by id.
@@ -315,5 +325,8 @@ impl LedgerView for MemoryState {
     }
     fn contains_tx(&self, id: &TxId) -> StoreResult<bool> {
         Ok(self.tx_ids.contains(id))
+    }
+    fn history(&self) -> &HistoryPeaks {
+        &self.history
     }
 }

@@ -7,7 +7,9 @@
 
 use super::error::ProofError;
 use super::ProvenEvent;
+use crate::codec::BoundedVec;
 use crate::error::StoreResult;
+use crate::history::HistoryPeaks;
 use crate::ids::{BlockHash, ChainId, ProposalId, StoneId, TxId};
 use crate::model::{Action, Membership, Proposal, RejectReason, Stone};
 use crate::rules::{self, Stop};
@@ -44,6 +46,14 @@ impl LedgerView for MembershipView<'_> {
     }
     fn contains_tx(&self, _id: &TxId) -> StoreResult<bool> {
         Ok(false)
+    }
+    fn history(&self) -> &HistoryPeaks {
+        // Governance rules do not read the history either.
+        static EMPTY: HistoryPeaks = HistoryPeaks {
+            leaf_count: 0,
+            peaks: BoundedVec::EMPTY,
+        };
+        &EMPTY
     }
 }
 

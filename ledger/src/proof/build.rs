@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 
 use super::error::ProofBuildError;
 use super::{
-    ProofSource, ProvenEvent, ProvenanceProof, TxLocation, PROOF_EVENTS_MAX, PROOF_GOVERNANCE_MAX,
-    PROOF_HEADERS_MAX,
+    ProofSource, ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation, PROOF_EVENTS_MAX,
+    PROOF_GOVERNANCE_MAX, PROOF_HEADERS_MAX,
 };
 use crate::codec::BoundedVec;
+use crate::history;
 use crate::ids::StoneId;
 use crate::machine::{receipt_leaf, tx_leaf};
-use crate::merkle;
+use crate::merkle::{self, MerklePath};
 use crate::model::BlockHeader;
 
 /// Longest ancestry followed (rough -> polished is 2; the margin tolerates
@@ -42,20 +43,50 @@ pub fn build_proof<S: ProofSource>(
         .into_iter()
         .map(|location| proven_event(source, location))
         .collect::<Result<Vec<_>, _>>()?;
-    let headers = headers(source)?;
-    let tip_hash = match headers.last() {
-        Some(tip) => tip.hash(source.chain_id()),
-        // A known stone implies at least one block.
-        None => return Err(ProofBuildError::MissingHeader { height: 1 }),
-    };
+    let tip_height = source.tip_height();
+    // A known stone implies at least one block.
+    let tip = header(source, tip_height.max(1))?;
+    let heights: BTreeSet<u64> = events
+        .iter()
+        .chain(&governance)
+        .map(|event| event.location.height)
+        .filter(|height| *height < tip.height)
+        .collect();
+    let headers = heights
+        .into_iter()
+        .map(|height| {
+            Ok(ProvenHeader {
+                header: header(source, height)?,
+                path: history_path(source, tip.height, height)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ProofBuildError>>()?;
     Ok(ProvenanceProof {
         chain_id: source.chain_id().clone(),
         stone: stone.clone(),
-        tip_hash,
-        headers: bounded(headers, "headers")?,
+        tip_hash: tip.hash(source.chain_id()),
+        genesis_path: history_path(source, tip.height, 0)?,
+        tip,
+        headers: bounded::<_, PROOF_HEADERS_MAX>(headers, "headers")?,
         events: bounded::<_, PROOF_EVENTS_MAX>(events, "events")?,
         governance: bounded::<_, PROOF_GOVERNANCE_MAX>(governance, "governance transactions")?,
     })
+}
+
+fn header<S: ProofSource>(source: &S, height: u64) -> Result<BlockHeader, ProofBuildError> {
+    source
+        .header(height)?
+        .ok_or(ProofBuildError::MissingHeader { height })
+}
+
+/// The path of the block at `height` (0: the genesis) into the history root
+/// of the block at `tip_height`, which covers the blocks below it.
+fn history_path<S: ProofSource>(
+    source: &S,
+    tip_height: u64,
+    height: u64,
+) -> Result<MerklePath, ProofBuildError> {
+    history::path(source, tip_height, height)?.ok_or(ProofBuildError::MissingHistory { height })
 }
 
 /// The stone and its ancestors, the stone first.
@@ -114,25 +145,6 @@ fn proven_event<S: ProofSource>(
         receipt,
         receipt_path,
     })
-}
-
-/// Every header from 1 to the tip.
-fn headers<S: ProofSource>(source: &S) -> Result<Vec<BlockHeader>, ProofBuildError> {
-    let tip = source.tip_height();
-    if tip > PROOF_HEADERS_MAX as u64 {
-        return Err(ProofBuildError::TooLarge {
-            what: "headers",
-            len: tip,
-            max: PROOF_HEADERS_MAX as u64,
-        });
-    }
-    (1..=tip)
-        .map(|height| {
-            source
-                .header(height)?
-                .ok_or(ProofBuildError::MissingHeader { height })
-        })
-        .collect()
 }
 
 fn bounded<T, const MAX: usize>(

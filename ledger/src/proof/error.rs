@@ -23,10 +23,16 @@ pub enum ProofBuildError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A header between 1 and the tip is missing.
+    /// A header the proof needs is missing.
     #[error("the store has no header at height {height}")]
     MissingHeader {
         /// The height.
+        height: u64,
+    },
+    /// A node of the history tree the proof needs is missing.
+    #[error("the store's history tree has no path to the block at height {height}")]
+    MissingHistory {
+        /// The block's height (0: the genesis).
         height: u64,
     },
     /// An indexed event or governance transaction is missing.
@@ -80,36 +86,32 @@ pub enum ProofError {
     /// The proof carries no header at all.
     #[error("the proof carries no headers")]
     NoHeaders,
-    /// Headers are not heights 1, 2, 3, ... in order.
-    #[error("expected a header at height {expected}, found height {found}")]
-    HeaderHeightGap {
-        /// The height that should come next.
-        expected: u64,
-        /// The height found.
-        found: u64,
-    },
-    /// Header 1 does not link to the genesis hash.
-    #[error("header 1 does not link to the genesis hash {genesis}")]
-    GenesisLinkBroken {
+    /// The tip's history does not start at this genesis.
+    #[error("the chain in the proof does not start at the genesis hash {genesis}")]
+    GenesisNotInHistory {
         /// The genesis hash.
         genesis: BlockHash,
-        /// The previous hash header 1 names.
-        found: BlockHash,
     },
-    /// A header's previous hash is not the hash of the header before it.
-    #[error("header {height} does not link to header {}", .height.saturating_sub(1))]
-    HeaderLinkBroken {
-        /// The header whose link is broken.
+    /// Headers are not in strictly ascending height order below the tip.
+    #[error("header {height} is out of order (headers ascend and stay below the tip)")]
+    HeadersOutOfOrder {
+        /// The header's height.
         height: u64,
     },
-    /// A header's timestamp is earlier than its parent's.
-    #[error("header {height} is older than its parent")]
+    /// A header is not the block at its height in the tip's history.
+    #[error("header {height} is not the block at that height in the tip's history")]
+    HeaderNotInHistory {
+        /// The header's height.
+        height: u64,
+    },
+    /// A header's timestamp is earlier than an earlier header's.
+    #[error("header {height} is older than an earlier block")]
     HeaderTimeReversed {
         /// The header.
         height: u64,
     },
-    /// The last header does not hash to the tip hash the proof claims.
-    #[error("the last header hashes to {computed}, the proof claims tip {claimed}")]
+    /// The tip header does not hash to the tip hash the proof claims.
+    #[error("the tip header hashes to {computed}, the proof claims tip {claimed}")]
     TipHashMismatch {
         /// The hash of the last header.
         computed: BlockHash,
@@ -118,8 +120,8 @@ pub enum ProofError {
     },
 
     // --- inclusion ---
-    /// An event names a height outside the header chain.
-    #[error("an event names height {height}, outside the chain")]
+    /// An event names a height whose header the proof does not carry.
+    #[error("an event names height {height}, whose header the proof does not carry")]
     EventOutsideChain {
         /// The height named.
         height: u64,

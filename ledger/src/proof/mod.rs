@@ -46,21 +46,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::BoundedVec;
 use crate::error::StoreResult;
+use crate::history::HistorySource;
 use crate::ids::{BlockHash, ChainId, Digest, StoneId};
 use crate::merkle::MerklePath;
 use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
 
-/// Most headers one proof may carry (one per block from height 1 to the tip).
-///
-/// A header encodes to 148 bytes, so 400,000 of them (59 MB) still decode under
-/// [`crate::codec::ENCODED_BYTES_MAX`]; a larger cap would let `build_proof` make
-/// proofs that no verifier can read. Chains longer than this need a header
-/// accumulator (see `docs/protocol.md`).
-pub const PROOF_HEADERS_MAX: usize = 400_000;
 /// Most stone events one proof may carry.
 pub const PROOF_EVENTS_MAX: usize = 65_536;
 /// Most governance transactions one proof may carry.
 pub const PROOF_GOVERNANCE_MAX: usize = 65_536;
+/// Most headers one proof may carry besides the tip's: one per block holding
+/// an event or a governance transaction.
+pub const PROOF_HEADERS_MAX: usize = PROOF_EVENTS_MAX + PROOF_GOVERNANCE_MAX;
 
 /// Where a transaction sits: block height and position in the block.
 #[derive(
@@ -99,6 +96,16 @@ pub struct ProvenEvent {
     pub receipt_path: MerklePath,
 }
 
+/// A block header with its path into the tip's history tree
+/// ([`crate::history`]): leaf `header.height` of the tip's `history_root`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProvenHeader {
+    /// The header.
+    pub header: BlockHeader,
+    /// Path from its hash to the tip's history root.
+    pub path: MerklePath,
+}
+
 /// A self-contained, offline-verifiable account of a stone's provenance.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ProvenanceProof {
@@ -107,10 +114,18 @@ pub struct ProvenanceProof {
     /// The stone it is about.
     pub stone: StoneId,
     /// The hash of the tip header: what an auditor compares with what the nodes
-    /// report, and the anchor that makes the last header tamper-evident.
+    /// report, and the anchor that makes every other header tamper-evident.
     pub tip_hash: BlockHash,
-    /// Every header from height 1 to the tip, in order.
-    pub headers: BoundedVec<BlockHeader, PROOF_HEADERS_MAX>,
+    /// The tip's header, whose history root commits to every earlier block.
+    pub tip: BlockHeader,
+    /// The genesis hash's path into the tip's history tree (leaf 0): the
+    /// chain starts at this genesis.
+    pub genesis_path: MerklePath,
+    /// The header of each block below the tip that holds an event or a
+    /// governance transaction, by ascending height, each proven into the
+    /// tip's history tree. Blocks in between are not needed: a proof grows
+    /// with its events and the logarithm of the chain's length.
+    pub headers: BoundedVec<ProvenHeader, PROOF_HEADERS_MAX>,
     /// Every event of the stone and its ancestors, in chain order, each once.
     pub events: BoundedVec<ProvenEvent, PROOF_EVENTS_MAX>,
     /// Every applied governance transaction from genesis to the tip, in chain order.
@@ -118,7 +133,7 @@ pub struct ProvenanceProof {
 }
 
 /// What a proof is built from.
-pub trait ProofSource {
+pub trait ProofSource: HistorySource {
     /// The chain id.
     fn chain_id(&self) -> &ChainId;
     /// Height of the last block (0 before the first).

@@ -3,6 +3,7 @@
 
 use super::{ProofSource, TxLocation};
 use crate::error::StoreResult;
+use crate::history::HistorySource;
 use crate::ids::{ChainId, Digest, StoneId};
 use crate::machine::AppliedBlock;
 use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
@@ -13,6 +14,22 @@ use crate::testkit::TestChain;
 fn block_at(chain: &TestChain, height: u64) -> Option<&AppliedBlock> {
     let index = usize::try_from(height.checked_sub(1)?).ok()?;
     chain.blocks.get(index)
+}
+
+impl HistorySource for TestChain {
+    fn history_node(&self, level: u8, position: u64) -> StoreResult<Option<Digest>> {
+        let leaves: Vec<Digest> = std::iter::once(self.consortium.genesis.genesis_hash)
+            .chain(self.blocks.iter().map(|applied| applied.hash))
+            .map(|hash| Digest(hash.0))
+            .collect();
+        let span = 1usize << level.min(32);
+        let start = usize::try_from(position)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(span);
+        Ok(leaves
+            .get(start..start.saturating_add(span))
+            .map(crate::merkle::root))
+    }
 }
 
 impl ProofSource for TestChain {

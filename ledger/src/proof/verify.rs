@@ -1,7 +1,8 @@
 //! Verifying a provenance proof offline, with nothing but the genesis.
 //!
-//! Every byte of a proof is bound by a check: the headers by the hash chain from
-//! the genesis hash to the claimed tip; each event's transaction and receipt by
+//! Every byte of a proof is bound by a check: the tip header by the claimed tip
+//! hash; the genesis hash and every other header by merkle paths into the tip's
+//! history tree, at their heights ([`crate::history`]); each event's transaction and receipt by
 //! merkle paths into its header (whose position and leaf count must match the
 //! event's location and the header's transaction count, so no path field is
 //! free); the chain id and the requested stone by direct comparison. A proof
@@ -16,8 +17,9 @@ use super::error::ProofError;
 use super::journey::VerifiedJourney;
 use super::lineage::find_lineage;
 use super::{ProvenEvent, ProvenanceProof, TxLocation};
-use crate::ids::ChainId;
+use crate::ids::{ChainId, Digest};
 use crate::machine::{receipt_leaf, tx_leaf};
+use crate::merkle::MerklePath;
 use crate::model::{BlockHeader, Outcome};
 use crate::state::GenesisState;
 
@@ -26,10 +28,9 @@ pub fn verify_proof(
     genesis: &GenesisState,
     proof: &ProvenanceProof,
 ) -> Result<VerifiedJourney, ProofError> {
-    check_header_chain(genesis, proof)?;
-    let headers = proof.headers.as_slice();
+    let headers = check_headers(genesis, proof)?;
     for event in proof.events.iter().chain(proof.governance.iter()) {
-        check_inclusion(&genesis.chain_id, headers, event)?;
+        check_inclusion(&genesis.chain_id, &headers, event)?;
     }
     check_order(proof.events.as_slice(), |location| {
         ProofError::EventsOutOfOrder {
@@ -45,15 +46,19 @@ pub fn verify_proof(
     })?;
     let lineage = find_lineage(&proof.stone, proof.events.as_slice())?;
     let mut custody = Custody::new(lineage);
-    replay(genesis, proof, &mut custody)?;
-    let tip_height = headers.len() as u64;
-    let journey = custody.into_journey(&proof.stone, tip_height, proof.tip_hash)?;
+    replay(genesis, proof, &headers, &mut custody)?;
+    let journey = custody.into_journey(&proof.stone, proof.tip.height, proof.tip_hash)?;
     Ok(VerifiedJourney::new(journey))
 }
 
-/// Checks the chain id, that headers are heights 1..=n each linking to the one
-/// before (header 1 to the genesis hash), and that the last hashes to the tip.
-fn check_header_chain(genesis: &GenesisState, proof: &ProvenanceProof) -> Result<(), ProofError> {
+/// Checks the chain id; that the tip header hashes to the claimed tip; that
+/// the tip's history tree starts at the genesis hash and holds each carried
+/// header at its height; and that heights ascend and times never go back.
+/// Returns the proven headers, tip last.
+fn check_headers<'p>(
+    genesis: &GenesisState,
+    proof: &'p ProvenanceProof,
+) -> Result<Vec<&'p BlockHeader>, ProofError> {
     let chain_id = &genesis.chain_id;
     if &proof.chain_id != chain_id {
         return Err(ProofError::WrongChain {
@@ -61,55 +66,63 @@ fn check_header_chain(genesis: &GenesisState, proof: &ProvenanceProof) -> Result
             found: proof.chain_id.clone(),
         });
     }
-    if proof.headers.is_empty() {
+    let tip = &proof.tip;
+    if tip.height == 0 {
         return Err(ProofError::NoHeaders);
     }
-    let mut previous_hash = genesis.genesis_hash;
-    let mut previous_time_ms = genesis.timestamp_ms;
-    for (position, header) in proof.headers.iter().enumerate() {
-        let height = position as u64 + 1;
-        if header.height != height {
-            return Err(ProofError::HeaderHeightGap {
-                expected: height,
-                found: header.height,
-            });
-        }
-        if header.prev_hash != previous_hash {
-            return Err(if height == 1 {
-                ProofError::GenesisLinkBroken {
-                    genesis: genesis.genesis_hash,
-                    found: header.prev_hash,
-                }
-            } else {
-                ProofError::HeaderLinkBroken { height }
-            });
-        }
-        if header.timestamp_ms < previous_time_ms {
-            return Err(ProofError::HeaderTimeReversed { height });
-        }
-        previous_hash = header.hash(chain_id);
-        previous_time_ms = header.timestamp_ms;
-    }
-    if previous_hash != proof.tip_hash {
+    let computed = tip.hash(chain_id);
+    if computed != proof.tip_hash {
         return Err(ProofError::TipHashMismatch {
-            computed: previous_hash,
+            computed,
             claimed: proof.tip_hash,
         });
     }
-    Ok(())
+    // Every path's index and leaf count are bound to what it proves, so no
+    // field of a path is free (see `check_inclusion`).
+    let in_history = |path: &MerklePath, height: u64, leaf: Digest| {
+        u64::from(path.index) == height
+            && u64::from(path.leaf_count) == tip.height
+            && path.verify(&leaf, &tip.history_root)
+    };
+    if !in_history(&proof.genesis_path, 0, Digest(genesis.genesis_hash.0)) {
+        return Err(ProofError::GenesisNotInHistory {
+            genesis: genesis.genesis_hash,
+        });
+    }
+    let mut headers = Vec::with_capacity(proof.headers.len() + 1);
+    let (mut previous_height, mut previous_time_ms) = (0, genesis.timestamp_ms);
+    for proven in proof.headers.iter() {
+        let height = proven.header.height;
+        if height <= previous_height || height >= tip.height {
+            return Err(ProofError::HeadersOutOfOrder { height });
+        }
+        if !in_history(&proven.path, height, Digest(proven.header.hash(chain_id).0)) {
+            return Err(ProofError::HeaderNotInHistory { height });
+        }
+        if proven.header.timestamp_ms < previous_time_ms {
+            return Err(ProofError::HeaderTimeReversed { height });
+        }
+        (previous_height, previous_time_ms) = (height, proven.header.timestamp_ms);
+        headers.push(&proven.header);
+    }
+    if tip.timestamp_ms < previous_time_ms {
+        return Err(ProofError::HeaderTimeReversed { height: tip.height });
+    }
+    headers.push(tip);
+    Ok(headers)
 }
 
 /// Checks that the event's transaction and receipt are at its location in its
 /// block, that the receipt is the transaction's, and that it was applied.
 fn check_inclusion(
     chain_id: &ChainId,
-    headers: &[BlockHeader],
+    headers: &[&BlockHeader],
     event: &ProvenEvent,
 ) -> Result<(), ProofError> {
     let TxLocation { height, tx_index } = event.location;
-    let header = height
-        .checked_sub(1)
-        .and_then(|position| usize::try_from(position).ok())
+    let header = headers
+        .binary_search_by_key(&height, |header| header.height)
+        .ok()
         .and_then(|position| headers.get(position))
         .ok_or(ProofError::EventOutsideChain { height })?;
     // Binding the path's index and leaf count to the location and the header
@@ -174,6 +187,7 @@ type Events<'p> = Peekable<slice::Iter<'p, ProvenEvent>>;
 fn replay(
     genesis: &GenesisState,
     proof: &ProvenanceProof,
+    headers: &[&BlockHeader],
     custody: &mut Custody,
 ) -> Result<(), ProofError> {
     let chain_id = &genesis.chain_id;
@@ -182,7 +196,7 @@ fn replay(
     let mut membership_root = membership.root(chain_id);
     let mut events = proof.events.iter().peekable();
     let mut governance = proof.governance.iter().peekable();
-    for header in proof.headers.iter() {
+    for header in headers.iter().copied() {
         while let Some(entry) = next_at(header.height, &mut events, &mut governance) {
             match entry {
                 Entry::Governance(event) => {

@@ -30,6 +30,7 @@ pub use dump::DUMP_MAGIC;
 use self::schema::{BlockLeaves, TipRecord, TxIndexEntry};
 use crate::codec::{decode, encode, BoundedVec};
 use crate::error::{StoreError, StoreResult};
+use crate::history::{HistoryPeaks, HistorySource};
 use crate::ids::{BlockHash, ChainId, Digest, ProposalId, StoneId, TxId};
 use crate::machine::{apply_block, AppliedBlock};
 use crate::model::{
@@ -81,6 +82,7 @@ pub struct LedgerStore {
     genesis_hash: BlockHash,
     tip: ChainTip,
     membership: Membership,
+    history: HistoryPeaks,
     options: StoreOptions,
 }
 
@@ -140,6 +142,7 @@ impl LedgerStore {
             genesis_hash: genesis.genesis_hash,
             tip: genesis.tip(),
             membership: genesis.membership.clone(),
+            history: HistoryPeaks::genesis(genesis.genesis_hash),
             options,
         };
         match store.get::<ChainId>(schema::META, schema::META_CHAIN_ID)? {
@@ -171,6 +174,12 @@ impl LedgerStore {
             schema::META_TIP,
             encode(&TipRecord::from(genesis.tip())),
         );
+        batch.put_cf(meta, schema::META_HISTORY, encode(&self.history));
+        batch.put_cf(
+            self.cf(schema::HISTORY)?,
+            schema::history_key(0, 0),
+            encode(&Digest(genesis.genesis_hash.0)),
+        );
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         self.db.write_opt(batch, &sync)?;
@@ -193,7 +202,14 @@ impl LedgerStore {
     fn load_tip(&mut self) -> StoreResult<()> {
         let tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
         self.membership = self.required(schema::META, schema::META_MEMBERSHIP)?;
+        self.history = self.required(schema::META, schema::META_HISTORY)?;
         self.tip = tip.into();
+        if self.history.leaf_count != self.tip.height + 1 {
+            return Err(StoreError::Inconsistent(format!(
+                "the history tree holds {} block hashes for a tip at height {}",
+                self.history.leaf_count, tip.height
+            )));
+        }
         if self.tip.height > 0 {
             // Stored data is input: a tip without its header is reported, not asserted.
             let header = self.header(self.tip.height)?.ok_or_else(|| {
@@ -348,6 +364,7 @@ impl LedgerStore {
         if let Some(membership) = &applied.changes.membership {
             self.membership = membership.clone();
         }
+        self.history = applied.changes.history.clone();
         Ok(())
     }
 
@@ -390,11 +407,17 @@ impl LedgerStore {
             encode(&leaves),
         );
         self.put_changes(&mut batch, applied, height)?;
-        batch.put_cf(
-            self.cf(schema::META)?,
-            schema::META_TIP,
-            encode(&TipRecord::from(new_tip)),
-        );
+        let history = self.cf(schema::HISTORY)?;
+        for node in &applied.changes.history_nodes {
+            batch.put_cf(
+                history,
+                schema::history_key(node.level, node.position),
+                encode(&node.hash),
+            );
+        }
+        let meta = self.cf(schema::META)?;
+        batch.put_cf(meta, schema::META_HISTORY, encode(&applied.changes.history));
+        batch.put_cf(meta, schema::META_TIP, encode(&TipRecord::from(new_tip)));
         Ok(batch)
     }
 
@@ -763,6 +786,15 @@ impl LedgerView for LedgerStore {
     }
     fn contains_tx(&self, id: &TxId) -> StoreResult<bool> {
         Ok(self.tx_index_entry(id)?.is_some_and(|entry| entry.burned))
+    }
+    fn history(&self) -> &HistoryPeaks {
+        &self.history
+    }
+}
+
+impl HistorySource for LedgerStore {
+    fn history_node(&self, level: u8, position: u64) -> StoreResult<Option<Digest>> {
+        self.get(schema::HISTORY, &schema::history_key(level, position))
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! | column | key | value |
 //! |---|---|---|
-//! | [`META`] | [`META_CHAIN_ID`], [`META_GENESIS_HASH`], [`META_MEMBERSHIP`], [`META_TIP`], [`META_APPLIER_MARKER`] | `ChainId`, `BlockHash`, `Membership`, [`TipRecord`], opaque bytes |
+//! | [`META`] | [`META_CHAIN_ID`], [`META_GENESIS_HASH`], [`META_MEMBERSHIP`], [`META_TIP`], [`META_HISTORY`], [`META_APPLIER_MARKER`] | `ChainId`, `BlockHash`, `Membership`, [`TipRecord`], `HistoryPeaks`, opaque bytes |
 //! | [`HEADERS`] | [`height_key`] | `BlockHeader` |
 //! | [`BLOCK_HASHES`] | block hash (32 bytes) | height (`u64`) |
 //! | [`BLOCK_TXS`] | [`location_key`] | `SignedTransaction` |
@@ -18,6 +18,7 @@
 //! | [`STONE_EVENTS`] | [`stone_event_key`] | `TxLocation` |
 //! | [`PROPOSALS`] | proposal id (32 bytes) | `Proposal` |
 //! | [`GOVERNANCE`] | [`location_key`] | `()` (empty) |
+//! | [`HISTORY`] | [`history_key`] | `Digest` (a complete subtree's root) |
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -50,8 +51,11 @@ pub const PROPOSALS: &str = "proposals";
 /// Locations of applied governance transactions.
 pub const GOVERNANCE: &str = "governance";
 
+/// The history tree's complete subtrees by level and position.
+pub const HISTORY: &str = "history";
+
 /// Every column family, in the order they are opened.
-pub const COLUMNS: [&str; 11] = [
+pub const COLUMNS: [&str; 12] = [
     META,
     HEADERS,
     BLOCK_HASHES,
@@ -63,6 +67,7 @@ pub const COLUMNS: [&str; 11] = [
     STONE_EVENTS,
     PROPOSALS,
     GOVERNANCE,
+    HISTORY,
 ];
 
 /// The columns read by key for every transaction applied or admitted, which
@@ -77,9 +82,19 @@ pub const META_GENESIS_HASH: &[u8] = b"genesis_hash";
 pub const META_MEMBERSHIP: &[u8] = b"membership";
 /// `meta` key of the tip.
 pub const META_TIP: &[u8] = b"tip";
+/// `meta` key of the history tree's peaks at the tip.
+pub const META_HISTORY: &[u8] = b"history";
 /// `meta` key of the applier marker: opaque bytes its applier (the consensus
 /// layer) stores with each block, see [`super::LedgerStore::apply_with_marker`].
 pub const META_APPLIER_MARKER: &[u8] = b"applier_marker";
+
+/// The key of a history subtree: its level, then its position, big-endian.
+pub fn history_key(level: u8, position: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = level;
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
+}
 
 /// The key of a block-level record: the height, big-endian.
 pub fn height_key(height: u64) -> [u8; 8] {

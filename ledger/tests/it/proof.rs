@@ -6,15 +6,16 @@ use std::sync::OnceLock;
 
 use gemtrail_ledger::codec::{decode, encode, BoundedVec};
 use gemtrail_ledger::crypto::SecretKey;
-use gemtrail_ledger::ids::{BlockHash, ChainId};
+use gemtrail_ledger::ids::{BlockHash, ChainId, Digest};
 use gemtrail_ledger::machine::{receipt_leaf, tx_leaf};
+use gemtrail_ledger::merkle;
 use gemtrail_ledger::model::{
     Action, Carats, Date, FlagReason, Governance, Member, RejectReason, Role, SignedTransaction,
     StoneStatus, Transaction,
 };
 use gemtrail_ledger::proof::{
-    build_proof, verify_proof, ProofBuildError, ProofError, ProvenEvent, ProvenanceProof, StepKind,
-    TxLocation,
+    build_proof, verify_proof, ProofBuildError, ProofError, ProvenEvent, ProvenHeader,
+    ProvenanceProof, StepKind, TxLocation,
 };
 use gemtrail_ledger::state::GenesisState;
 use gemtrail_ledger::testkit::{
@@ -113,14 +114,25 @@ fn governed_chain() -> TestChain {
 
 /// What a forger who controls every byte of the proof can do after tampering
 /// with events in single-transaction blocks: point each receipt at its (new)
-/// transaction, recompute those blocks' roots, relink every header and reclaim
-/// the tip. What is left to catch the forgery is the verifier's own replay.
-fn reseal(proof: &mut ProvenanceProof, chain_id: &ChainId) {
+/// transaction, recompute those blocks' roots, build a history tree of its
+/// own over the altered headers and reclaim the tip. What is left to catch
+/// the forgery is the verifier's own replay.
+fn reseal(proof: &mut ProvenanceProof, chain: &TestChain) {
+    let chain_id = &chain.consortium.chain_id();
     let mut headers = proof.headers.clone().into_inner();
     let mut events = proof.events.clone().into_inner();
     for event in events.iter_mut() {
         event.receipt.tx_id = event.transaction.id();
-        let header = &mut headers[(event.location.height - 1) as usize];
+        let height = event.location.height;
+        let header = if height == proof.tip.height {
+            &mut proof.tip
+        } else {
+            &mut headers
+                .iter_mut()
+                .find(|proven| proven.header.height == height)
+                .unwrap()
+                .header
+        };
         assert_eq!(
             header.tx_count, 1,
             "reseal handles single-transaction blocks"
@@ -128,12 +140,28 @@ fn reseal(proof: &mut ProvenanceProof, chain_id: &ChainId) {
         header.tx_root = tx_leaf(chain_id, &event.transaction);
         header.receipts_root = receipt_leaf(chain_id, &event.receipt);
     }
-    for position in 1..headers.len() {
-        headers[position].prev_hash = headers[position - 1].hash(chain_id);
-    }
-    proof.tip_hash = headers.last().unwrap().hash(chain_id);
     proof.headers = BoundedVec::new(headers).unwrap();
     proof.events = BoundedVec::new(events).unwrap();
+    rebuild_history(proof, chain);
+}
+
+/// Gives the proof a history tree of the forger's own: the genesis hash and
+/// the carried headers' hashes at their heights, filler elsewhere.
+fn rebuild_history(proof: &mut ProvenanceProof, chain: &TestChain) {
+    let chain_id = &chain.consortium.chain_id();
+    let mut leaves = vec![Digest([0xf1; 32]); proof.tip.height as usize];
+    leaves[0] = Digest(genesis(chain).genesis_hash.0);
+    for proven in proof.headers.iter() {
+        leaves[proven.header.height as usize] = Digest(proven.header.hash(chain_id).0);
+    }
+    proof.tip.history_root = merkle::root(&leaves);
+    proof.genesis_path = merkle::path(&leaves, 0).unwrap();
+    let mut headers = proof.headers.clone().into_inner();
+    for proven in headers.iter_mut() {
+        proven.path = merkle::path(&leaves, proven.header.height as usize).unwrap();
+    }
+    proof.headers = BoundedVec::new(headers).unwrap();
+    proof.tip_hash = proof.tip.hash(chain_id);
 }
 
 /// Replaces event `index` of the proof by `signer`'s re-signed `change` of it.
@@ -351,7 +379,10 @@ fn the_proof_holds_each_lineage_event_once_in_chain_order() {
     let (_, proof) = journey();
     let heights: Vec<u64> = proof.events.iter().map(|e| e.location.height).collect();
     assert_eq!(heights, vec![1, 2, 3, 4, 5, 6, 7, 8]);
-    assert_eq!(proof.headers.len(), 8);
+    // Block 8 is the tip; the proof carries the seven below it.
+    assert_eq!(proof.tip.height, 8);
+    let carried: Vec<u64> = proof.headers.iter().map(|p| p.header.height).collect();
+    assert_eq!(carried, vec![1, 2, 3, 4, 5, 6, 7]);
     assert!(proof.governance.is_empty());
 }
 
@@ -536,11 +567,9 @@ fn governance_without_an_admin_majority_is_refused_even_in_a_resealed_chain() {
     let mut approvals = governance[0].transaction.approvals.clone().into_inner();
     approvals.pop();
     governance[0].transaction.approvals = BoundedVec::new(approvals).unwrap();
-    let mut headers = proof.headers.clone().into_inner();
-    headers[1].tx_root = tx_leaf(&chain_id, &governance[0].transaction);
-    headers[1].prev_hash = headers[0].hash(&chain_id);
-    proof.tip_hash = headers[1].hash(&chain_id);
-    proof.headers = BoundedVec::new(headers).unwrap();
+    // The governance block is the tip.
+    proof.tip.tx_root = tx_leaf(&chain_id, &governance[0].transaction);
+    proof.tip_hash = proof.tip.hash(&chain_id);
     proof.governance = BoundedVec::new(governance).unwrap();
     assert_eq!(
         verify(&chain, &proof),
@@ -604,29 +633,51 @@ fn a_swapped_receipt_is_refused() {
 }
 
 #[test]
-fn broken_header_links_are_refused_where_they_break() {
+fn headers_outside_the_tips_history_are_refused() {
     let (chain, proof) = journey();
-    let mut relinked = proof.clone();
-    let mut headers = relinked.headers.clone().into_inner();
-    headers[4].prev_hash = BlockHash([7; 32]);
-    relinked.headers = BoundedVec::new(headers).unwrap();
+    let edited = |edit: &dyn Fn(&mut Vec<ProvenHeader>)| {
+        let mut edited = proof.clone();
+        let mut headers = edited.headers.clone().into_inner();
+        edit(&mut headers);
+        edited.headers = BoundedVec::new(headers).unwrap();
+        verify(&chain, &edited)
+    };
     assert_eq!(
-        verify(&chain, &relinked),
-        Err(ProofError::HeaderLinkBroken { height: 5 })
+        edited(&|headers| headers[4].header.prev_hash = BlockHash([7; 32])),
+        Err(ProofError::HeaderNotInHistory { height: 5 })
+    );
+    assert_eq!(
+        edited(&|headers| headers[2].header.timestamp_ms += 1),
+        Err(ProofError::HeaderNotInHistory { height: 3 })
+    );
+    assert_eq!(
+        edited(&|headers| headers[1].path = headers[2].path.clone()),
+        Err(ProofError::HeaderNotInHistory { height: 2 })
+    );
+    assert_eq!(
+        edited(&|headers| headers.swap(1, 2)),
+        Err(ProofError::HeadersOutOfOrder { height: 2 })
+    );
+    let tip = ProvenHeader {
+        header: proof.tip.clone(),
+        path: proof.genesis_path.clone(),
+    };
+    assert_eq!(
+        edited(&|headers| headers.push(tip.clone())),
+        Err(ProofError::HeadersOutOfOrder { height: 8 })
+    );
+    // An event whose block header is left out cannot be placed.
+    assert_eq!(
+        edited(&|headers| {
+            headers.remove(3);
+        }),
+        Err(ProofError::EventOutsideChain { height: 4 })
     );
 
-    let mut retimed = proof.clone();
-    let mut headers = retimed.headers.clone().into_inner();
-    headers[2].timestamp_ms += 1;
-    retimed.headers = BoundedVec::new(headers).unwrap();
-    assert_eq!(
-        verify(&chain, &retimed),
-        Err(ProofError::HeaderLinkBroken { height: 4 })
-    );
-
+    // A tip that is not the one claimed.
     let mut truncated = proof.clone();
     let mut headers = truncated.headers.clone().into_inner();
-    headers.pop();
+    truncated.tip = headers.pop().unwrap().header;
     truncated.headers = BoundedVec::new(headers).unwrap();
     assert_eq!(
         verify(&chain, &truncated),
@@ -635,18 +686,28 @@ fn broken_header_links_are_refused_where_they_break() {
             claimed: proof.tip_hash
         })
     );
+}
 
-    let mut gapped = proof;
-    let mut headers = gapped.headers.clone().into_inner();
-    headers.remove(3);
-    gapped.headers = BoundedVec::new(headers).unwrap();
-    assert_eq!(
-        verify(&chain, &gapped),
-        Err(ProofError::HeaderHeightGap {
-            expected: 4,
-            found: 5
-        })
-    );
+#[test]
+fn a_proof_stays_small_as_the_chain_grows() {
+    let mut chain = TestChain::new();
+    chain.must("mine", register("ROUGH-1", 1000));
+    for n in 0..300 {
+        chain.must("mine", register(&format!("FILL-{n}"), 100));
+    }
+    let proof = proof_of(&chain, "ROUGH-1");
+    assert_eq!(proof.tip.height, 301);
+    assert_eq!(proof.headers.len(), 1, "only the registration's block");
+    assert!(proof.headers.as_slice()[0].path.siblings.len() <= 9);
+    assert!(verify(&chain, &proof).is_ok());
+
+    // A history tree of the forger's own (the blocks in between made up)
+    // verifies, but under a tip hash no node reports: the journey shows it.
+    let mut forged = proof.clone();
+    rebuild_history(&mut forged, &chain);
+    let journey = verify_proof(genesis(&chain), &forged).unwrap();
+    assert_ne!(journey.journey().tip_hash, chain.blocks[300].hash);
+    assert_eq!(proof.tip_hash, chain.blocks[300].hash);
 }
 
 #[test]
@@ -720,9 +781,8 @@ fn a_proof_does_not_verify_against_another_genesis() {
     other_hash.genesis_hash = BlockHash([9; 32]);
     assert_eq!(
         verify_proof(&other_hash, &proof).map(|_| ()),
-        Err(ProofError::GenesisLinkBroken {
-            genesis: BlockHash([9; 32]),
-            found: genesis(&chain).genesis_hash
+        Err(ProofError::GenesisNotInHistory {
+            genesis: BlockHash([9; 32])
         })
     );
 
@@ -890,7 +950,7 @@ fn a_resealed_bad_signature_is_refused() {
         approvals[0].signature.0[0] ^= 0x01;
         event.transaction.approvals = BoundedVec::new(approvals).unwrap();
     });
-    reseal(&mut proof, &chain.consortium.chain_id());
+    reseal(&mut proof, &chain);
     assert_eq!(
         verify(&chain, &proof),
         Err(ProofError::BadSignature {
@@ -908,7 +968,7 @@ fn a_resealed_signature_by_a_foreign_key_is_refused() {
         // Signed as "mine", but with a key mine never held.
         event.transaction = event.transaction.tx.clone().sign(&key_for("stranger"));
     });
-    reseal(&mut proof, &chain.consortium.chain_id());
+    reseal(&mut proof, &chain);
     assert_eq!(
         verify(&chain, &proof),
         Err(ProofError::KeyNotOfMember {
@@ -929,7 +989,7 @@ fn an_insider_forgery_of_the_cut_is_refused() {
             testkit::manufacture("ROUGH-1", &[("POL-1", 700), ("POL-2", 350)]),
         );
     });
-    reseal(&mut proof, &chain.consortium.chain_id());
+    reseal(&mut proof, &chain);
     assert_eq!(
         verify(&chain, &proof),
         Err(ProofError::CaratsExceeded {
@@ -947,7 +1007,7 @@ fn an_insider_forgery_of_roles_and_answers_is_refused() {
 
     let mut sold_by_trader = proof.clone();
     re_sign(&chain, &mut sold_by_trader, 7, "trader", |_| {});
-    reseal(&mut sold_by_trader, &chain.consortium.chain_id());
+    reseal(&mut sold_by_trader, &chain);
     assert_eq!(
         verify(&chain, &sold_by_trader),
         Err(ProofError::MissingRole {
@@ -960,7 +1020,7 @@ fn an_insider_forgery_of_roles_and_answers_is_refused() {
 
     let mut accepted_by_trader = proof.clone();
     re_sign(&chain, &mut accepted_by_trader, 6, "trader", |_| {});
-    reseal(&mut accepted_by_trader, &chain.consortium.chain_id());
+    reseal(&mut accepted_by_trader, &chain);
     assert_eq!(
         verify(&chain, &accepted_by_trader),
         Err(ProofError::NotReceiver {
@@ -973,7 +1033,7 @@ fn an_insider_forgery_of_roles_and_answers_is_refused() {
 
     let mut offered_by_lab = proof;
     re_sign(&chain, &mut offered_by_lab, 1, "lab", |_| {});
-    reseal(&mut offered_by_lab, &chain.consortium.chain_id());
+    reseal(&mut offered_by_lab, &chain);
     assert_eq!(
         verify(&chain, &offered_by_lab),
         Err(ProofError::NotCustodian {

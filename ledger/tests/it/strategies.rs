@@ -17,7 +17,7 @@ use gemtrail_ledger::model::{
     Receipt, RegisterStone, RejectReason, Role, RoleSet, RoughInfo, SignedTransaction, Stone,
     StoneKind, StoneStatus, Transaction,
 };
-use gemtrail_ledger::proof::{ProvenEvent, ProvenanceProof, TxLocation};
+use gemtrail_ledger::proof::{ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 
@@ -488,6 +488,7 @@ pub fn block_header() -> BoxedStrategy<BlockHeader> {
         digest(),
         digest(),
         digest(),
+        digest(),
     )
         .prop_map(
             |(
@@ -498,6 +499,7 @@ pub fn block_header() -> BoxedStrategy<BlockHeader> {
                 tx_root,
                 receipts_root,
                 membership_root,
+                history_root,
             )| {
                 BlockHeader {
                     height,
@@ -507,6 +509,7 @@ pub fn block_header() -> BoxedStrategy<BlockHeader> {
                     tx_root,
                     receipts_root,
                     membership_root,
+                    history_root,
                 }
             },
         )
@@ -741,23 +744,32 @@ pub fn proven_event() -> BoxedStrategy<ProvenEvent> {
         .boxed()
 }
 
+pub fn proven_header() -> BoxedStrategy<ProvenHeader> {
+    (block_header(), merkle_path())
+        .prop_map(|(header, path)| ProvenHeader { header, path })
+        .boxed()
+}
+
 pub fn provenance_proof() -> BoxedStrategy<ProvenanceProof> {
     (
-        chain_id(),
-        stone_id(),
-        block_hash(),
-        bounded_vec(block_header(), 3),
+        (chain_id(), stone_id(), block_hash()),
+        (block_header(), merkle_path()),
+        bounded_vec(proven_header(), 3),
         bounded_vec(proven_event(), 2),
         bounded_vec(proven_event(), 2),
     )
         .prop_map(
-            |(chain_id, stone, tip_hash, headers, events, governance)| ProvenanceProof {
-                chain_id,
-                stone,
-                tip_hash,
-                headers,
-                events,
-                governance,
+            |((chain_id, stone, tip_hash), (tip, genesis_path), headers, events, governance)| {
+                ProvenanceProof {
+                    chain_id,
+                    stone,
+                    tip_hash,
+                    tip,
+                    genesis_path,
+                    headers,
+                    events,
+                    governance,
+                }
             },
         )
         .boxed()
