@@ -86,6 +86,9 @@ impl Debug for RocksLogStore {
     }
 }
 
+/// The log database's memtable budget, both columns together.
+const LOG_MEMTABLES_BYTES: usize = 32 << 20;
+
 impl RocksLogStore {
     /// The names of the column families the store needs.
     pub const COLUMN_FAMILIES: [&'static str; 2] = [LOGS_CF, META_CF];
@@ -96,6 +99,10 @@ impl RocksLogStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // Bounds the memtables of both columns together: entries are
+        // written once, read back while fresh, and purged after snapshots,
+        // so there is no point holding more of them in memory.
+        options.set_db_write_buffer_size(LOG_MEMTABLES_BYTES);
         options
     }
 

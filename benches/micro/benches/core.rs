@@ -14,7 +14,9 @@ use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::machine::apply_block;
 use gemtrail_ledger::model::SignedTransaction;
 use gemtrail_ledger::proof::{build_proof, verify_proof};
+use gemtrail_ledger::signature_batch::{verify_all, SignatureCheck};
 use gemtrail_ledger::store::LedgerStore;
+use gemtrail_ledger::verify_memo;
 use gemtrail_ledger::testkit::{register, stone, TestChain};
 
 const BLOCK_TXS: usize = 1_000;
@@ -76,6 +78,26 @@ fn signatures(c: &mut Criterion) {
             })
         })
     });
+    // Batched: the memo is cleared each time so every signature is checked.
+    let checks: Vec<SignatureCheck> = many
+        .iter()
+        .map(|(id, approval)| SignatureCheck {
+            key: approval.key,
+            signature: approval.signature,
+            tx_id: *id,
+        })
+        .collect();
+    for size in [8usize, 64, BLOCK_TXS] {
+        group.throughput(Throughput::Elements(BLOCK_TXS as u64));
+        group.bench_function(format!("verify 1000 transactions in batches of {size}"), |b| {
+            b.iter(|| {
+                verify_memo::clear();
+                checks
+                    .chunks(size)
+                    .all(|batch| verify_all(batch).iter().all(|valid| *valid))
+            })
+        });
+    }
     group.finish();
 }
 

@@ -5,9 +5,12 @@
 //! (the rough it was cut from), each as a [`ProvenEvent`]: the signed
 //! transaction, its receipt, and merkle paths into its block's header. It also
 //! carries every applied governance transaction, so the verifier can rebuild the
-//! membership in force at each height, and the whole header chain from height 1
-//! to the tip, so every header link back to the genesis hash can be checked and
-//! every header's membership root compared with the rebuilt membership.
+//! membership in force at each height; the tip's header; and the header of
+//! each block holding one of those transactions, proven into the tip's history
+//! tree ([`crate::history`]) together with the genesis hash. Each carried
+//! header's membership root is compared with the rebuilt membership. Blocks in
+//! between are not carried, so a proof grows with its events and the logarithm
+//! of the chain's length.
 //!
 //! [`ProofSource`] is what a proof is built from: the RocksDB store implements it,
 //! and so does the in-memory test chain.

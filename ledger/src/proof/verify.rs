@@ -21,6 +21,7 @@ use crate::ids::{ChainId, Digest};
 use crate::machine::{receipt_leaf, tx_leaf};
 use crate::merkle::MerklePath;
 use crate::model::{BlockHeader, Outcome};
+use crate::signature_batch::{self, SignatureCheck};
 use crate::state::GenesisState;
 
 /// Verifies `proof` against `genesis` and tells the journey it proves.
@@ -32,6 +33,15 @@ pub fn verify_proof(
     for event in proof.events.iter().chain(proof.governance.iter()) {
         check_inclusion(&genesis.chain_id, &headers, event)?;
     }
+    // One batch for every signature in the proof; the replay below then
+    // finds each verdict in the memo (the verdicts are the same either way).
+    let checks: Vec<SignatureCheck> = proof
+        .events
+        .iter()
+        .chain(proof.governance.iter())
+        .flat_map(|event| SignatureCheck::of_transaction(&event.transaction))
+        .collect();
+    signature_batch::verify_all(&checks);
     check_order(proof.events.as_slice(), |location| {
         ProofError::EventsOutOfOrder {
             height: location.height,

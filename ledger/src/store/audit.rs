@@ -4,7 +4,8 @@
 //! For each height it reads the header and the transactions, checks the height
 //! and the previous-hash link, recomputes the transaction merkle root, then
 //! re-executes the block with [`apply_block`] over a fresh [`MemoryState`]
-//! started from the genesis. Re-execution re-verifies every signature strictly,
+//! started from the genesis. Re-execution re-verifies every signature (a
+//! second thread checks each block's signatures ahead of the replay),
 //! every membership and role check and every rule; the recomputed header, hash,
 //! receipts, leaves and index entries must equal what is stored. At the end the
 //! stored tip, membership and stone states must equal the recomputed ones.
@@ -15,6 +16,7 @@
 //! of stones; it is an offline, whole-ledger operation by nature.
 
 use std::path::Path;
+use std::sync::mpsc;
 
 use super::LedgerStore;
 use crate::error::{StoreError, StoreResult};
@@ -23,6 +25,7 @@ use crate::machine::{apply_block, tx_leaf, AppliedBlock};
 use crate::merkle;
 use crate::model::{BlockHeader, BlockProposal, SignedTransaction};
 use crate::proof::TxLocation;
+use crate::signature_batch;
 use crate::state::{GenesisState, LedgerView, MemoryState};
 
 /// What the audit found.
@@ -159,27 +162,56 @@ pub fn audit(
         first_failure: None,
     };
     let mut state = MemoryState::new(genesis);
-    for height in 1..=tip.height {
-        progress(height, tip.height);
-        match audit_block(store, &state, height)? {
-            Ok(applied) => {
-                state.commit(&applied);
-                report.blocks_checked += 1;
-                report.transactions_checked += applied.block.transactions.len() as u64;
-            }
-            Err(problem) => {
-                report.first_failure = Some(AuditFailure { height, problem });
-                return Ok(report);
+    std::thread::scope(|scope| -> StoreResult<()> {
+        // Signatures are checked on a second core, a block or two ahead of
+        // the replay, which then finds the verdicts in the memo.
+        let (warmed_sender, warmed) = mpsc::sync_channel(WARM_AHEAD_BLOCKS);
+        scope.spawn(move || warm_ahead(store, tip.height, warmed_sender));
+        for height in 1..=tip.height {
+            progress(height, tip.height);
+            // Err only once the warmer has stopped: the replay checks alone.
+            let _ = warmed.recv();
+            match audit_block(store, &state, height)? {
+                Ok(applied) => {
+                    state.commit(&applied);
+                    report.blocks_checked += 1;
+                    report.transactions_checked += applied.block.transactions.len() as u64;
+                }
+                Err(problem) => {
+                    report.first_failure = Some(AuditFailure { height, problem });
+                    return Ok(());
+                }
             }
         }
-    }
-    if let Err(problem) = audit_final_state(store, &state)? {
-        report.first_failure = Some(AuditFailure {
-            height: tip.height,
-            problem,
-        });
-    }
+        if let Err(problem) = audit_final_state(store, &state)? {
+            report.first_failure = Some(AuditFailure {
+                height: tip.height,
+                problem,
+            });
+        }
+        Ok(())
+    })?;
     Ok(report)
+}
+
+/// How many blocks the signature warmer may run ahead of the replay (the
+/// verification memo holds far more than this many blocks' signatures).
+const WARM_AHEAD_BLOCKS: usize = 2;
+
+/// Checks each block's signatures as one batch and says so, until the replay
+/// stops listening. What it cannot read it leaves to the replay, which reads
+/// the same records again and reports them.
+fn warm_ahead(store: &LedgerStore, tip_height: u64, warmed: mpsc::SyncSender<u64>) {
+    for height in 1..=tip_height {
+        if let Ok(Some(header)) = store.header(height) {
+            if let Ok(transactions) = store.block_transactions(height, header.tx_count) {
+                signature_batch::warm(&transactions);
+            }
+        }
+        if warmed.send(height).is_err() {
+            return;
+        }
+    }
 }
 
 /// The outcome of checking one block: the re-executed block, or the problem.

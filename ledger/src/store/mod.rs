@@ -746,11 +746,18 @@ fn tune_for_point_lookups(options: &mut Options) {
     options.set_block_based_table_factory(&table);
 }
 
+/// The ledger database's memtable budget, all columns together.
+const LEDGER_MEMTABLES_BYTES: usize = 48 << 20;
+
 /// Opens the database with every column family of [`schema::COLUMNS`].
 fn open_db(path: &Path, mode: OpenMode) -> StoreResult<DB> {
     let mut db_options = Options::default();
     db_options.create_if_missing(mode == OpenMode::ReadWrite);
     db_options.create_missing_column_families(mode == OpenMode::ReadWrite);
+    // One budget for all twelve columns' memtables. Left per column (64 MiB
+    // each, two of them), memtables grow with what a busy node writes until
+    // a column fills its own, and a node's memory with them.
+    db_options.set_db_write_buffer_size(LEDGER_MEMTABLES_BYTES);
     let descriptors = schema::COLUMNS.iter().map(|name| {
         let mut column_options = Options::default();
         column_options.set_compression_type(DBCompressionType::Lz4);
