@@ -646,3 +646,50 @@ fn a_short_bench_commits_a_valid_workload_with_nothing_rejected() {
         "{report}"
     );
 }
+
+#[test]
+fn a_small_scale_bench_builds_audits_and_proves_a_ten_event_stone() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap().to_owned();
+    let stdout = ok(
+        dir.path(),
+        &[
+            "--output",
+            "json",
+            "bench-scale",
+            "--stones",
+            "3000",
+            "--checkpoint",
+            "1000",
+            "--block-txs",
+            "500",
+            "--proof-runs",
+            "3",
+            "--dir",
+            &dir_arg,
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["build"]["stones"], 3000, "{report}");
+    // The tracked stone's ten events plus 2,999 registrations.
+    assert_eq!(report["build"]["transactions"], 3009, "{report}");
+    assert_eq!(report["proof_small"]["stones"], 1000, "{report}");
+    assert_eq!(report["proof_small"]["events"], 10, "{report}");
+    assert_eq!(report["proof_large"]["events"], 10, "{report}");
+    assert!(report["proof_ratio"].as_f64().unwrap() > 0.0, "{report}");
+    assert_eq!(report["audit"]["clean"], true, "{report}");
+    assert_eq!(report["audit"]["transactions"], 3009, "{report}");
+    // The ledger was removed: only the directory it was built in is left.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bench_scale_refuses_a_checkpoint_at_or_above_the_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gemtrail(
+        dir.path(),
+        &["bench-scale", "--stones", "100", "--checkpoint", "100"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--checkpoint must be"));
+}
