@@ -37,7 +37,14 @@ pub struct SignatureCheck {
 impl SignatureCheck {
     /// One check per approval of `signed`.
     pub fn of_transaction(signed: &SignedTransaction) -> impl Iterator<Item = SignatureCheck> + '_ {
-        let tx_id = signed.id();
+        Self::of_approvals(signed, signed.id())
+    }
+
+    /// One check per approval of `signed`, whose id the caller already has.
+    pub fn of_approvals(
+        signed: &SignedTransaction,
+        tx_id: TxId,
+    ) -> impl Iterator<Item = SignatureCheck> + '_ {
         signed.approvals.iter().map(move |approval| SignatureCheck {
             key: approval.key,
             signature: approval.signature,

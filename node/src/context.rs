@@ -192,8 +192,8 @@ impl NodeContext {
         let checks: Vec<SignatureCheck> = txs
             .iter()
             .zip(&shaped)
-            .filter(|(_, shape)| shape.is_ok())
-            .flat_map(|(tx, _)| SignatureCheck::of_transaction(tx))
+            .filter_map(|(tx, shape)| Some((tx, *shape.as_ref().ok()?)))
+            .flat_map(|(tx, tx_id)| SignatureCheck::of_approvals(tx, tx_id))
             .collect();
         let mut verdicts = self.signatures.verify(checks).await.into_iter();
         txs.into_iter()
