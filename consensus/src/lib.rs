@@ -8,7 +8,8 @@
 //! then [`log_store::RocksLogStore`], the RocksDB Raft log store (storage v2),
 //! [`record`], the canonical borsh mirrors of the openraft values it stores,
 //! [`state_machine::LedgerStateMachine`], which applies each committed entry
-//! through the ledger's pure state machine and store, and [`network`], the
+//! through the ledger's pure state machine and store and keeps its snapshots as
+//! files ([`snapshot_files`]), and [`network`], the
 //! transport-agnostic contract that the libp2p transport (in `node`) and the
 //! in-memory test network (`memory_network`, feature `test-utils`, with
 //! drops, delays and partitions) both implement.
@@ -27,6 +28,7 @@ pub mod log_store;
 pub mod memory_network;
 pub mod network;
 pub mod record;
+pub mod snapshot_files;
 pub mod state_machine;
 #[cfg(feature = "test-utils")]
 pub mod testing;

@@ -14,35 +14,37 @@
 //! ledger state, so their marker is written once, at the end of the batch or
 //! with the next block, whichever comes first.
 //!
-//! **Snapshots** are whole-ledger dumps ([`LedgerStore::export_dump`]) taken
-//! under the store's lock, so the dump and the marker naming its last entry
-//! agree; installing one replaces the ledger and records the snapshot's log id
-//! and membership as the marker, in one atomic batch
-//! ([`LedgerStore::import_dump`]). The current snapshot is kept in memory.
+//! **Snapshots** are whole-ledger dumps ([`DumpView::write_to`]) read from one
+//! RocksDB snapshot, so the dump and the marker naming its last entry agree,
+//! while applying goes on: the store is not held during the dump. They are
+//! written to files ([`SnapshotFiles`]), never held whole in memory. Installing
+//! one replaces the ledger and records the snapshot's log id and membership as
+//! the marker, in one atomic batch ([`LedgerStore::import_dump_from`]).
 //!
 //! RocksDB work runs on tokio's blocking pool so the runtime's workers are not
 //! stalled. Every failure is a fatal [`StateMachineError`], reported to openraft
 //! as a `StorageError`.
 
-use std::io::Cursor;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::state::GenesisState;
-use gemtrail_ledger::store::{LedgerStore, StoreOptions};
+use gemtrail_ledger::store::{DumpView, LedgerStore, StoreOptions};
 use gemtrail_ledger::{DecodeError, StoreError};
 use openraft::storage::RaftStateMachine;
 use openraft::{
     AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
     StorageIOError,
 };
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 use crate::error::RecordError;
 use crate::record::{LogIdRecord, StoredMembershipRecord};
+use crate::snapshot_files::{CurrentSnapshot, SnapshotFiles};
 use crate::types::{
     BlockApplied, EntryApplied, NodeInfo, RaftEntry, RaftLogId, RaftNodeId, RaftStorageError,
     RaftStoredMembership, TypeConfig,
@@ -78,6 +80,14 @@ pub enum StateMachineError {
         index: u64,
         /// Why.
         source: RecordError,
+    },
+    /// A snapshot file could not be created, read or written.
+    #[error("snapshot file failed to {operation}: {reason}")]
+    SnapshotFile {
+        /// What the state machine was doing.
+        operation: &'static str,
+        /// The I/O error.
+        reason: String,
     },
     /// The blocking task that did the ledger work did not finish.
     #[error("the ledger task failed: {reason}")]
@@ -134,19 +144,10 @@ fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> StateMachi
     move |source| StateMachineError::Store { operation, source }
 }
 
-/// A snapshot held in memory: its metadata and its bytes (a ledger store dump).
-#[derive(Clone, Debug)]
-struct StoredSnapshot {
-    meta: SnapshotMeta<RaftNodeId, NodeInfo>,
-    bytes: Vec<u8>,
-}
-
-impl StoredSnapshot {
-    fn to_snapshot(&self) -> Snapshot<TypeConfig> {
-        Snapshot {
-            meta: self.meta.clone(),
-            snapshot: Box::new(Cursor::new(self.bytes.clone())),
-        }
+fn snapshot_io(operation: &'static str) -> impl FnOnce(std::io::Error) -> StateMachineError {
+    move |error| StateMachineError::SnapshotFile {
+        operation,
+        reason: error.to_string(),
     }
 }
 
@@ -168,13 +169,12 @@ pub enum LedgerEvent {
 }
 
 /// The Raft state machine over the ledger store. Clones share the store and
-/// the current snapshot, so a clone serves as the snapshot builder and as the
+/// the snapshot files, so a clone serves as the snapshot builder and as the
 /// node's read handle.
 #[derive(Clone, Debug)]
 pub struct LedgerStateMachine {
     store: Arc<Mutex<LedgerStore>>,
-    current_snapshot: Arc<Mutex<Option<StoredSnapshot>>>,
-    snapshots_built: Arc<AtomicU64>,
+    snapshots: Arc<SnapshotFiles>,
     /// Every block applied and every snapshot installed, for the node's
     /// commit waiters and metrics. Sending never blocks: a subscriber that
     /// falls [`APPLIED_FEED_CAPACITY`] events behind is told it lagged.
@@ -182,26 +182,24 @@ pub struct LedgerStateMachine {
 }
 
 impl LedgerStateMachine {
-    /// Opens (or creates) the ledger store in `path` for `genesis`.
+    /// Opens (or creates) the ledger store in `path` for `genesis`, keeping
+    /// snapshot files in `snapshot_dir` (emptied now: see [`SnapshotFiles`]).
     pub fn open(
         path: &Path,
+        snapshot_dir: &Path,
         genesis: &GenesisState,
         options: StoreOptions,
     ) -> Result<Self, StateMachineError> {
         let store = LedgerStore::open_with(path, genesis, options)
             .map_err(store_error("open the ledger"))?;
-        Ok(Self::from_store(store))
-    }
-
-    /// Wraps an open ledger store.
-    pub fn from_store(store: LedgerStore) -> Self {
+        let snapshots =
+            SnapshotFiles::open(snapshot_dir).map_err(snapshot_io("prepare its directory"))?;
         let (feed, _) = broadcast::channel(APPLIED_FEED_CAPACITY);
-        Self {
+        Ok(Self {
             store: Arc::new(Mutex::new(store)),
-            current_snapshot: Arc::default(),
-            snapshots_built: Arc::default(),
+            snapshots: Arc::new(snapshots),
             feed,
-        }
+        })
     }
 
     /// Subscribes to the blocks applied and snapshots installed from now on.
@@ -240,45 +238,88 @@ impl LedgerStateMachine {
             .map_err(task_failed)?
     }
 
-    /// Dumps the ledger, with the marker it holds, on the blocking pool. The
-    /// store stays locked meanwhile, so the dump and the marker agree.
-    async fn dump(&self) -> Result<(AppliedMarker, Vec<u8>), StateMachineError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
-            let store = lock(&store);
-            let marker = read_marker(&store)?;
-            let dump = store
-                .export_dump()
-                .map_err(store_error("dump the ledger"))?;
-            Ok((marker, dump))
-        })
-        .await
-        .map_err(task_failed)?
+    /// Dumps the ledger into a new snapshot file on the blocking pool, and
+    /// says what the dump covers. The store is held only to take the view.
+    async fn dump_to_file(&self) -> Result<CurrentSnapshot, StateMachineError> {
+        let view = self.read(LedgerStore::dump_view);
+        let snapshots = Arc::clone(&self.snapshots);
+        tokio::task::spawn_blocking(move || write_snapshot(&view, &snapshots))
+            .await
+            .map_err(task_failed)?
     }
 
-    /// Replaces the ledger with `dump`, recording `marker`, on the blocking pool.
-    async fn replace(&self, dump: Vec<u8>, marker: Vec<u8>) -> Result<(), StateMachineError> {
+    /// Replaces the ledger with the dump in `file`, recording `marker`, and
+    /// keeps a copy of the dump as the current snapshot, on the blocking pool.
+    async fn replace(
+        &self,
+        file: std::fs::File,
+        marker: Vec<u8>,
+    ) -> Result<PathBuf, StateMachineError> {
         let store = Arc::clone(&self.store);
+        let snapshots = Arc::clone(&self.snapshots);
         tokio::task::spawn_blocking(move || {
+            let len = file
+                .metadata()
+                .map_err(snapshot_io("read a received snapshot"))?
+                .len();
             lock(&store)
-                .import_dump(&dump, &marker)
-                .map_err(store_error("install a snapshot"))
+                .import_dump_from(&file, len, &marker)
+                .map_err(store_error("install a snapshot"))?;
+            // Kept to send on, should this node lead before its next build.
+            let path = snapshots.path_for(snapshots.next_number());
+            let mut copy =
+                std::fs::File::create(&path).map_err(snapshot_io("create a snapshot file"))?;
+            let mut source = &file;
+            source
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| std::io::copy(&mut source, &mut copy))
+                .map_err(snapshot_io("copy a received snapshot"))?;
+            Ok(path)
         })
         .await
         .map_err(task_failed)?
     }
+}
 
-    /// A snapshot id unique within this process: the log id and a counter.
-    fn next_snapshot_id(&self, last_applied: Option<RaftLogId>) -> String {
-        let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
-        match last_applied {
-            Some(log_id) => format!(
-                "{}-{}-{}-{count}",
-                log_id.leader_id.term, log_id.leader_id.node_id, log_id.index
-            ),
-            None => format!("empty-{count}"),
-        }
-    }
+/// Writes a dump of `view` to a new file of `snapshots`, naming the snapshot
+/// after the last entry the dump covers.
+fn write_snapshot(
+    view: &DumpView,
+    snapshots: &SnapshotFiles,
+) -> Result<CurrentSnapshot, StateMachineError> {
+    let number = snapshots.next_number();
+    let path = snapshots.path_for(number);
+    // Not synced: snapshot files do not outlive the process.
+    let file = std::fs::File::create(&path).map_err(snapshot_io("create a snapshot file"))?;
+    let written = view
+        .write_to(&file)
+        .map_err(store_error("dump the ledger"))?;
+    let marker = match written.marker {
+        Some(bytes) => AppliedMarker::from_bytes(&bytes)?,
+        None => AppliedMarker::default(),
+    };
+    let snapshot_id = match marker.last_applied {
+        Some(log_id) => format!(
+            "{}-{}-{}-{number}",
+            log_id.leader_id.term, log_id.leader_id.node_id, log_id.index
+        ),
+        None => format!("empty-{number}"),
+    };
+    Ok(CurrentSnapshot {
+        meta: SnapshotMeta {
+            last_log_id: marker.last_applied,
+            last_membership: marker.membership,
+            snapshot_id,
+        },
+        path,
+    })
+}
+
+/// Opens a snapshot file for openraft to read.
+async fn open_snapshot(path: &Path) -> Result<tokio::fs::File, StateMachineError> {
+    tokio::fs::File::open(path)
+        .await
+        .map_err(snapshot_io("open a snapshot file"))
 }
 
 fn task_failed(error: tokio::task::JoinError) -> StateMachineError {
@@ -354,23 +395,22 @@ fn fatal(error: StateMachineError) -> RaftStorageError {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for LedgerStateMachine {
-    /// A dump of the whole ledger as of the last applied entry. It is also kept
-    /// in memory as the current snapshot.
+    /// A dump of the whole ledger as of the last applied entry, written to a
+    /// file that becomes the current snapshot.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
-        let (marker, bytes) = self.dump().await.map_err(|error| {
+        let write_error = |error: StateMachineError| {
             StorageIOError::write_snapshot(None, AnyError::error(error.to_string()))
-        })?;
-        let stored = StoredSnapshot {
-            meta: SnapshotMeta {
-                last_log_id: marker.last_applied,
-                last_membership: marker.membership,
-                snapshot_id: self.next_snapshot_id(marker.last_applied),
-            },
-            bytes,
         };
-        let snapshot = stored.to_snapshot();
-        *lock(&self.current_snapshot) = Some(stored);
-        Ok(snapshot)
+        let built = self.dump_to_file().await.map_err(write_error)?;
+        let file = open_snapshot(&built.path).await.map_err(write_error)?;
+        let meta = built.meta.clone();
+        self.snapshots
+            .replace_current(built)
+            .map_err(|error| write_error(snapshot_io("remove a replaced snapshot")(error)))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        })
     }
 }
 
@@ -401,14 +441,18 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    /// An unnamed file beside the snapshots, on the ledger's disk.
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
+        let file = self.snapshots.scratch_file().map_err(|error| {
+            StorageIOError::write_snapshot(None, AnyError::error(error.to_string()))
+        })?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<RaftNodeId, NodeInfo>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<tokio::fs::File>,
     ) -> Result<(), RaftStorageError> {
         let read_error = |error: StateMachineError| {
             StorageIOError::read_snapshot(
@@ -422,14 +466,23 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
         }
         .to_bytes()
         .map_err(read_error)?;
-        let bytes = snapshot.into_inner();
-        self.replace(bytes.clone(), marker)
+        let mut file = *snapshot;
+        file.flush()
+            .await
+            .map_err(|error| read_error(snapshot_io("finish a received snapshot")(error)))?;
+        file.seek(SeekFrom::Start(0))
+            .await
+            .map_err(|error| read_error(snapshot_io("rewind a received snapshot")(error)))?;
+        let path = self
+            .replace(file.into_std().await, marker)
             .await
             .map_err(read_error)?;
-        *lock(&self.current_snapshot) = Some(StoredSnapshot {
-            meta: meta.clone(),
-            bytes,
-        });
+        self.snapshots
+            .replace_current(CurrentSnapshot {
+                meta: meta.clone(),
+                path,
+            })
+            .map_err(|error| read_error(snapshot_io("remove a replaced snapshot")(error)))?;
         let height = self.read(|store| store.tip().height);
         let _no_subscribers = self.feed.send(LedgerEvent::SnapshotInstalled { height });
         Ok(())
@@ -438,8 +491,18 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
-        Ok(lock(&self.current_snapshot)
-            .as_ref()
-            .map(StoredSnapshot::to_snapshot))
+        let Some(current) = self.snapshots.current() else {
+            return Ok(None);
+        };
+        let file = open_snapshot(&current.path).await.map_err(|error| {
+            StorageIOError::read_snapshot(
+                Some(current.meta.signature()),
+                AnyError::error(error.to_string()),
+            )
+        })?;
+        Ok(Some(Snapshot {
+            meta: current.meta,
+            snapshot: Box::new(file),
+        }))
     }
 }

@@ -7,7 +7,7 @@
 //! [`RocksLogStore`] in a fresh temporary directory for
 //! `openraft::testing::Suite::test_all`.
 
-use std::io::Cursor;
+use std::io::{Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -20,6 +20,7 @@ use openraft::{
     StorageIOError,
 };
 use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use gemtrail_ledger::DecodeError;
 
@@ -101,6 +102,27 @@ impl MemoryState {
     }
 }
 
+/// An unnamed temporary file holding `bytes`, positioned at its start: the
+/// form openraft takes snapshot data in ([`TypeConfig`]'s `SnapshotData`).
+pub fn file_holding(bytes: &[u8]) -> std::io::Result<tokio::fs::File> {
+    let mut file = tempfile::tempfile()?;
+    file.write_all(bytes)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(tokio::fs::File::from_std(file))
+}
+
+/// Everything in a snapshot file, read from its start.
+pub async fn file_bytes(file: &mut tokio::fs::File) -> std::io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(0)).await?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).await?;
+    Ok(bytes)
+}
+
+fn snapshot_file_error(error: std::io::Error) -> RaftStorageError {
+    StorageIOError::write_snapshot(None, AnyError::new(&error)).into()
+}
+
 /// A snapshot held in memory: its metadata and its bytes.
 #[derive(Clone, Debug)]
 struct StoredSnapshot {
@@ -168,9 +190,10 @@ impl RaftSnapshotBuilder<TypeConfig> for MemoryStateMachine {
             meta: meta.clone(),
             bytes: bytes.clone(),
         });
+        drop(shared);
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Box::new(file_holding(&bytes).map_err(snapshot_file_error)?),
         })
     }
 }
@@ -201,16 +224,18 @@ impl RaftStateMachine<TypeConfig> for MemoryStateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
+        Ok(Box::new(file_holding(&[]).map_err(snapshot_file_error)?))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<RaftNodeId, NodeInfo>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        mut snapshot: Box<tokio::fs::File>,
     ) -> Result<(), RaftStorageError> {
-        let bytes = snapshot.into_inner();
+        let bytes = file_bytes(&mut snapshot).await.map_err(|error| {
+            StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&error))
+        })?;
         let state = MemoryState::from_bytes(&bytes).map_err(|error| {
             StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&error))
         })?;
@@ -226,9 +251,12 @@ impl RaftStateMachine<TypeConfig> for MemoryStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
-        Ok(self.lock().current_snapshot.clone().map(|stored| Snapshot {
+        let Some(stored) = self.lock().current_snapshot.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(Snapshot {
             meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.bytes)),
+            snapshot: Box::new(file_holding(&stored.bytes).map_err(snapshot_file_error)?),
         }))
     }
 }

@@ -7,7 +7,6 @@
 //! types that are stored also derive borsh, the one canonical encoding.
 
 use std::fmt;
-use std::io::Cursor;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use gemtrail_ledger::codec::BoundedString;
@@ -20,14 +19,14 @@ use crate::error::NodeInfoError;
 openraft::declare_raft_types!(
     /// gemtrail's openraft type configuration: one Raft entry is one
     /// [`BlockProposal`], node ids are `u64`, nodes are described by [`NodeInfo`],
-    /// snapshots are in-memory byte buffers, and the runtime is tokio.
+    /// snapshots are ledger dumps in files, and the runtime is tokio.
     pub TypeConfig:
         D = BlockProposal,
         R = EntryApplied,
         NodeId = u64,
         Node = NodeInfo,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

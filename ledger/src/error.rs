@@ -94,6 +94,9 @@ pub enum StoreError {
     /// Something stored is missing or inconsistent.
     #[error("inconsistent store: {0}")]
     Inconsistent(String),
+    /// Reading or writing a store dump's bytes failed.
+    #[error("store dump could not be read or written: {0}")]
+    DumpIo(String),
 }
 
 /// Result of ledger-store operations.

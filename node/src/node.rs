@@ -337,6 +337,7 @@ impl Node {
         // entry after the applied marker from its own synced log.
         let ledger = LedgerStateMachine::open(
             &ledger_path,
+            &config.data_dir.join("snapshots"),
             &genesis.ledger_genesis(),
             StoreOptions { sync_writes: false },
         )

@@ -2,6 +2,7 @@
 //! `TestChain` builds, blank and membership entries build none, the applied
 //! state survives a reopen, and a snapshot reproduces the ledger on another node.
 
+use gemtrail_consensus::testing::{file_bytes, file_holding};
 use gemtrail_consensus::types::{RaftEntry, RaftStoredMembership};
 use gemtrail_consensus::{BlockApplied, EntryApplied, LedgerStateMachine};
 use gemtrail_ledger::model::BlockProposal;
@@ -11,12 +12,14 @@ use gemtrail_ledger::testkit::{stone, Consortium, TestChain};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
 
 use crate::support::{blank, log_id, membership, membership_entry};
 
 fn open(dir: &TempDir) -> LedgerStateMachine {
     LedgerStateMachine::open(
-        dir.path(),
+        &dir.path().join("ledger"),
+        &dir.path().join("snapshots"),
         &Consortium::sample().genesis,
         StoreOptions::default(),
     )
@@ -209,23 +212,26 @@ async fn a_snapshot_installed_on_a_fresh_node_reproduces_the_ledger() {
         RaftStoredMembership::new(Some(log_id(1, 1, 1)), membership(&[1, 2, 3]));
     assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 1, last_index)));
     assert_eq!(snapshot.meta.last_membership, wanted_membership);
-    let current = source.get_current_snapshot().await.unwrap().unwrap();
+    let mut current = source.get_current_snapshot().await.unwrap().unwrap();
     assert_eq!(current.meta, snapshot.meta);
-    assert_eq!(current.snapshot.get_ref(), snapshot.snapshot.get_ref());
+    let mut built = snapshot.snapshot;
+    let dump = file_bytes(&mut built).await.unwrap();
+    assert_eq!(file_bytes(&mut current.snapshot).await.unwrap(), dump);
+    assert_eq!(dump, source.read(|store| store.export_dump().unwrap()));
 
     let target_dir = TempDir::new().unwrap();
     {
         let mut target = open(&target_dir);
         let mut receiving = target.begin_receiving_snapshot().await.unwrap();
-        receiving
-            .get_mut()
-            .extend_from_slice(snapshot.snapshot.get_ref());
+        receiving.write_all(&dump).await.unwrap();
         target
             .install_snapshot(&snapshot.meta, receiving)
             .await
             .unwrap();
-        let installed = target.get_current_snapshot().await.unwrap().unwrap();
+        // The installed dump is kept to send on.
+        let mut installed = target.get_current_snapshot().await.unwrap().unwrap();
         assert_eq!(installed.meta, snapshot.meta);
+        assert_eq!(file_bytes(&mut installed.snapshot).await.unwrap(), dump);
     }
 
     // Reopened from disk: same tip, stones and applied state as the source.
@@ -291,7 +297,7 @@ async fn a_malformed_snapshot_is_a_storage_error_and_changes_nothing() {
     };
 
     let error = machine
-        .install_snapshot(&meta, Box::new(std::io::Cursor::new(b"garbage".to_vec())))
+        .install_snapshot(&meta, Box::new(file_holding(b"garbage").unwrap()))
         .await
         .unwrap_err();
 
@@ -319,4 +325,49 @@ impl HashTip for gemtrail_ledger::machine::AppliedBlock {
             timestamp_ms: self.block.header.timestamp_ms,
         }
     }
+}
+
+#[tokio::test]
+async fn snapshots_live_in_files_and_only_the_current_one_is_kept() {
+    let chain = TestChain::journey();
+    let dir = TempDir::new().unwrap();
+    let mut machine = machine_with(&dir, &chain, 3).await;
+    let snapshot_files = || {
+        std::fs::read_dir(dir.path().join("snapshots"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect::<Vec<_>>()
+    };
+    let first = machine
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    assert_eq!(snapshot_files().len(), 1);
+    machine
+        .apply(vec![normal_entry(1, 5, proposals(&chain)[3].clone())])
+        .await
+        .unwrap();
+    let second = machine
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    assert_eq!(second.meta.last_log_id, Some(log_id(1, 1, 5)));
+    assert_ne!(second.meta.snapshot_id, first.meta.snapshot_id);
+    // The first file is gone from the directory, yet its open handle still
+    // reads the whole first dump (a transfer in flight is not cut short).
+    assert_eq!(snapshot_files().len(), 1);
+    let mut first_file = first.snapshot;
+    let first_dump = file_bytes(&mut first_file).await.unwrap();
+    assert_eq!(&first_dump[..8], gemtrail_ledger::store::DUMP_MAGIC);
+
+    // A restart starts with no snapshot and an empty directory.
+    drop(machine);
+    drop(second);
+    let mut reopened = open(&dir);
+    assert!(reopened.get_current_snapshot().await.unwrap().is_none());
+    assert!(snapshot_files().is_empty());
 }

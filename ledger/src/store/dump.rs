@@ -1,4 +1,4 @@
-//! A whole-store dump: every record of every column family in one byte buffer,
+//! A whole-store dump: every record of every column family as one byte stream,
 //! and the import that replaces a store's contents with one. It is how a node
 //! that fell too far behind receives the ledger (the consensus layer ships it as
 //! a Raft snapshot); the ledger knows nothing of Raft.
@@ -8,8 +8,17 @@
 //! `column index: u8, key length: u32 BE, key, value length: u32 BE, value`.
 //! Every length is checked against the bytes that remain, so a malformed dump
 //! is refused without allocating more than its own size.
+//!
+//! Both directions stream: [`DumpView::write_to`] writes records as it reads
+//! them from a RocksDB snapshot, without holding the store (applying goes on
+//! meanwhile), and [`LedgerStore::import_dump_from`] reads them from any
+//! reader. Neither holds a second copy of the ledger in memory, except the
+//! import's one write batch, which keeps the replacement atomic.
 
-use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
+use std::io::{BufWriter, Read, Write};
+use std::sync::Arc;
+
+use rocksdb::{IteratorMode, WriteBatch, WriteOptions, DB};
 
 use super::{schema, LedgerStore};
 use crate::codec::decode;
@@ -19,43 +28,131 @@ use crate::ids::{BlockHash, ChainId};
 /// The first bytes of a dump, naming its format and version.
 pub const DUMP_MAGIC: &[u8; 8] = b"GTDUMP01";
 
-/// One record of a dump.
-struct DumpRecord<'a> {
-    column: u8,
-    key: &'a [u8],
-    value: &'a [u8],
+/// A handle that writes the store's dump without holding the store: it shares
+/// the database, and reads it through a RocksDB snapshot.
+pub struct DumpView {
+    db: Arc<DB>,
+}
+
+impl std::fmt::Debug for DumpView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DumpView")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+/// What [`DumpView::write_to`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpWritten {
+    /// The applier marker as of the dump (see [`LedgerStore::marker`]): the
+    /// dump holds exactly the blocks its applier had applied.
+    pub marker: Option<Vec<u8>>,
+    /// The dump's length in bytes.
+    pub bytes: u64,
+}
+
+impl DumpView {
+    /// Writes every record of one consistent RocksDB snapshot to `out`, as a
+    /// dump that [`LedgerStore::import_dump_from`] accepts.
+    pub fn write_to(&self, out: impl Write) -> StoreResult<DumpWritten> {
+        let snapshot = self.db.snapshot();
+        // A dump lets Raft purge the log entries it covers, so everything it
+        // covers must be on disk: block writes are not synced one by one. The
+        // sync comes after the snapshot, so it covers every write the snapshot
+        // sees.
+        self.db.flush_wal(true)?;
+        let column = |name: &'static str| {
+            self.db.cf_handle(name).ok_or_else(|| {
+                StoreError::Inconsistent(format!("column family {name} is not open"))
+            })
+        };
+        let marker = snapshot
+            .get_cf(column(schema::META)?, schema::META_APPLIER_MARKER)?
+            .map(|bytes| bytes.to_vec());
+        let mut out = CountingWriter {
+            inner: BufWriter::with_capacity(1 << 20, out),
+            written: 0,
+        };
+        out.write(DUMP_MAGIC)?;
+        for (column_index, name) in schema::COLUMNS.iter().enumerate() {
+            for item in snapshot.iterator_cf(column(name)?, IteratorMode::Start) {
+                let (key, value) = item?;
+                out.write(&[column_index as u8])?;
+                out.write_sized(&key)?;
+                out.write_sized(&value)?;
+            }
+        }
+        out.inner.flush().map_err(dump_io)?;
+        Ok(DumpWritten {
+            marker,
+            bytes: out.written,
+        })
+    }
+}
+
+/// A buffered writer that counts what passed through it.
+struct CountingWriter<W: Write> {
+    inner: BufWriter<W>,
+    written: u64,
+}
+
+impl<W: Write> CountingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> StoreResult<()> {
+        self.inner.write_all(bytes).map_err(dump_io)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes `bytes` after its u32 big-endian length.
+    fn write_sized(&mut self, bytes: &[u8]) -> StoreResult<()> {
+        let len = u32::try_from(bytes.len()).map_err(|_| {
+            StoreError::Inconsistent("a stored record is larger than 4 GiB".to_owned())
+        })?;
+        self.write(&len.to_be_bytes())?;
+        self.write(bytes)
+    }
+}
+
+fn dump_io(error: std::io::Error) -> StoreError {
+    StoreError::DumpIo(error.to_string())
 }
 
 impl LedgerStore {
+    /// A handle that dumps this store later, from another thread, without
+    /// holding it.
+    pub fn dump_view(&self) -> DumpView {
+        DumpView {
+            db: Arc::clone(&self.db),
+        }
+    }
+
     /// Every record of the store, read from one consistent RocksDB snapshot,
     /// as a dump that [`LedgerStore::import_dump`] accepts.
     pub fn export_dump(&self) -> StoreResult<Vec<u8>> {
-        // A snapshot lets Raft purge the log entries it covers, so everything it
-        // covers must be on disk first: block writes are not synced one by one.
-        self.db.flush_wal(true)?;
-        let snapshot = self.db.snapshot();
-        let mut dump = DUMP_MAGIC.to_vec();
-        for (column_index, name) in schema::COLUMNS.iter().enumerate() {
-            let column = self.cf(name)?;
-            for item in snapshot.iterator_cf(column, IteratorMode::Start) {
-                let (key, value) = item?;
-                dump.push(column_index as u8);
-                push_bytes(&mut dump, &key)?;
-                push_bytes(&mut dump, &value)?;
-            }
-        }
+        let mut dump = Vec::new();
+        self.dump_view().write_to(&mut dump)?;
         Ok(dump)
     }
 
-    /// Replaces the whole store with `dump`, storing `marker` as the applier
-    /// marker, in one synced batch: a crash leaves the old store or the new one.
+    /// [`LedgerStore::import_dump_from`] over a dump in memory.
+    pub fn import_dump(&mut self, dump: &[u8], marker: &[u8]) -> StoreResult<()> {
+        self.import_dump_from(dump, dump.len() as u64, marker)
+    }
+
+    /// Replaces the whole store with the dump of `len` bytes that `dump`
+    /// yields, storing `marker` as the applier marker, in one synced batch: a
+    /// crash leaves the old store or the new one.
     ///
     /// Refuses a malformed dump ([`StoreError::BadDump`]) and a dump of another
     /// chain ([`StoreError::WrongGenesis`]) before writing anything. After the
     /// write the new tip is loaded and checked as on open.
-    pub fn import_dump(&mut self, dump: &[u8], marker: &[u8]) -> StoreResult<()> {
-        let records = parse_dump(dump)?;
-        self.check_dump_chain(&records)?;
+    pub fn import_dump_from(
+        &mut self,
+        dump: impl Read,
+        len: u64,
+        marker: &[u8],
+    ) -> StoreResult<()> {
         let mut batch = WriteBatch::default();
         for name in schema::COLUMNS {
             let column = self.cf(name)?;
@@ -64,10 +161,38 @@ impl LedgerStore {
                 batch.delete_cf(column, key);
             }
         }
-        for record in &records {
-            let column = self.cf(schema::COLUMNS[usize::from(record.column)])?;
-            batch.put_cf(column, record.key, record.value);
+        let mut reader = DumpReader {
+            inner: std::io::BufReader::with_capacity(1 << 20, dump),
+            len,
+            offset: 0,
+        };
+        if reader.take(DUMP_MAGIC.len())? != DUMP_MAGIC {
+            return Err(reader.error("not a store dump (wrong magic)"));
         }
+        let mut previous: Option<(u8, Vec<u8>)> = None;
+        let mut chain_id = None;
+        let mut genesis_hash = None;
+        while reader.offset < len {
+            let column_index = reader.take(1)?[0];
+            let Some(&name) = schema::COLUMNS.get(usize::from(column_index)) else {
+                return Err(reader.error("unknown column index"));
+            };
+            let key = reader.take_sized()?;
+            let value = reader.take_sized()?;
+            if let Some((previous_column, previous_key)) = &previous {
+                if (*previous_column, previous_key.as_slice()) >= (column_index, key.as_slice()) {
+                    return Err(reader.error("records are not in strictly increasing order"));
+                }
+            }
+            if name == schema::META && key == schema::META_CHAIN_ID {
+                chain_id = Some(value.clone());
+            } else if name == schema::META && key == schema::META_GENESIS_HASH {
+                genesis_hash = Some(value.clone());
+            }
+            batch.put_cf(self.cf(name)?, &key, &value);
+            previous = Some((column_index, key));
+        }
+        self.check_dump_chain(chain_id.as_deref(), genesis_hash.as_deref())?;
         batch.put_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER, marker);
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
@@ -75,27 +200,24 @@ impl LedgerStore {
         self.load_tip()
     }
 
-    /// Checks the dump is of this store's chain and genesis.
-    fn check_dump_chain(&self, records: &[DumpRecord<'_>]) -> StoreResult<()> {
-        let meta_value = |key: &[u8]| {
-            records
-                .iter()
-                .find(|record| {
-                    schema::COLUMNS[usize::from(record.column)] == schema::META && record.key == key
-                })
-                .map(|record| record.value)
-                .ok_or(StoreError::BadDump {
-                    offset: 0,
-                    reason: "the dump has no chain id or genesis hash",
-                })
+    /// Checks the dump's chain id and genesis hash are this store's.
+    fn check_dump_chain(
+        &self,
+        chain_id: Option<&[u8]>,
+        genesis_hash: Option<&[u8]>,
+    ) -> StoreResult<()> {
+        let (Some(chain_id), Some(genesis_hash)) = (chain_id, genesis_hash) else {
+            return Err(StoreError::BadDump {
+                offset: 0,
+                reason: "the dump has no chain id or genesis hash",
+            });
         };
         let corrupt = |source| StoreError::Corrupt {
             column: schema::META,
             source,
         };
-        let chain_id: ChainId = decode(meta_value(schema::META_CHAIN_ID)?).map_err(corrupt)?;
-        let genesis_hash: BlockHash =
-            decode(meta_value(schema::META_GENESIS_HASH)?).map_err(corrupt)?;
+        let chain_id: ChainId = decode(chain_id).map_err(corrupt)?;
+        let genesis_hash: BlockHash = decode(genesis_hash).map_err(corrupt)?;
         if chain_id != self.chain_id || genesis_hash != self.genesis_hash {
             return Err(StoreError::WrongGenesis {
                 expected: super::chain_description(&self.chain_id, &self.genesis_hash),
@@ -106,66 +228,41 @@ impl LedgerStore {
     }
 }
 
-/// Appends `bytes` with its u32 big-endian length.
-fn push_bytes(dump: &mut Vec<u8>, bytes: &[u8]) -> StoreResult<()> {
-    let len = u32::try_from(bytes.len())
-        .map_err(|_| StoreError::Inconsistent("a stored record is larger than 4 GiB".to_owned()))?;
-    dump.extend_from_slice(&len.to_be_bytes());
-    dump.extend_from_slice(bytes);
-    Ok(())
+/// Reads a dump of known length, never past its end, so a forged length
+/// cannot make it allocate more than the dump's own size.
+struct DumpReader<R: Read> {
+    inner: std::io::BufReader<R>,
+    len: u64,
+    offset: u64,
 }
 
-/// Splits a dump into records, checking the magic, every length, every column
-/// index, and that records are strictly ordered by (column, key).
-fn parse_dump(dump: &[u8]) -> StoreResult<Vec<DumpRecord<'_>>> {
-    let mut reader = Reader { dump, offset: 0 };
-    if reader.take(DUMP_MAGIC.len())? != DUMP_MAGIC {
-        return Err(reader.error("not a store dump (wrong magic)"));
-    }
-    let mut records: Vec<DumpRecord<'_>> = Vec::new();
-    while reader.offset < dump.len() {
-        let column = reader.take(1)?[0];
-        if usize::from(column) >= schema::COLUMNS.len() {
-            return Err(reader.error("unknown column index"));
-        }
-        let key = reader.take_sized()?;
-        let value = reader.take_sized()?;
-        if let Some(previous) = records.last() {
-            if (previous.column, previous.key) >= (column, key) {
-                return Err(reader.error("records are not in strictly increasing order"));
-            }
-        }
-        records.push(DumpRecord { column, key, value });
-    }
-    Ok(records)
-}
-
-/// A cursor over a dump that never reads past its end.
-struct Reader<'a> {
-    dump: &'a [u8],
-    offset: usize,
-}
-
-impl<'a> Reader<'a> {
+impl<R: Read> DumpReader<R> {
     fn error(&self, reason: &'static str) -> StoreError {
         StoreError::BadDump {
-            offset: self.offset as u64,
+            offset: self.offset,
             reason,
         }
     }
 
-    fn take(&mut self, len: usize) -> StoreResult<&'a [u8]> {
+    fn take(&mut self, count: usize) -> StoreResult<Vec<u8>> {
         let end = self
             .offset
-            .checked_add(len)
-            .filter(|end| *end <= self.dump.len())
+            .checked_add(count as u64)
+            .filter(|end| *end <= self.len)
             .ok_or_else(|| self.error("truncated"))?;
-        let bytes = &self.dump[self.offset..end];
+        let mut bytes = vec![0; count];
+        self.inner.read_exact(&mut bytes).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::UnexpectedEof {
+                self.error("truncated")
+            } else {
+                dump_io(error)
+            }
+        })?;
         self.offset = end;
         Ok(bytes)
     }
 
-    fn take_sized(&mut self) -> StoreResult<&'a [u8]> {
+    fn take_sized(&mut self) -> StoreResult<Vec<u8>> {
         let len_bytes: [u8; 4] = self
             .take(4)?
             .try_into()

@@ -17,6 +17,7 @@ mod dump;
 pub mod schema;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use rocksdb::{
@@ -25,7 +26,7 @@ use rocksdb::{
 };
 
 pub use audit::{audit, audit_path, AuditFailure, AuditProblem, AuditReport};
-pub use dump::DUMP_MAGIC;
+pub use dump::{DumpView, DumpWritten, DUMP_MAGIC};
 
 use self::schema::{BlockLeaves, TipRecord, TxIndexEntry};
 use crate::codec::{decode, encode, BoundedVec};
@@ -77,7 +78,8 @@ enum OpenMode {
 
 /// The ledger on disk.
 pub struct LedgerStore {
-    db: DB,
+    /// Shared with [`DumpView`]s, which read it without holding the store.
+    db: Arc<DB>,
     chain_id: ChainId,
     genesis_hash: BlockHash,
     tip: ChainTip,
@@ -137,7 +139,7 @@ impl LedgerStore {
     ) -> StoreResult<LedgerStore> {
         let db = open_db(path, mode)?;
         let mut store = LedgerStore {
-            db,
+            db: Arc::new(db),
             chain_id: genesis.chain_id.clone(),
             genesis_hash: genesis.genesis_hash,
             tip: genesis.tip(),

@@ -6,14 +6,16 @@
 //! swarm's allow-list should already have closed its connection).
 
 use std::collections::HashMap;
-use std::io::Cursor;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use gemtrail_consensus::record::VoteRecord;
 use gemtrail_consensus::types::RaftNodeId;
 use gemtrail_ledger::codec::BoundedVec;
 use libp2p::PeerId;
+use openraft::storage::RaftStateMachine;
 use openraft::Snapshot;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
 
 use super::swarm::InboundHandler;
 use super::wire::{
@@ -22,16 +24,18 @@ use super::wire::{
 };
 use crate::context::NodeContext;
 
-/// Largest snapshot a node accepts (the whole ledger dump, held in memory
-/// while it is received).
-pub const SNAPSHOT_BYTES_MAX: u64 = 4 * 1024 * 1024 * 1024;
+/// Largest snapshot a node accepts (the whole ledger dump, written to a
+/// scratch file on the ledger's disk while it is received).
+pub const SNAPSHOT_BYTES_MAX: u64 = 64 * 1024 * 1024 * 1024;
 
 /// A snapshot being received from one leader.
 #[derive(Debug)]
 struct Incoming {
     snapshot_id: String,
     total_bytes: u64,
-    bytes: Vec<u8>,
+    /// How many bytes `file` holds.
+    received: u64,
+    file: tokio::fs::File,
 }
 
 /// The node's [`InboundHandler`]. It answers `starting` until the node's
@@ -64,16 +68,16 @@ impl PeerService {
             );
         }
         let complete = {
-            let mut incoming = self.incoming.lock().unwrap_or_else(PoisonError::into_inner);
+            // Held across the chunk's write: chunks of a transfer come one at
+            // a time anyway, and only one snapshot is received at once.
+            let mut incoming = self.incoming.lock().await;
             let id = chunk.meta.snapshot_id.as_str();
             let same = incoming.get(&from).is_some_and(|current| {
                 current.snapshot_id == id && current.total_bytes == chunk.total_bytes
             });
             if same && chunk.offset == 0 {
                 // The sender started over (say, after a timeout): resume.
-                let held = incoming
-                    .get(&from)
-                    .map_or(0, |current| current.bytes.len() as u64);
+                let held = incoming.get(&from).map_or(0, |current| current.received);
                 if held > 0 {
                     return PeerResponse::SnapshotChunkStored { received: held };
                 }
@@ -86,19 +90,25 @@ impl PeerService {
                 // Only one snapshot can be installed: a transfer from an
                 // earlier leader that stopped half-way is dropped.
                 incoming.clear();
+                let mut ledger = context.ledger.clone();
+                let file = match ledger.begin_receiving_snapshot().await {
+                    Ok(file) => *file,
+                    Err(error) => return refused("internal", error.to_string()),
+                };
                 incoming.insert(
                     from,
                     Incoming {
                         snapshot_id: id.to_owned(),
                         total_bytes: chunk.total_bytes,
-                        bytes: Vec::new(),
+                        received: 0,
+                        file,
                     },
                 );
             }
             let Some(current) = incoming.get_mut(&from) else {
                 return refused("internal", "snapshot buffer vanished");
             };
-            let held = current.bytes.len() as u64;
+            let held = current.received;
             if chunk.offset != held || chunk.total_bytes != current.total_bytes {
                 return PeerResponse::SnapshotChunkStored { received: held };
             }
@@ -110,23 +120,32 @@ impl PeerService {
                     "chunk runs past the snapshot's end",
                 );
             }
-            current.bytes.extend_from_slice(&chunk.data);
+            if let Err(error) = current.file.write_all(&chunk.data).await {
+                incoming.remove(&from);
+                return refused(
+                    "internal",
+                    format!("cannot store a snapshot chunk: {error}"),
+                );
+            }
+            current.received = end;
             if end < current.total_bytes {
                 return PeerResponse::SnapshotChunkStored { received: end };
             }
-            incoming.remove(&from).map(|done| done.bytes)
+            incoming
+                .remove(&from)
+                .map(|done| (done.received, done.file))
         };
-        let Some(bytes) = complete else {
+        let Some((bytes, file)) = complete else {
             return refused("internal", "snapshot buffer vanished");
         };
         let meta = match chunk.meta.into_raft() {
             Ok(meta) => meta,
             Err(error) => return refused("invalid_snapshot", error.to_string()),
         };
-        tracing::info!(from, bytes = bytes.len(), snapshot = %meta.snapshot_id, "installing snapshot");
+        tracing::info!(from, bytes, snapshot = %meta.snapshot_id, "installing snapshot");
         let snapshot = Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Box::new(file),
         };
         match context
             .raft

@@ -6,6 +6,7 @@
 //! A chunk is at most the genesis `snapshot_chunk_bytes_max`, and never more
 //! than fits in one peer message.
 
+use std::io::SeekFrom;
 use std::time::Duration;
 
 use gemtrail_consensus::network::{RaftTransport, TransportError, TransportResult};
@@ -16,6 +17,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use openraft::Snapshot;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::swarm::{OutboundError, P2pHandle};
 use super::wire::{
@@ -162,8 +164,12 @@ impl RaftTransport for P2pTransport {
                 reason: error.to_string(),
             }
         })?;
-        let bytes = snapshot.snapshot.into_inner();
-        let total = bytes.len() as u64;
+        let file_error = |error: std::io::Error| TransportError::Network {
+            target,
+            reason: format!("cannot read the snapshot file: {error}"),
+        };
+        let mut file = snapshot.snapshot;
+        let total = file.metadata().await.map_err(file_error)?.len();
         let vote = VoteRecord::from(&vote);
         tracing::info!(
             target,
@@ -174,7 +180,12 @@ impl RaftTransport for P2pTransport {
         let mut offset = 0u64;
         loop {
             let end = offset.saturating_add(self.chunk_bytes).min(total);
-            let data = slice(&bytes, offset, end).to_vec();
+            // Read chunk by chunk: the snapshot is never whole in memory.
+            let mut data = vec![0; usize::try_from(end - offset).unwrap_or(0)];
+            file.seek(SeekFrom::Start(offset))
+                .await
+                .map_err(file_error)?;
+            file.read_exact(&mut data).await.map_err(file_error)?;
             let chunk = SnapshotChunkWire {
                 vote,
                 meta: meta.clone(),
@@ -196,14 +207,4 @@ impl RaftTransport for P2pTransport {
             }
         }
     }
-}
-
-fn slice(bytes: &[u8], from: u64, to: u64) -> &[u8] {
-    let from = usize::try_from(from)
-        .unwrap_or(bytes.len())
-        .min(bytes.len());
-    let to = usize::try_from(to)
-        .unwrap_or(bytes.len())
-        .clamp(from, bytes.len());
-    &bytes[from..to]
 }
