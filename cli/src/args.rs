@@ -454,6 +454,9 @@ pub(crate) struct BenchArgs {
     /// The leader's batch timeout in milliseconds.
     #[arg(long, default_value_t = 2)]
     pub(crate) batch_timeout_ms: u64,
+    /// Blocks between Raft snapshots (the genesis `snapshot_interval_blocks`).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) snapshot_interval_blocks: u64,
 }
 
 /// etcd benchmark arguments.

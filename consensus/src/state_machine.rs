@@ -14,37 +14,36 @@
 //! ledger state, so their marker is written once, at the end of the batch or
 //! with the next block, whichever comes first.
 //!
-//! **Snapshots** are whole-ledger dumps ([`DumpView::write_to`]) read from one
-//! RocksDB snapshot, so the dump and the marker naming its last entry agree,
-//! while applying goes on: the store is not held during the dump. They are
-//! written to files ([`SnapshotFiles`]), never held whole in memory. Installing
-//! one replaces the ledger and records the snapshot's log id and membership as
-//! the marker, in one atomic batch ([`LedgerStore::import_dump_from`]).
+//! **Snapshots** are RocksDB checkpoints of the ledger ([`SnapshotFiles`]),
+//! made while applying goes on: the store is held only to take a handle. The
+//! snapshot's metadata is read from the checkpoint's own applier marker, so the
+//! two agree. A checkpoint is dumped ([`DumpView::write_to`](gemtrail_ledger::store::DumpView::write_to)) only when a
+//! lagging node needs it. Installing a dump replaces the ledger and records the
+//! snapshot's log id and membership as the marker, in one atomic batch
+//! ([`LedgerStore::import_dump_from`]).
 //!
 //! RocksDB work runs on tokio's blocking pool so the runtime's workers are not
 //! stalled. Every failure is a fatal [`StateMachineError`], reported to openraft
 //! as a `StorageError`.
 
-use std::io::{Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::state::GenesisState;
-use gemtrail_ledger::store::{DumpView, LedgerStore, StoreOptions};
+use gemtrail_ledger::store::{LedgerStore, StoreOptions};
 use gemtrail_ledger::{DecodeError, StoreError};
 use openraft::storage::RaftStateMachine;
 use openraft::{
     AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
     StorageIOError,
 };
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 use crate::error::RecordError;
 use crate::record::{LogIdRecord, StoredMembershipRecord};
-use crate::snapshot_files::{CurrentSnapshot, SnapshotFiles};
+use crate::snapshot_files::{CurrentSnapshot, SnapshotData, SnapshotDataError, SnapshotFiles};
 use crate::types::{
     BlockApplied, EntryApplied, NodeInfo, RaftEntry, RaftLogId, RaftNodeId, RaftStorageError,
     RaftStoredMembership, TypeConfig,
@@ -81,13 +80,13 @@ pub enum StateMachineError {
         /// Why.
         source: RecordError,
     },
-    /// A snapshot file could not be created, read or written.
-    #[error("snapshot file failed to {operation}: {reason}")]
-    SnapshotFile {
+    /// A snapshot could not be made, read or written.
+    #[error("snapshot failed to {operation}: {source}")]
+    Snapshot {
         /// What the state machine was doing.
         operation: &'static str,
-        /// The I/O error.
-        reason: String,
+        /// What failed.
+        source: SnapshotDataError,
     },
     /// The blocking task that did the ledger work did not finish.
     #[error("the ledger task failed: {reason}")]
@@ -144,10 +143,12 @@ fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> StateMachi
     move |source| StateMachineError::Store { operation, source }
 }
 
-fn snapshot_io(operation: &'static str) -> impl FnOnce(std::io::Error) -> StateMachineError {
-    move |error| StateMachineError::SnapshotFile {
+fn snapshot_error<E: Into<SnapshotDataError>>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> StateMachineError {
+    move |error| StateMachineError::Snapshot {
         operation,
-        reason: error.to_string(),
+        source: error.into(),
     }
 }
 
@@ -193,7 +194,7 @@ impl LedgerStateMachine {
         let store = LedgerStore::open_with(path, genesis, options)
             .map_err(store_error("open the ledger"))?;
         let snapshots =
-            SnapshotFiles::open(snapshot_dir).map_err(snapshot_io("prepare its directory"))?;
+            SnapshotFiles::open(snapshot_dir).map_err(snapshot_error("prepare its directory"))?;
         let (feed, _) = broadcast::channel(APPLIED_FEED_CAPACITY);
         Ok(Self {
             store: Arc::new(Mutex::new(store)),
@@ -238,66 +239,79 @@ impl LedgerStateMachine {
             .map_err(task_failed)?
     }
 
-    /// Dumps the ledger into a new snapshot file on the blocking pool, and
-    /// says what the dump covers. The store is held only to take the view.
-    async fn dump_to_file(&self) -> Result<CurrentSnapshot, StateMachineError> {
+    /// Freezes the ledger as a checkpoint on the blocking pool, and says what
+    /// it covers. The store is held only to take the view.
+    async fn checkpoint(&self) -> Result<CurrentSnapshot, StateMachineError> {
         let view = self.read(LedgerStore::dump_view);
         let snapshots = Arc::clone(&self.snapshots);
-        tokio::task::spawn_blocking(move || write_snapshot(&view, &snapshots))
-            .await
-            .map_err(task_failed)?
-    }
-
-    /// Replaces the ledger with the dump in `file`, recording `marker`, and
-    /// keeps a copy of the dump as the current snapshot, on the blocking pool.
-    async fn replace(
-        &self,
-        file: std::fs::File,
-        marker: Vec<u8>,
-    ) -> Result<PathBuf, StateMachineError> {
-        let store = Arc::clone(&self.store);
-        let snapshots = Arc::clone(&self.snapshots);
         tokio::task::spawn_blocking(move || {
-            let len = file
-                .metadata()
-                .map_err(snapshot_io("read a received snapshot"))?
-                .len();
-            lock(&store)
-                .import_dump_from(&file, len, &marker)
-                .map_err(store_error("install a snapshot"))?;
-            // Kept to send on, should this node lead before its next build.
-            let path = snapshots.path_for(snapshots.next_number());
-            let mut copy =
-                std::fs::File::create(&path).map_err(snapshot_io("create a snapshot file"))?;
-            let mut source = &file;
-            source
-                .seek(SeekFrom::Start(0))
-                .and_then(|_| std::io::copy(&mut source, &mut copy))
-                .map_err(snapshot_io("copy a received snapshot"))?;
-            Ok(path)
+            let number = snapshots.next_number();
+            let checkpoint = snapshots
+                .checkpoint(&view, number)
+                .map_err(snapshot_error("make a checkpoint"))?;
+            let marker = match checkpoint
+                .marker()
+                .map_err(snapshot_error("read a checkpoint"))?
+            {
+                Some(bytes) => AppliedMarker::from_bytes(&bytes)?,
+                None => AppliedMarker::default(),
+            };
+            Ok(CurrentSnapshot {
+                meta: snapshot_meta(marker, number),
+                checkpoint,
+            })
         })
         .await
         .map_err(task_failed)?
     }
+
+    /// Replaces the ledger with the dump `data` holds, recording `meta` as the
+    /// marker, and checkpoints the result as the current snapshot (to send on,
+    /// should this node lead), on the blocking pool.
+    async fn replace(
+        &self,
+        data: SnapshotData,
+        meta: SnapshotMeta<RaftNodeId, NodeInfo>,
+    ) -> Result<CurrentSnapshot, StateMachineError> {
+        let marker = AppliedMarker {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        }
+        .to_bytes()?;
+        let store = Arc::clone(&self.store);
+        let snapshots = Arc::clone(&self.snapshots);
+        tokio::task::spawn_blocking(move || {
+            let file = data
+                .into_dump_file()
+                .map_err(snapshot_error("read a received snapshot"))?;
+            let len = file
+                .metadata()
+                .map_err(snapshot_error("read a received snapshot"))?
+                .len();
+            let mut store = lock(&store);
+            store
+                .import_dump_from(&file, len, &marker)
+                .map_err(store_error("install a snapshot"))?;
+            // Still under the lock, so the checkpoint holds exactly the dump.
+            let checkpoint = snapshots
+                .checkpoint(&store.dump_view(), snapshots.next_number())
+                .map_err(snapshot_error("make a checkpoint"))?;
+            Ok(CurrentSnapshot { meta, checkpoint })
+        })
+        .await
+        .map_err(task_failed)?
+    }
+
+    /// An unnamed file beside the snapshots, on the ledger's disk, to receive
+    /// a snapshot into.
+    pub fn scratch_file(&self) -> std::io::Result<std::fs::File> {
+        self.snapshots.scratch_file()
+    }
 }
 
-/// Writes a dump of `view` to a new file of `snapshots`, naming the snapshot
-/// after the last entry the dump covers.
-fn write_snapshot(
-    view: &DumpView,
-    snapshots: &SnapshotFiles,
-) -> Result<CurrentSnapshot, StateMachineError> {
-    let number = snapshots.next_number();
-    let path = snapshots.path_for(number);
-    // Not synced: snapshot files do not outlive the process.
-    let file = std::fs::File::create(&path).map_err(snapshot_io("create a snapshot file"))?;
-    let written = view
-        .write_to(&file)
-        .map_err(store_error("dump the ledger"))?;
-    let marker = match written.marker {
-        Some(bytes) => AppliedMarker::from_bytes(&bytes)?,
-        None => AppliedMarker::default(),
-    };
+/// The metadata of snapshot number `number`, which holds the ledger as of
+/// `marker`.
+fn snapshot_meta(marker: AppliedMarker, number: u64) -> SnapshotMeta<RaftNodeId, NodeInfo> {
     let snapshot_id = match marker.last_applied {
         Some(log_id) => format!(
             "{}-{}-{}-{number}",
@@ -305,21 +319,11 @@ fn write_snapshot(
         ),
         None => format!("empty-{number}"),
     };
-    Ok(CurrentSnapshot {
-        meta: SnapshotMeta {
-            last_log_id: marker.last_applied,
-            last_membership: marker.membership,
-            snapshot_id,
-        },
-        path,
-    })
-}
-
-/// Opens a snapshot file for openraft to read.
-async fn open_snapshot(path: &Path) -> Result<tokio::fs::File, StateMachineError> {
-    tokio::fs::File::open(path)
-        .await
-        .map_err(snapshot_io("open a snapshot file"))
+    SnapshotMeta {
+        last_log_id: marker.last_applied,
+        last_membership: marker.membership,
+        snapshot_id,
+    }
 }
 
 fn task_failed(error: tokio::task::JoinError) -> StateMachineError {
@@ -395,22 +399,18 @@ fn fatal(error: StateMachineError) -> RaftStorageError {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for LedgerStateMachine {
-    /// A dump of the whole ledger as of the last applied entry, written to a
-    /// file that becomes the current snapshot.
+    /// A checkpoint of the whole ledger as of the last applied entry, which
+    /// becomes the current snapshot.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
-        let write_error = |error: StateMachineError| {
+        let built = self.checkpoint().await.map_err(|error| {
             StorageIOError::write_snapshot(None, AnyError::error(error.to_string()))
+        })?;
+        let snapshot = Snapshot {
+            meta: built.meta.clone(),
+            snapshot: Box::new(SnapshotData::Checkpoint(Arc::clone(&built.checkpoint))),
         };
-        let built = self.dump_to_file().await.map_err(write_error)?;
-        let file = open_snapshot(&built.path).await.map_err(write_error)?;
-        let meta = built.meta.clone();
-        self.snapshots
-            .replace_current(built)
-            .map_err(|error| write_error(snapshot_io("remove a replaced snapshot")(error)))?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(file),
-        })
+        self.snapshots.replace_current(built);
+        Ok(snapshot)
     }
 }
 
@@ -442,47 +442,28 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
     }
 
     /// An unnamed file beside the snapshots, on the ledger's disk.
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, RaftStorageError> {
         let file = self.snapshots.scratch_file().map_err(|error| {
             StorageIOError::write_snapshot(None, AnyError::error(error.to_string()))
         })?;
-        Ok(Box::new(tokio::fs::File::from_std(file)))
+        Ok(Box::new(SnapshotData::Dump(file)))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<RaftNodeId, NodeInfo>,
-        snapshot: Box<tokio::fs::File>,
+        snapshot: Box<SnapshotData>,
     ) -> Result<(), RaftStorageError> {
-        let read_error = |error: StateMachineError| {
-            StorageIOError::read_snapshot(
-                Some(meta.signature()),
-                AnyError::error(error.to_string()),
-            )
-        };
-        let marker = AppliedMarker {
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        }
-        .to_bytes()
-        .map_err(read_error)?;
-        let mut file = *snapshot;
-        file.flush()
+        let installed = self
+            .replace(*snapshot, meta.clone())
             .await
-            .map_err(|error| read_error(snapshot_io("finish a received snapshot")(error)))?;
-        file.seek(SeekFrom::Start(0))
-            .await
-            .map_err(|error| read_error(snapshot_io("rewind a received snapshot")(error)))?;
-        let path = self
-            .replace(file.into_std().await, marker)
-            .await
-            .map_err(read_error)?;
-        self.snapshots
-            .replace_current(CurrentSnapshot {
-                meta: meta.clone(),
-                path,
-            })
-            .map_err(|error| read_error(snapshot_io("remove a replaced snapshot")(error)))?;
+            .map_err(|error| {
+                StorageIOError::read_snapshot(
+                    Some(meta.signature()),
+                    AnyError::error(error.to_string()),
+                )
+            })?;
+        self.snapshots.replace_current(installed);
         let height = self.read(|store| store.tip().height);
         let _no_subscribers = self.feed.send(LedgerEvent::SnapshotInstalled { height });
         Ok(())
@@ -491,18 +472,9 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
-        let Some(current) = self.snapshots.current() else {
-            return Ok(None);
-        };
-        let file = open_snapshot(&current.path).await.map_err(|error| {
-            StorageIOError::read_snapshot(
-                Some(current.meta.signature()),
-                AnyError::error(error.to_string()),
-            )
-        })?;
-        Ok(Some(Snapshot {
+        Ok(self.snapshots.current().map(|current| Snapshot {
             meta: current.meta,
-            snapshot: Box::new(file),
+            snapshot: Box::new(SnapshotData::Checkpoint(current.checkpoint)),
         }))
     }
 }

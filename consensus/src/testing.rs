@@ -7,7 +7,7 @@
 //! [`RocksLogStore`] in a fresh temporary directory for
 //! `openraft::testing::Suite::test_all`.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -20,13 +20,13 @@ use openraft::{
     StorageIOError,
 };
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use gemtrail_ledger::DecodeError;
 
 use crate::error::RecordError;
 use crate::log_store::RocksLogStore;
 use crate::record::{LogIdRecord, StoredMembershipRecord};
+use crate::snapshot_files::{SnapshotData, SnapshotDataError};
 use crate::types::{
     BlockApplied, EntryApplied, NodeInfo, RaftEntry, RaftLogId, RaftNodeId, RaftStorageError,
     RaftStoredMembership, TypeConfig,
@@ -102,20 +102,18 @@ impl MemoryState {
     }
 }
 
-/// An unnamed temporary file holding `bytes`, positioned at its start: the
-/// form openraft takes snapshot data in ([`TypeConfig`]'s `SnapshotData`).
-pub fn file_holding(bytes: &[u8]) -> std::io::Result<tokio::fs::File> {
+/// Snapshot data holding the dump `bytes`, in an unnamed temporary file.
+pub fn dump_holding(bytes: &[u8]) -> std::io::Result<SnapshotData> {
     let mut file = tempfile::tempfile()?;
     file.write_all(bytes)?;
     file.seek(SeekFrom::Start(0))?;
-    Ok(tokio::fs::File::from_std(file))
+    Ok(SnapshotData::Dump(file))
 }
 
-/// Everything in a snapshot file, read from its start.
-pub async fn file_bytes(file: &mut tokio::fs::File) -> std::io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(0)).await?;
+/// The bytes of a snapshot's dump (a checkpoint is dumped first). Blocking.
+pub fn dump_bytes(data: SnapshotData) -> Result<Vec<u8>, SnapshotDataError> {
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).await?;
+    data.into_dump_file()?.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -193,7 +191,7 @@ impl RaftSnapshotBuilder<TypeConfig> for MemoryStateMachine {
         drop(shared);
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(file_holding(&bytes).map_err(snapshot_file_error)?),
+            snapshot: Box::new(dump_holding(&bytes).map_err(snapshot_file_error)?),
         })
     }
 }
@@ -224,16 +222,16 @@ impl RaftStateMachine<TypeConfig> for MemoryStateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
-        Ok(Box::new(file_holding(&[]).map_err(snapshot_file_error)?))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, RaftStorageError> {
+        Ok(Box::new(dump_holding(&[]).map_err(snapshot_file_error)?))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<RaftNodeId, NodeInfo>,
-        mut snapshot: Box<tokio::fs::File>,
+        snapshot: Box<SnapshotData>,
     ) -> Result<(), RaftStorageError> {
-        let bytes = file_bytes(&mut snapshot).await.map_err(|error| {
+        let bytes = dump_bytes(*snapshot).map_err(|error| {
             StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&error))
         })?;
         let state = MemoryState::from_bytes(&bytes).map_err(|error| {
@@ -256,7 +254,7 @@ impl RaftStateMachine<TypeConfig> for MemoryStateMachine {
         };
         Ok(Some(Snapshot {
             meta: stored.meta,
-            snapshot: Box::new(file_holding(&stored.bytes).map_err(snapshot_file_error)?),
+            snapshot: Box::new(dump_holding(&stored.bytes).map_err(snapshot_file_error)?),
         }))
     }
 }

@@ -19,14 +19,14 @@ use crate::error::NodeInfoError;
 openraft::declare_raft_types!(
     /// gemtrail's openraft type configuration: one Raft entry is one
     /// [`BlockProposal`], node ids are `u64`, nodes are described by [`NodeInfo`],
-    /// snapshots are ledger dumps in files, and the runtime is tokio.
+    /// snapshots are handles to ledger checkpoints or dumps, and the runtime is tokio.
     pub TypeConfig:
         D = BlockProposal,
         R = EntryApplied,
         NodeId = u64,
         Node = NodeInfo,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = tokio::fs::File,
+        SnapshotData = crate::snapshot_files::SnapshotData,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -427,6 +427,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     let consortium = found(&dir, "gemtrail-bench", |document| {
         document.consensus.batch_max_txs = 2048;
         document.consensus.batch_timeout_ms = args.batch_timeout_ms;
+        document.consensus.snapshot_interval_blocks = args.snapshot_interval_blocks;
         document.limits.mempool_txs_max = 200_000;
     })?;
     let total_seconds = (args.seconds + args.warmup) as f64;

@@ -2,7 +2,8 @@
 //! `TestChain` builds, blank and membership entries build none, the applied
 //! state survives a reopen, and a snapshot reproduces the ledger on another node.
 
-use gemtrail_consensus::testing::{file_bytes, file_holding};
+use gemtrail_consensus::snapshot_files::SnapshotData;
+use gemtrail_consensus::testing::{dump_bytes, dump_holding};
 use gemtrail_consensus::types::{RaftEntry, RaftStoredMembership};
 use gemtrail_consensus::{BlockApplied, EntryApplied, LedgerStateMachine};
 use gemtrail_ledger::model::BlockProposal;
@@ -12,7 +13,6 @@ use gemtrail_ledger::testkit::{stone, Consortium, TestChain};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt;
 
 use crate::support::{blank, log_id, membership, membership_entry};
 
@@ -212,26 +212,28 @@ async fn a_snapshot_installed_on_a_fresh_node_reproduces_the_ledger() {
         RaftStoredMembership::new(Some(log_id(1, 1, 1)), membership(&[1, 2, 3]));
     assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 1, last_index)));
     assert_eq!(snapshot.meta.last_membership, wanted_membership);
-    let mut current = source.get_current_snapshot().await.unwrap().unwrap();
+    let current = source.get_current_snapshot().await.unwrap().unwrap();
     assert_eq!(current.meta, snapshot.meta);
-    let mut built = snapshot.snapshot;
-    let dump = file_bytes(&mut built).await.unwrap();
-    assert_eq!(file_bytes(&mut current.snapshot).await.unwrap(), dump);
+    let dump = dump_bytes(*snapshot.snapshot).unwrap();
+    assert_eq!(dump_bytes(*current.snapshot).unwrap(), dump);
     assert_eq!(dump, source.read(|store| store.export_dump().unwrap()));
 
     let target_dir = TempDir::new().unwrap();
     {
         let mut target = open(&target_dir);
         let mut receiving = target.begin_receiving_snapshot().await.unwrap();
-        receiving.write_all(&dump).await.unwrap();
+        match receiving.as_mut() {
+            SnapshotData::Dump(file) => std::io::Write::write_all(file, &dump).unwrap(),
+            other => panic!("a snapshot is received into a file, not {other:?}"),
+        }
         target
             .install_snapshot(&snapshot.meta, receiving)
             .await
             .unwrap();
         // The installed dump is kept to send on.
-        let mut installed = target.get_current_snapshot().await.unwrap().unwrap();
+        let installed = target.get_current_snapshot().await.unwrap().unwrap();
         assert_eq!(installed.meta, snapshot.meta);
-        assert_eq!(file_bytes(&mut installed.snapshot).await.unwrap(), dump);
+        assert_eq!(dump_bytes(*installed.snapshot).unwrap(), dump);
     }
 
     // Reopened from disk: same tip, stones and applied state as the source.
@@ -297,7 +299,7 @@ async fn a_malformed_snapshot_is_a_storage_error_and_changes_nothing() {
     };
 
     let error = machine
-        .install_snapshot(&meta, Box::new(file_holding(b"garbage").unwrap()))
+        .install_snapshot(&meta, Box::new(dump_holding(b"garbage").unwrap()))
         .await
         .unwrap_err();
 
@@ -328,11 +330,11 @@ impl HashTip for gemtrail_ledger::machine::AppliedBlock {
 }
 
 #[tokio::test]
-async fn snapshots_live_in_files_and_only_the_current_one_is_kept() {
+async fn a_snapshot_is_a_checkpoint_and_only_the_current_one_is_kept() {
     let chain = TestChain::journey();
     let dir = TempDir::new().unwrap();
     let mut machine = machine_with(&dir, &chain, 3).await;
-    let snapshot_files = || {
+    let snapshot_entries = || {
         std::fs::read_dir(dir.path().join("snapshots"))
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -344,7 +346,11 @@ async fn snapshots_live_in_files_and_only_the_current_one_is_kept() {
         .build_snapshot()
         .await
         .unwrap();
-    assert_eq!(snapshot_files().len(), 1);
+    let first_dump = machine.read(|store| store.export_dump().unwrap());
+    let entries = snapshot_entries();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].is_dir(), "a checkpoint directory: {entries:?}");
+
     machine
         .apply(vec![normal_entry(1, 5, proposals(&chain)[3].clone())])
         .await
@@ -357,17 +363,19 @@ async fn snapshots_live_in_files_and_only_the_current_one_is_kept() {
         .unwrap();
     assert_eq!(second.meta.last_log_id, Some(log_id(1, 1, 5)));
     assert_ne!(second.meta.snapshot_id, first.meta.snapshot_id);
-    // The first file is gone from the directory, yet its open handle still
-    // reads the whole first dump (a transfer in flight is not cut short).
-    assert_eq!(snapshot_files().len(), 1);
-    let mut first_file = first.snapshot;
-    let first_dump = file_bytes(&mut first_file).await.unwrap();
-    assert_eq!(&first_dump[..8], gemtrail_ledger::store::DUMP_MAGIC);
+    // The first checkpoint stays while its handle lives (a transfer in
+    // flight), and still dumps the ledger as it was then.
+    assert_eq!(snapshot_entries().len(), 2);
+    assert_eq!(dump_bytes(*first.snapshot).unwrap(), first_dump);
+    assert_eq!(snapshot_entries().len(), 1);
+    assert_eq!(
+        dump_bytes(*second.snapshot).unwrap(),
+        machine.read(|store| store.export_dump().unwrap())
+    );
 
     // A restart starts with no snapshot and an empty directory.
     drop(machine);
-    drop(second);
     let mut reopened = open(&dir);
     assert!(reopened.get_current_snapshot().await.unwrap().is_none());
-    assert!(snapshot_files().is_empty());
+    assert!(snapshot_entries().is_empty());
 }

@@ -14,13 +14,20 @@
 //! meanwhile), and [`LedgerStore::import_dump_from`] reads them from any
 //! reader. Neither holds a second copy of the ledger in memory, except the
 //! import's one write batch, which keeps the replacement atomic.
+//!
+//! A [`DumpView`] can also freeze the store as a RocksDB checkpoint (hard
+//! links to its table files, so it costs a memtable flush, not a copy) and
+//! dump that checkpoint later: the consensus layer's snapshots are such
+//! checkpoints, dumped only when a lagging node needs one.
 
 use std::io::{BufWriter, Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
+use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions, DB};
 
-use super::{schema, LedgerStore};
+use super::{open_db, schema, LedgerStore, OpenMode};
 use crate::codec::decode;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{BlockHash, ChainId};
@@ -32,6 +39,8 @@ pub const DUMP_MAGIC: &[u8; 8] = b"GTDUMP01";
 /// the database, and reads it through a RocksDB snapshot.
 pub struct DumpView {
     db: Arc<DB>,
+    /// A checkpoint opened read-only: nothing to sync, and RocksDB refuses to.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for DumpView {
@@ -53,6 +62,38 @@ pub struct DumpWritten {
 }
 
 impl DumpView {
+    /// Opens, read-only, a checkpoint made by [`DumpView::checkpoint`].
+    pub fn open_checkpoint(dir: &Path) -> StoreResult<Self> {
+        Ok(Self {
+            db: Arc::new(open_db(dir, OpenMode::ReadOnly)?),
+            read_only: true,
+        })
+    }
+
+    /// Freezes the store as it is now into `dir` (which must not exist): a
+    /// RocksDB checkpoint, whose table files are hard links to the store's.
+    /// Everything it holds is on disk first, since a snapshot of it lets Raft
+    /// purge its log.
+    pub fn checkpoint(&self, dir: &Path) -> StoreResult<()> {
+        self.db.flush_wal(true)?;
+        Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
+    /// The applier marker the store holds now (see [`LedgerStore::marker`]).
+    pub fn marker(&self) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.column(schema::META)?, schema::META_APPLIER_MARKER)?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    fn column(&self, name: &'static str) -> StoreResult<&rocksdb::ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StoreError::Inconsistent(format!("column family {name} is not open")))
+    }
+
     /// Writes every record of one consistent RocksDB snapshot to `out`, as a
     /// dump that [`LedgerStore::import_dump_from`] accepts.
     pub fn write_to(&self, out: impl Write) -> StoreResult<DumpWritten> {
@@ -61,14 +102,11 @@ impl DumpView {
         // covers must be on disk: block writes are not synced one by one. The
         // sync comes after the snapshot, so it covers every write the snapshot
         // sees.
-        self.db.flush_wal(true)?;
-        let column = |name: &'static str| {
-            self.db.cf_handle(name).ok_or_else(|| {
-                StoreError::Inconsistent(format!("column family {name} is not open"))
-            })
-        };
+        if !self.read_only {
+            self.db.flush_wal(true)?;
+        }
         let marker = snapshot
-            .get_cf(column(schema::META)?, schema::META_APPLIER_MARKER)?
+            .get_cf(self.column(schema::META)?, schema::META_APPLIER_MARKER)?
             .map(|bytes| bytes.to_vec());
         let mut out = CountingWriter {
             inner: BufWriter::with_capacity(1 << 20, out),
@@ -76,7 +114,7 @@ impl DumpView {
         };
         out.write(DUMP_MAGIC)?;
         for (column_index, name) in schema::COLUMNS.iter().enumerate() {
-            for item in snapshot.iterator_cf(column(name)?, IteratorMode::Start) {
+            for item in snapshot.iterator_cf(self.column(name)?, IteratorMode::Start) {
                 let (key, value) = item?;
                 out.write(&[column_index as u8])?;
                 out.write_sized(&key)?;
@@ -124,6 +162,7 @@ impl LedgerStore {
     pub fn dump_view(&self) -> DumpView {
         DumpView {
             db: Arc::clone(&self.db),
+            read_only: false,
         }
     }
 

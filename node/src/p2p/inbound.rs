@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use gemtrail_consensus::record::VoteRecord;
+use gemtrail_consensus::snapshot_files::SnapshotData;
 use gemtrail_consensus::types::RaftNodeId;
 use gemtrail_ledger::codec::BoundedVec;
 use libp2p::PeerId;
-use openraft::storage::RaftStateMachine;
 use openraft::Snapshot;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
@@ -90,10 +90,11 @@ impl PeerService {
                 // Only one snapshot can be installed: a transfer from an
                 // earlier leader that stopped half-way is dropped.
                 incoming.clear();
-                let mut ledger = context.ledger.clone();
-                let file = match ledger.begin_receiving_snapshot().await {
-                    Ok(file) => *file,
-                    Err(error) => return refused("internal", error.to_string()),
+                let file = match context.ledger.scratch_file() {
+                    Ok(file) => tokio::fs::File::from_std(file),
+                    Err(error) => {
+                        return refused("internal", format!("cannot receive a snapshot: {error}"))
+                    }
                 };
                 incoming.insert(
                     from,
@@ -135,7 +136,7 @@ impl PeerService {
                 .remove(&from)
                 .map(|done| (done.received, done.file))
         };
-        let Some((bytes, file)) = complete else {
+        let Some((bytes, mut file)) = complete else {
             return refused("internal", "snapshot buffer vanished");
         };
         let meta = match chunk.meta.into_raft() {
@@ -143,9 +144,13 @@ impl PeerService {
             Err(error) => return refused("invalid_snapshot", error.to_string()),
         };
         tracing::info!(from, bytes, snapshot = %meta.snapshot_id, "installing snapshot");
+        let file = match file.flush().await {
+            Ok(()) => file.into_std().await,
+            Err(error) => return refused("internal", format!("cannot store a snapshot: {error}")),
+        };
         let snapshot = Snapshot {
             meta,
-            snapshot: Box::new(file),
+            snapshot: Box::new(SnapshotData::Dump(file)),
         };
         match context
             .raft

@@ -168,7 +168,19 @@ impl RaftTransport for P2pTransport {
             target,
             reason: format!("cannot read the snapshot file: {error}"),
         };
-        let mut file = snapshot.snapshot;
+        // A checkpoint is dumped to a scratch file only now that it is sent.
+        let data = *snapshot.snapshot;
+        let dumped = tokio::task::spawn_blocking(move || data.into_dump_file())
+            .await
+            .map_err(|error| TransportError::Network {
+                target,
+                reason: format!("the snapshot dump task failed: {error}"),
+            })?
+            .map_err(|error| TransportError::Network {
+                target,
+                reason: format!("cannot dump the snapshot: {error}"),
+            })?;
+        let mut file = tokio::fs::File::from_std(dumped);
         let total = file.metadata().await.map_err(file_error)?.len();
         let vote = VoteRecord::from(&vote);
         tracing::info!(
