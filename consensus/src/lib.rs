@@ -15,8 +15,9 @@
 //! drops, delays and partitions) both implement.
 //!
 //! **Architecture invariants:** the Raft log store opens its own RocksDB, and
-//! every vote, append, truncation, purge and committed id is synced to disk
-//! before openraft is told it happened. Everything stored is the canonical borsh
+//! every vote, append, truncation and purge is synced to disk before openraft
+//! is told it happened (the committed id, which openraft only takes as a hint,
+//! is written unsynced). Everything stored is the canonical borsh
 //! encoding of a bounded record; openraft's serde types are never stored.
 //! A committed block and the marker naming its Raft entry are written in one
 //! atomic batch, so the applied state after a crash is exactly what the ledger

@@ -6,11 +6,21 @@
 //! column family [`META_CF`] holds the vote, the committed log id and the last
 //! purged log id, each the borsh encoding of its record.
 //!
-//! Every write (votes, appends, truncation, purge, committed) goes through one
-//! synced `WriteBatch`, so it is on disk before openraft is told it happened,
-//! and each batch is atomic, so a crash never leaves a hole in the log. Writes
-//! run on tokio's blocking pool, because an fsync can take milliseconds and must
-//! not stall the runtime's workers. Reads are served straight from RocksDB.
+//! Every write that Raft's safety rests on (votes, appends, truncation, purge)
+//! goes through one synced `WriteBatch`, so it is on disk before openraft is
+//! told it happened, and each batch is atomic, so a crash never leaves a hole
+//! in the log. Synced writes run on tokio's blocking pool, because an fsync can
+//! take milliseconds and must not stall the runtime's workers. Reads are served
+//! straight from RocksDB.
+//!
+//! The committed log id is the exception: it is written but not synced.
+//! openraft awaits `save_committed` inside its core loop before every apply,
+//! so a sync there put one more fsync on every block's path to its receipt and
+//! stalled the core meanwhile. openraft treats the saved value as a hint (on
+//! start it takes the larger of it and the state machine's applied id, and
+//! re-learns the rest from the leader), and the ledger records its applied
+//! entry atomically with each block, so a committed id lost in a power cut
+//! costs nothing but a later commit message.
 //!
 //! Every read checks what it decodes: the bytes are canonical, the entry under
 //! key `i` names index `i`, and a range has no holes. A failed check is a
@@ -472,7 +482,15 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
             .as_ref()
             .map(|log_id| encode(&LogIdRecord::from(log_id)));
         let batch = self.meta_batch(COMMITTED_KEY, value).map_err(to_error)?;
-        self.write_synced(batch).await.map_err(to_error)
+        // Not synced (see the module comment), so it is quick enough to write
+        // here rather than on the blocking pool.
+        self.db
+            .write(batch)
+            .map_err(|source| LogStoreError::Rocks {
+                operation: "write the committed log id",
+                source,
+            })
+            .map_err(to_error)
     }
 
     async fn read_committed(&mut self) -> Result<Option<RaftLogId>, RaftStorageError> {
