@@ -401,17 +401,42 @@ fn peak_rss_mb(pid: u32) -> f64 {
 
 /// Bytes in the files under `path`.
 pub(crate) fn dir_bytes(path: &Path) -> u64 {
+    tree_bytes(path, &mut std::collections::HashSet::new())
+}
+
+/// [`dir_bytes`] of one directory, counting each file once however many
+/// names it has: a snapshot checkpoint hard-links the ledger's table files.
+fn tree_bytes(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;
     };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
+    let mut bytes = 0;
+    for entry in entries.flatten() {
+        match entry.metadata() {
+            Ok(meta) if meta.is_dir() => bytes += tree_bytes(&entry.path(), seen),
+            Ok(meta) if first_sighting(&meta, seen) => bytes += meta.len(),
+            _ => {}
+        }
+    }
+    bytes
+}
+
+/// Whether this file was not counted yet under another name.
+#[cfg(unix)]
+fn first_sighting(
+    meta: &std::fs::Metadata,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    seen.insert((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn first_sighting(
+    _meta: &std::fs::Metadata,
+    _seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> bool {
+    true
 }
 
 /// Runs the benchmark.
@@ -600,4 +625,24 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_bytes_count_a_hard_linked_file_once() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("table.sst"), [0u8; 100]).unwrap();
+        std::fs::create_dir(dir.path().join("checkpoint")).unwrap();
+        std::fs::hard_link(
+            dir.path().join("table.sst"),
+            dir.path().join("checkpoint").join("table.sst"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("checkpoint").join("MANIFEST"), [0u8; 50]).unwrap();
+        assert_eq!(dir_bytes(dir.path()), 150);
+        assert_eq!(dir_bytes(&dir.path().join("missing")), 0);
+    }
 }
