@@ -102,6 +102,36 @@ pub trait HistorySource {
     fn history_node(&self, level: u8, position: u64) -> StoreResult<Option<Digest>>;
 }
 
+/// A [`HistorySource`] that remembers what it read, for reading several paths
+/// of one tree: they share their upper nodes, so a proof's dozen paths read
+/// each of those once instead of once per path. Keep one only as long as the
+/// tree it reads does not change (one proof).
+pub struct CachedHistory<'a, S: ?Sized> {
+    source: &'a S,
+    read: std::cell::RefCell<std::collections::HashMap<(u8, u64), Option<Digest>>>,
+}
+
+impl<'a, S: HistorySource + ?Sized> CachedHistory<'a, S> {
+    /// Reads from `source`, remembering.
+    pub fn new(source: &'a S) -> Self {
+        Self {
+            source,
+            read: std::cell::RefCell::default(),
+        }
+    }
+}
+
+impl<S: HistorySource + ?Sized> HistorySource for CachedHistory<'_, S> {
+    fn history_node(&self, level: u8, position: u64) -> StoreResult<Option<Digest>> {
+        if let Some(known) = self.read.borrow().get(&(level, position)) {
+            return Ok(*known);
+        }
+        let node = self.source.history_node(level, position)?;
+        self.read.borrow_mut().insert((level, position), node);
+        Ok(node)
+    }
+}
+
 /// The path of leaf `index` in the tree of its first `leaf_count` leaves,
 /// read from `source`; `None` when out of range or a node is missing.
 pub fn path<S: HistorySource + ?Sized>(
@@ -191,6 +221,58 @@ mod tests {
 
     fn leaf(n: u64) -> BlockHash {
         BlockHash(*blake3::hash(&n.to_le_bytes()).as_bytes())
+    }
+
+    /// Counts the reads that reach it.
+    struct Counting<'a> {
+        stored: &'a Stored,
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl HistorySource for Counting<'_> {
+        fn history_node(&self, level: u8, position: u64) -> StoreResult<Option<Digest>> {
+            self.reads.set(self.reads.get() + 1);
+            self.stored.history_node(level, position)
+        }
+    }
+
+    #[test]
+    fn a_cached_source_gives_the_same_paths_and_reads_each_node_once() {
+        let mut peaks = HistoryPeaks::default();
+        let mut stored = Stored::default();
+        for n in 0..1000 {
+            for formed in peaks.append(leaf(n)) {
+                stored
+                    .0
+                    .insert((formed.level, formed.position), formed.hash);
+            }
+        }
+        let counting = Counting {
+            stored: &stored,
+            reads: std::cell::Cell::new(0),
+        };
+        let cached = CachedHistory::new(&counting);
+        let indices = [0, 1, 2, 3, 5, 8, 500, 998, 999];
+        for index in indices {
+            assert_eq!(
+                path(&cached, 1000, index).unwrap(),
+                path(&stored, 1000, index).unwrap(),
+                "leaf {index}"
+            );
+        }
+        let cached_reads = counting.reads.get();
+        counting.reads.set(0);
+        for index in indices {
+            path(&counting, 1000, index).unwrap();
+        }
+        assert!(
+            cached_reads < counting.reads.get(),
+            "{cached_reads} reads cached, {} uncached",
+            counting.reads.get()
+        );
+        // A node the store lacks is remembered as lacking, and stays so.
+        assert_eq!(cached.history_node(40, 0).unwrap(), None);
+        assert_eq!(cached.history_node(40, 0).unwrap(), None);
     }
 
     #[test]

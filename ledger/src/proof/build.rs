@@ -44,6 +44,8 @@ pub fn build_proof<S: ProofSource>(
         .map(|location| proven_event(source, location))
         .collect::<Result<Vec<_>, _>>()?;
     let tip_height = source.tip_height();
+    // The paths below share their upper nodes: read each once.
+    let history = history::CachedHistory::new(source);
     // A known stone implies at least one block.
     let tip = header(source, tip_height.max(1))?;
     let heights: BTreeSet<u64> = events
@@ -57,7 +59,7 @@ pub fn build_proof<S: ProofSource>(
         .map(|height| {
             Ok(ProvenHeader {
                 header: header(source, height)?,
-                path: history_path(source, tip.height, height)?,
+                path: history_path(&history, tip.height, height)?,
             })
         })
         .collect::<Result<Vec<_>, ProofBuildError>>()?;
@@ -65,7 +67,7 @@ pub fn build_proof<S: ProofSource>(
         chain_id: source.chain_id().clone(),
         stone: stone.clone(),
         tip_hash: tip.hash(source.chain_id()),
-        genesis_path: history_path(source, tip.height, 0)?,
+        genesis_path: history_path(&history, tip.height, 0)?,
         tip,
         headers: bounded::<_, PROOF_HEADERS_MAX>(headers, "headers")?,
         events: bounded::<_, PROOF_EVENTS_MAX>(events, "events")?,
@@ -81,7 +83,7 @@ fn header<S: ProofSource>(source: &S, height: u64) -> Result<BlockHeader, ProofB
 
 /// The path of the block at `height` (0: the genesis) into the history root
 /// of the block at `tip_height`, which covers the blocks below it.
-fn history_path<S: ProofSource>(
+fn history_path<S: history::HistorySource + ?Sized>(
     source: &S,
     tip_height: u64,
     height: u64,
