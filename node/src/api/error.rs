@@ -99,3 +99,67 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gemtrail_ledger::ids::TxId;
+
+    use super::*;
+
+    /// The status, code and message a client receives for `error`.
+    fn answer(error: SubmitError) -> (StatusCode, &'static str, String) {
+        let api = ApiError::from(error);
+        (api.status, api.code, api.message)
+    }
+
+    #[test]
+    fn refusals_that_ask_to_retry_are_service_unavailable_with_their_code() {
+        assert_eq!(
+            answer(SubmitError::MempoolFull { capacity: 2 }),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mempool_full",
+                "the node's mempool is full (2 transactions); retry shortly".to_owned()
+            )
+        );
+        assert_eq!(
+            answer(SubmitError::ShuttingDown),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the node is shutting down; submit to another node".to_owned()
+            )
+        );
+        let tx_id = TxId([7; 32]);
+        let (status, code, message) = answer(SubmitError::NotOrdered {
+            tx_id,
+            reason: "no leader".to_owned(),
+        });
+        assert_eq!(
+            (status, code),
+            (StatusCode::SERVICE_UNAVAILABLE, "not_ordered")
+        );
+        assert_eq!(
+            message,
+            format!("transaction {tx_id} was not ordered: no leader; submitting it again is safe")
+        );
+    }
+
+    #[test]
+    fn a_commit_timeout_is_a_gateway_timeout_naming_the_transaction() {
+        let tx_id = TxId([9; 32]);
+        assert_eq!(
+            answer(SubmitError::CommitTimeout {
+                tx_id,
+                waited_ms: 1500
+            }),
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                "commit_timeout",
+                format!(
+                    "transaction {tx_id} was not committed within 1500 ms; query its receipt later"
+                )
+            )
+        );
+    }
+}
