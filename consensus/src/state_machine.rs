@@ -17,7 +17,7 @@
 //! **Snapshots** are RocksDB checkpoints of the ledger ([`SnapshotFiles`]),
 //! made while applying goes on: the store is held only to take a handle. The
 //! snapshot's metadata is read from the checkpoint's own applier marker, so the
-//! two agree. A checkpoint is dumped ([`DumpView::write_to`](gemtrail_ledger::store::DumpView::write_to)) only when a
+//! two agree. A checkpoint is dumped ([`DumpView::write_to`]) only when a
 //! lagging node needs it. Installing a dump replaces the ledger and records the
 //! snapshot's log id and membership as the marker, in one atomic batch
 //! ([`LedgerStore::import_dump_from`]).
@@ -25,6 +25,8 @@
 //! RocksDB work runs on tokio's blocking pool so the runtime's workers are not
 //! stalled. Every failure is a fatal [`StateMachineError`], reported to openraft
 //! as a `StorageError`.
+//!
+//! [`DumpView::write_to`]: gemtrail_ledger::store::DumpView::write_to
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -334,8 +336,8 @@ fn task_failed(error: tokio::task::JoinError) -> StateMachineError {
 
 fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every store write is one atomic RocksDB batch followed by in-memory
-    // updates that cannot fail, and a snapshot slot is replaced whole, so a
-    // panic elsewhere never leaves either half-changed.
+    // updates that cannot fail, so a panic elsewhere never leaves the store
+    // half-changed.
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
