@@ -8,7 +8,7 @@
 
 use crate::codec::{domain_hash, encode, Domain};
 use crate::error::StoreResult;
-use crate::ids::{BlockHash, ChainId, Digest};
+use crate::ids::{BlockHash, ChainId, Digest, TxId};
 use crate::merkle;
 use crate::model::{
     Action, Block, BlockHeader, BlockProposal, Outcome, Receipt, SignedTransaction,
@@ -64,7 +64,13 @@ pub fn apply_block<V: LedgerView + ?Sized>(
     view: &V,
     proposal: BlockProposal,
 ) -> StoreResult<AppliedBlock> {
-    signature_batch::warm(proposal.transactions.as_slice());
+    // Each id is hashed once here, for the signature checks and the rules.
+    let ids: Vec<TxId> = proposal
+        .transactions
+        .iter()
+        .map(SignedTransaction::id)
+        .collect();
+    signature_batch::warm_identified(proposal.transactions.as_slice(), &ids);
     let tip = view.tip();
     let height = tip.height + 1;
     let chain_id = view.chain_id().clone();
@@ -72,11 +78,10 @@ pub fn apply_block<V: LedgerView + ?Sized>(
     let mut receipts = Vec::with_capacity(proposal.transactions.len());
     let mut governance_txs = Vec::new();
 
-    for (index, signed) in proposal.transactions.iter().enumerate() {
+    for (index, (signed, &id)) in proposal.transactions.iter().zip(&ids).enumerate() {
         let tx_index = index as u32;
-        let id = signed.id();
         let already_burned = overlay.contains_tx(&id)?;
-        let outcome = match apply_transaction(&mut overlay, signed, tx_index, height) {
+        let outcome = match apply_transaction(&mut overlay, signed, id, tx_index, height) {
             Ok(()) => Outcome::Applied,
             Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
             Err(Stop::Store(error)) => return Err(error),

@@ -66,9 +66,17 @@ impl SignatureCheck {
 /// so that applying them finds the verdicts in the memo. Returns how many
 /// signatures did not verify (the rules will reject their transactions).
 pub fn warm(transactions: &[SignedTransaction]) -> usize {
+    let ids: Vec<TxId> = transactions.iter().map(SignedTransaction::id).collect();
+    warm_identified(transactions, &ids)
+}
+
+/// [`warm`] for transactions whose ids the caller already computed (`ids[i]`
+/// is the id of `transactions[i]`), so they are not hashed again.
+pub fn warm_identified(transactions: &[SignedTransaction], ids: &[TxId]) -> usize {
     let checks: Vec<SignatureCheck> = transactions
         .iter()
-        .flat_map(SignatureCheck::of_transaction)
+        .zip(ids)
+        .flat_map(|(signed, id)| SignatureCheck::of_approvals(signed, *id))
         .collect();
     verify_all(&checks).iter().filter(|valid| !**valid).count()
 }

@@ -74,7 +74,8 @@ pub(super) fn apply_governance(
         membership,
     };
     let mut overlay = Overlay::new(&view);
-    match rules::apply_transaction(&mut overlay, &event.transaction, tx_index, height) {
+    let id = event.transaction.id();
+    match rules::apply_transaction(&mut overlay, &event.transaction, id, tx_index, height) {
         Ok(()) => Ok(overlay
             .into_changes()
             .membership

@@ -60,13 +60,16 @@ pub struct TxContext<'t> {
 ///
 /// The transaction's writes become part of the block's changes only when it is
 /// applied; on rejection they are dropped, so it changes no state.
+///
+/// `id` is `signed.id()`, which the caller has already computed.
 pub fn apply_transaction<V: LedgerView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     signed: &SignedTransaction,
+    id: TxId,
     tx_index: u32,
     height: u64,
 ) -> RuleResult {
-    let result = run_transaction(overlay, signed, tx_index, height);
+    let result = run_transaction(overlay, signed, id, tx_index, height);
     match result {
         Ok(()) => overlay.commit_tx(),
         Err(_) => overlay.discard_tx(),
@@ -77,10 +80,10 @@ pub fn apply_transaction<V: LedgerView + ?Sized>(
 fn run_transaction<V: LedgerView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     signed: &SignedTransaction,
+    id: TxId,
     tx_index: u32,
     height: u64,
 ) -> RuleResult {
-    let id = signed.id();
     authorize::authorize(overlay, signed, &id)?;
     overlay.begin_tx(tx_index, id);
     let context = TxContext {
