@@ -9,7 +9,7 @@
 //! [`record`], the canonical borsh mirrors of the openraft values it stores,
 //! [`state_machine::LedgerStateMachine`], which applies each committed entry
 //! through the ledger's pure state machine and store and keeps its snapshots as
-//! files ([`snapshot_files`]), and [`network`], the
+//! RocksDB checkpoints ([`snapshot_files`]), and [`network`], the
 //! transport-agnostic contract that the libp2p transport (in `node`) and the
 //! in-memory test network (`memory_network`, feature `test-utils`, with
 //! drops, delays and partitions) both implement.
