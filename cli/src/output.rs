@@ -1,5 +1,6 @@
 //! Printing results as text for people or as JSON for scripts.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
@@ -38,6 +39,21 @@ impl Out {
     /// True for people.
     pub(crate) fn is_text(&self) -> bool {
         self.format == OutputFormat::Text
+    }
+
+    /// A progress bar of `len` steps drawn with indicatif's `template`, for
+    /// people only: hidden when the output is JSON, so scripts read clean
+    /// output.
+    pub(crate) fn progress_bar(&self, len: u64, template: &str) -> ProgressBar {
+        let bar = if self.is_text() {
+            ProgressBar::new(len)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
     }
 }
 

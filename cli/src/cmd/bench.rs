@@ -21,7 +21,6 @@ use gemtrail_ledger::model::{
     Action, Cutter, LabReport, Manufacture, Outcome, PolishedOutput, Transaction,
 };
 use gemtrail_node::client::NodeClient;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::actions::{digest, four_cs, org, propose, register_jwaneng_rough, stone, text};
@@ -507,14 +506,9 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
             interval,
         )));
     }
-    let bar = if out.is_text() {
-        ProgressBar::new(args.warmup + args.seconds)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} s")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = out.progress_bar(
+        args.warmup + args.seconds,
+        "{spinner} {msg} [{bar:30}] {pos}/{len} s",
     );
     let pids: Vec<(u64, u32)> = nodes
         .children

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use gemtrail_ledger::store::audit_path;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::args::LedgerCommand;
@@ -22,16 +21,9 @@ pub(crate) fn run(out: Out, command: LedgerCommand) -> CliResult {
     } else {
         data_dir.clone()
     };
-    let bar = if out.is_text() {
-        ProgressBar::new(0)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} auditing block {pos}/{len} [{bar:40}] {per_sec} {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = out.progress_bar(
+        0,
+        "{spinner} auditing block {pos}/{len} [{bar:40}] {per_sec} {eta}",
     );
     let started = Instant::now();
     let report = audit_path(&path, &genesis.ledger_genesis(), |height, tip| {

@@ -21,7 +21,7 @@ use gemtrail_ledger::proof::{build_proof, verify_proof};
 use gemtrail_ledger::state::GenesisState;
 use gemtrail_ledger::store::{audit_path, LedgerStore, StoreOptions};
 use gemtrail_ledger::verify_memo;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::actions::{org, propose, register_jwaneng_rough, stone};
@@ -353,18 +353,10 @@ pub(crate) fn run(out: Out, args: ScaleBenchArgs) -> CliResult {
 }
 
 fn progress(out: Out, stones: u64) -> ProgressBar {
-    let bar = if out.is_text() {
-        ProgressBar::new(stones)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} registering stones {pos}/{len} [{bar:40}] {per_sec} {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
+    out.progress_bar(
+        stones,
+        "{spinner} registering stones {pos}/{len} [{bar:40}] {per_sec} {eta}",
+    )
 }
 
 /// Keeps the ledger for inspection (`--keep`), or removes it.

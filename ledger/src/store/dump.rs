@@ -27,7 +27,7 @@ use std::sync::Arc;
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions, DB};
 
-use super::{open_db, schema, LedgerStore, OpenMode};
+use super::{column, open_db, schema, LedgerStore, OpenMode};
 use crate::codec::decode;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{BlockHash, ChainId};
@@ -89,9 +89,7 @@ impl DumpView {
     }
 
     fn column(&self, name: &'static str) -> StoreResult<&rocksdb::ColumnFamily> {
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| StoreError::Inconsistent(format!("column family {name} is not open")))
+        column(&self.db, name)
     }
 
     /// Writes every record of one consistent RocksDB snapshot to `out`, as a

@@ -676,11 +676,7 @@ impl LedgerStore {
     }
 
     fn cf(&self, name: &'static str) -> StoreResult<&ColumnFamily> {
-        // Every column in `schema::COLUMNS` is opened, so this fails only if the
-        // two lists drift apart: report it rather than panic.
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| StoreError::Inconsistent(format!("column family {name} is not open")))
+        column(&self.db, name)
     }
 
     /// Reads and decodes one value.
@@ -750,6 +746,14 @@ fn tune_for_point_lookups(options: &mut Options) {
 
 /// The ledger database's memtable budget, all columns together.
 const LEDGER_MEMTABLES_BYTES: usize = 48 << 20;
+
+/// The handle of column family `name` of `db`. Every column in
+/// `schema::COLUMNS` is opened, so this fails only if the two lists drift
+/// apart: report it rather than panic.
+fn column<'a>(db: &'a DB, name: &'static str) -> StoreResult<&'a ColumnFamily> {
+    db.cf_handle(name)
+        .ok_or_else(|| StoreError::Inconsistent(format!("column family {name} is not open")))
+}
 
 /// Opens the database with every column family of [`schema::COLUMNS`].
 fn open_db(path: &Path, mode: OpenMode) -> StoreResult<DB> {
