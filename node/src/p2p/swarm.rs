@@ -2,9 +2,12 @@
 //! connection limits and one request-response protocol.
 //!
 //! One task owns the [`Swarm`]; everything else talks to it through the
-//! bounded command channel of a [`P2pHandle`]. Inbound requests are handed,
-//! each on its own task, to the node's [`InboundHandler`], whose answer comes
-//! back through the same channel to be sent on the request's stream.
+//! bounded command channel of a [`P2pHandle`]. Most requests do not go
+//! through that task at all: they travel on a [`lane`](super::lane), one
+//! long-lived stream per peer that the caller writes directly. Snapshot
+//! chunks, large and rare, take the request-response protocol (a stream per
+//! request). Either way, inbound requests are handed, each on its own task,
+//! to the node's [`InboundHandler`].
 //!
 //! **Admission:** the allow-list behaviour comes first, so a connection from a
 //! peer id that is not a current consortium node is closed as soon as the noise
@@ -25,6 +28,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{WireCodec, PROTOCOL};
+use super::lane::{self, Lanes, LANE_PROTOCOL};
 use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
@@ -106,6 +110,7 @@ pub struct PeerView {
 #[derive(Clone, Debug)]
 pub struct P2pHandle {
     commands: mpsc::Sender<Command>,
+    lanes: Arc<Lanes>,
     view: Arc<Mutex<PeerView>>,
     local_peer: PeerId,
 }
@@ -128,6 +133,9 @@ impl P2pHandle {
         peer: PeerId,
         request: PeerRequest,
     ) -> Result<PeerResponse, OutboundError> {
+        if !matches!(request, PeerRequest::SnapshotChunk(_)) {
+            return self.lanes.request(peer, &request).await;
+        }
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Request {
@@ -144,6 +152,7 @@ impl P2pHandle {
     /// consortium's nodes after a membership change. Connections to peers no
     /// longer listed are closed.
     pub async fn set_allowed(&self, peers: BTreeMap<PeerId, Multiaddr>) {
+        self.lanes.set_allowed(peers.keys().copied().collect());
         let _stopped = self.commands.send(Command::SetAllowed(peers)).await;
     }
 
@@ -168,6 +177,7 @@ struct Behaviour {
     allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     limits: connection_limits::Behaviour,
     rpc: request_response::Behaviour<WireCodec>,
+    lanes: libp2p_stream::Behaviour,
 }
 
 /// Why the swarm could not start.
@@ -223,9 +233,26 @@ pub async fn spawn<H: InboundHandler>(
         listening: vec![listening],
         ..PeerView::default()
     }));
+    let mut control = swarm.behaviour().lanes.new_control();
+    let incoming = control
+        .accept(LANE_PROTOCOL)
+        .map_err(|error| SwarmError::Transport(error.to_string()))?;
+    tokio::spawn(lane::serve(
+        incoming,
+        handler.clone(),
+        settings.message_bytes_max,
+        shutdown.clone(),
+    ));
+    let lanes = Lanes::new(
+        control,
+        allowed.keys().copied().collect(),
+        settings.message_bytes_max,
+        settings.request_timeout,
+    );
     let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_MAX);
     let handle = P2pHandle {
         commands: commands.clone(),
+        lanes: Arc::new(lanes),
         view: Arc::clone(&view),
         local_peer,
     };
@@ -272,6 +299,7 @@ fn build(
                 [(PROTOCOL, request_response::ProtocolSupport::Full)],
                 rpc_config,
             ),
+            lanes: libp2p_stream::Behaviour::new(),
         })
         .map_err(|error| transport_error(&error))?
         .with_swarm_config(|config| config.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
@@ -327,8 +355,10 @@ impl<H: InboundHandler> SwarmTask<H> {
             self.swarm.behaviour_mut().allowed.disallow_peer(peer);
             let _was_connected = self.swarm.disconnect_peer_id(peer);
         }
-        for peer in peers.keys().filter(|peer| **peer != local) {
+        for (peer, address) in peers.iter().filter(|(peer, _)| **peer != local) {
             self.swarm.behaviour_mut().allowed.allow_peer(*peer);
+            // So that a lane can dial the peer by its id.
+            self.swarm.add_peer_address(*peer, address.clone());
         }
         self.addresses = peers;
         self.addresses.remove(&local);
@@ -382,6 +412,18 @@ impl<H: InboundHandler> SwarmTask<H> {
                 self.update_view(|view| {
                     view.connected.remove(&peer_id);
                 });
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "could not connect to peer");
+                // A failed dial drops the address from the swarm's book, and
+                // lanes dial by peer id alone: put it back for the next try.
+                if let Some(address) = self.addresses.get(&peer) {
+                    self.swarm.add_peer_address(peer, address.clone());
+                }
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
