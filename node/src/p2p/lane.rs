@@ -18,7 +18,9 @@
 //!
 //! **Answers** come back on the same stream, tagged with the request's id,
 //! in the order the handler finishes them, so a slow request does not hold
-//! up a quick one. A peer may have at most [`LANE_REQUESTS_MAX`] requests
+//! up a quick one. Requests that keep their order
+//! ([`PeerRequest::keeps_order`]: forwarded transactions) are handled one
+//! after another, in the order they were written, on one task per lane. A peer may have at most [`LANE_REQUESTS_MAX`] requests
 //! being handled at once per lane; beyond that the lane stops reading.
 //!
 //! Snapshot chunks do not use lanes: they are large and rare, and on a lane
@@ -33,7 +35,7 @@ use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use gemtrail_ledger::codec::{decode, encode};
 use libp2p::{PeerId, Stream, StreamProtocol};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::swarm::{InboundHandler, OutboundError};
 use super::wire::{PeerRequest, PeerResponse};
@@ -172,28 +174,38 @@ impl Lanes {
         peer: PeerId,
         request: &PeerRequest,
     ) -> Result<PeerResponse, OutboundError> {
-        if !lock(&self.allowed).contains(&peer) {
-            return Err(OutboundError::NotAllowed(peer));
-        }
-        match tokio::time::timeout(self.timeout, self.exchange(peer, request)).await {
-            Ok(answer) => answer,
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let sent = tokio::time::timeout_at(deadline, self.send(peer, request)).await;
+        match sent {
+            Ok(answer) => answer?.answer_by(deadline).await,
             Err(_) => Err(OutboundError::Timeout),
         }
     }
 
-    async fn exchange(
+    /// Writes `request` on `peer`'s lane and returns once it is written,
+    /// with the answer still to come. Requests sent one after another this
+    /// way reach the peer in that order.
+    pub async fn send(
         &self,
         peer: PeerId,
         request: &PeerRequest,
-    ) -> Result<PeerResponse, OutboundError> {
+    ) -> Result<PendingAnswer, OutboundError> {
+        if !lock(&self.allowed).contains(&peer) {
+            return Err(OutboundError::NotAllowed(peer));
+        }
         let lane = self.lane(peer).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, answer) = oneshot::channel();
         lock(&lane.waiting).insert(id, sender);
-        // Forget the waiter however this ends (answered, failed, timed out).
-        let _forget = ForgetOnDrop {
-            waiting: &lane.waiting,
-            id,
+        // Forgets the waiter however this ends (answered, failed, timed out).
+        let pending = PendingAnswer {
+            answer,
+            forget: ForgetOnDrop {
+                waiting: Arc::clone(&lane.waiting),
+                id,
+            },
+            peer,
+            timeout: self.timeout,
         };
         let written = {
             let mut writer = lane.writer.lock().await;
@@ -205,9 +217,7 @@ impl Lanes {
             }
             return Err(OutboundError::Unreachable(format!("{peer}: {error}")));
         }
-        answer
-            .await
-            .map_err(|_| OutboundError::Unreachable(format!("{peer}: the lane closed")))
+        Ok(pending)
     }
 
     /// The open lane to `peer`, opening one if there is none.
@@ -244,14 +254,48 @@ impl Lanes {
     }
 }
 
-struct ForgetOnDrop<'a> {
-    waiting: &'a Waiters,
+/// The answer to a request written on a lane.
+#[derive(Debug)]
+pub struct PendingAnswer {
+    answer: oneshot::Receiver<PeerResponse>,
+    forget: ForgetOnDrop,
+    peer: PeerId,
+    timeout: Duration,
+}
+
+impl PendingAnswer {
+    /// Waits for the answer, at most the request timeout from now.
+    pub async fn answer(self) -> Result<PeerResponse, OutboundError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        self.answer_by(deadline).await
+    }
+
+    async fn answer_by(
+        self,
+        deadline: tokio::time::Instant,
+    ) -> Result<PeerResponse, OutboundError> {
+        let peer = self.peer;
+        let answer = tokio::time::timeout_at(deadline, self.answer).await;
+        drop(self.forget);
+        match answer {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(OutboundError::Unreachable(format!(
+                "{peer}: the lane closed"
+            ))),
+            Err(_) => Err(OutboundError::Timeout),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ForgetOnDrop {
+    waiting: Arc<Waiters>,
     id: u64,
 }
 
-impl Drop for ForgetOnDrop<'_> {
+impl Drop for ForgetOnDrop {
     fn drop(&mut self) {
-        lock(self.waiting).remove(&self.id);
+        lock(&self.waiting).remove(&self.id);
     }
 }
 
@@ -304,12 +348,27 @@ pub async fn serve<H: InboundHandler>(
     }
 }
 
-/// Reads requests from one peer's lane, handles each on its own task, and
-/// writes each answer back as soon as it is ready.
+/// A request read from a lane, with its id and its place among those in hand.
+type InHand = (u64, PeerRequest, OwnedSemaphorePermit);
+
+/// Reads requests from one peer's lane, handles each on its own task (or, for
+/// those that keep their order, one after another on the lane's ordered
+/// task), and writes each answer back as soon as it is ready.
 async fn serve_lane<H: InboundHandler>(peer: PeerId, stream: Stream, handler: H, bytes_max: u64) {
     let (mut reader, writer) = stream.split();
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
     let in_hand = Arc::new(Semaphore::new(LANE_REQUESTS_MAX));
+    let (ordered, mut ordered_queue) = mpsc::unbounded_channel::<InHand>();
+    {
+        let handler = handler.clone();
+        let writer = Arc::clone(&writer);
+        tokio::spawn(async move {
+            while let Some((id, request, permit)) = ordered_queue.recv().await {
+                answer(peer, &handler, &writer, id, request, bytes_max).await;
+                drop(permit);
+            }
+        });
+    }
     loop {
         let request = match read_frame::<_, PeerRequest>(&mut reader, bytes_max).await {
             Ok(Some(request)) => request,
@@ -323,16 +382,35 @@ async fn serve_lane<H: InboundHandler>(peer: PeerId, stream: Stream, handler: H,
             break;
         };
         let (id, request) = request;
+        if request.keeps_order() {
+            // The queue is bounded by the permits: at most LANE_REQUESTS_MAX.
+            if ordered.send((id, request, permit)).is_err() {
+                break;
+            }
+            continue;
+        }
         let handler = handler.clone();
         let writer = Arc::clone(&writer);
         tokio::spawn(async move {
-            let response = handler.handle(peer, request).await;
-            let mut writer = writer.lock().await;
-            if let Err(error) = write_frame(&mut *writer, id, &response, bytes_max).await {
-                tracing::debug!(%peer, %error, "could not answer on a lane");
-            }
+            answer(peer, &handler, &writer, id, request, bytes_max).await;
             drop(permit);
         });
+    }
+}
+
+/// Handles one request and writes its answer on the lane.
+async fn answer<H: InboundHandler>(
+    peer: PeerId,
+    handler: &H,
+    writer: &tokio::sync::Mutex<WriteHalf<Stream>>,
+    id: u64,
+    request: PeerRequest,
+    bytes_max: u64,
+) {
+    let response = handler.handle(peer, request).await;
+    let mut writer = writer.lock().await;
+    if let Err(error) = write_frame(&mut *writer, id, &response, bytes_max).await {
+        tracing::debug!(%peer, %error, "could not answer on a lane");
     }
 }
 

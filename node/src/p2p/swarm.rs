@@ -28,7 +28,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{WireCodec, PROTOCOL};
-use super::lane::{self, Lanes, LANE_PROTOCOL};
+use super::lane::{self, Lanes, PendingAnswer, LANE_PROTOCOL};
 use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
@@ -146,6 +146,18 @@ impl P2pHandle {
             .await
             .map_err(|_| OutboundError::Stopped)?;
         answer.await.map_err(|_| OutboundError::Stopped)?
+    }
+
+    /// Writes `request` on `peer`'s lane and returns once it is written, with
+    /// the answer to come: requests sent one after another this way reach the
+    /// peer in that order, and those that keep their order
+    /// ([`PeerRequest::keeps_order`]) are handled in it.
+    pub async fn send(
+        &self,
+        peer: PeerId,
+        request: PeerRequest,
+    ) -> Result<PendingAnswer, OutboundError> {
+        self.lanes.send(peer, &request).await
     }
 
     /// Replaces the allow-list (and the address book) with `peers`: the
