@@ -9,10 +9,7 @@
 //! transactions are ordered first come, first served.
 //!
 //! **Forwarding.** A follower sends its waiting transactions to the leader in
-//! batches, up to [`FORWARDS_IN_FLIGHT_MAX`] at once on its lane to the
-//! leader, which admits them in the order they were sent: waiting for each
-//! answer before sending the next put a whole round trip, and the leader's
-//! signature checks, in every transaction's path. What the leader cannot take now (it stopped leading, its mempool
+//! batches. What the leader cannot take now (it stopped leading, its mempool
 //! is full) goes back to the front of the queue and is tried again; what it
 //! refuses for good (a replay) is dropped and its waiters are told why.
 
@@ -27,21 +24,17 @@ use tokio::sync::Semaphore;
 use crate::admission::SubmitError;
 use crate::context::NodeContext;
 use crate::mempool::Pending;
-use crate::p2p::swarm::OutboundError;
 use crate::p2p::wire::{ForwardOutcome, PeerRequest, PeerResponse, FORWARD_BATCH_MAX};
 
 /// How long the pump waits before retrying when there is no leader or the
 /// leader could not be reached.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
-/// Most forwarded batches awaiting the leader's answer at once.
-pub const FORWARDS_IN_FLIGHT_MAX: usize = 4;
 /// Refusal codes after which a forwarded transaction is tried again.
 const RETRYABLE: [&str; 4] = ["not_leader", "mempool_full", "shutting_down", "starting"];
 
 /// Runs the pump until the node shuts down.
 pub async fn run(context: Arc<NodeContext>) {
     let pipeline = Arc::new(Semaphore::new(context.batching.pipeline_max));
-    let forwards = Arc::new(Semaphore::new(FORWARDS_IN_FLIGHT_MAX));
     loop {
         if context.shutdown.is_fired() {
             break;
@@ -87,16 +80,7 @@ pub async fn run(context: Arc<NodeContext>) {
                     propose(&context, batch, permit).await;
                 }
             }
-            Some(leader) => {
-                let permit = tokio::select! {
-                    permit = Arc::clone(&forwards).acquire_owned() => permit,
-                    () = context.shutdown.wait() => break,
-                };
-                let Ok(permit) = permit else {
-                    break;
-                };
-                forward(&context, leader, permit).await;
-            }
+            Some(leader) => forward(&context, leader).await,
             None => tokio::time::sleep(RETRY_PAUSE).await,
         }
     }
@@ -211,13 +195,7 @@ async fn propose(
     }
 }
 
-/// Sends one batch of waiting transactions to the leader, and leaves a task
-/// to deal with its answer (holding `permit` until then).
-async fn forward(
-    context: &Arc<NodeContext>,
-    leader: u64,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
+async fn forward(context: &Arc<NodeContext>, leader: u64) {
     let Some(peer) = context.peer_of_node(leader) else {
         tokio::time::sleep(RETRY_PAUSE).await;
         return;
@@ -230,31 +208,7 @@ async fn forward(
         context.mempool.requeue(batch);
         return;
     };
-    match context.p2p.send(peer, PeerRequest::Forward(txs)).await {
-        Ok(pending) => {
-            let context = Arc::clone(context);
-            tokio::spawn(async move {
-                let answer = pending.answer().await;
-                settle_forward(&context, leader, batch, answer).await;
-                drop(permit);
-            });
-        }
-        Err(error) => {
-            tracing::debug!(leader, %error, "could not forward to the leader");
-            context.mempool.requeue(batch);
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-    }
-}
-
-/// Acts on the leader's answer to a forwarded batch.
-async fn settle_forward(
-    context: &NodeContext,
-    leader: u64,
-    batch: Vec<Pending>,
-    answer: Result<PeerResponse, OutboundError>,
-) {
-    match answer {
+    match context.p2p.request(peer, PeerRequest::Forward(txs)).await {
         Ok(PeerResponse::Forwarded(outcomes)) if outcomes.len() == batch.len() => {
             context.metrics.txs_forwarded.inc_by(batch.len() as u64);
             let mut retry = Vec::new();

@@ -18,9 +18,7 @@
 //!
 //! **Answers** come back on the same stream, tagged with the request's id,
 //! in the order the handler finishes them, so a slow request does not hold
-//! up a quick one. Requests that keep their order
-//! ([`PeerRequest::keeps_order`]: forwarded transactions) are handled one
-//! after another, in the order they were written, on one task per lane. A peer may have at most [`LANE_REQUESTS_MAX`] requests
+//! up a quick one. A peer may have at most [`LANE_REQUESTS_MAX`] requests
 //! being handled at once per lane; beyond that the lane stops reading.
 //!
 //! Snapshot chunks do not use lanes: they are large and rare, and on a lane
@@ -35,7 +33,7 @@ use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use gemtrail_ledger::codec::{decode, encode};
 use libp2p::{PeerId, Stream, StreamProtocol};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 
 use super::swarm::{InboundHandler, OutboundError};
 use super::wire::{PeerRequest, PeerResponse};
@@ -174,38 +172,28 @@ impl Lanes {
         peer: PeerId,
         request: &PeerRequest,
     ) -> Result<PeerResponse, OutboundError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let sent = tokio::time::timeout_at(deadline, self.send(peer, request)).await;
-        match sent {
-            Ok(answer) => answer?.answer_by(deadline).await,
+        if !lock(&self.allowed).contains(&peer) {
+            return Err(OutboundError::NotAllowed(peer));
+        }
+        match tokio::time::timeout(self.timeout, self.exchange(peer, request)).await {
+            Ok(answer) => answer,
             Err(_) => Err(OutboundError::Timeout),
         }
     }
 
-    /// Writes `request` on `peer`'s lane and returns once it is written,
-    /// with the answer still to come. Requests sent one after another this
-    /// way reach the peer in that order.
-    pub async fn send(
+    async fn exchange(
         &self,
         peer: PeerId,
         request: &PeerRequest,
-    ) -> Result<PendingAnswer, OutboundError> {
-        if !lock(&self.allowed).contains(&peer) {
-            return Err(OutboundError::NotAllowed(peer));
-        }
+    ) -> Result<PeerResponse, OutboundError> {
         let lane = self.lane(peer).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, answer) = oneshot::channel();
         lock(&lane.waiting).insert(id, sender);
-        // Forgets the waiter however this ends (answered, failed, timed out).
-        let pending = PendingAnswer {
-            answer,
-            forget: ForgetOnDrop {
-                waiting: Arc::clone(&lane.waiting),
-                id,
-            },
-            peer,
-            timeout: self.timeout,
+        // Forget the waiter however this ends (answered, failed, timed out).
+        let _forget = ForgetOnDrop {
+            waiting: &lane.waiting,
+            id,
         };
         let written = {
             let mut writer = lane.writer.lock().await;
@@ -217,7 +205,9 @@ impl Lanes {
             }
             return Err(OutboundError::Unreachable(format!("{peer}: {error}")));
         }
-        Ok(pending)
+        answer
+            .await
+            .map_err(|_| OutboundError::Unreachable(format!("{peer}: the lane closed")))
     }
 
     /// The open lane to `peer`, opening one if there is none.
@@ -254,48 +244,14 @@ impl Lanes {
     }
 }
 
-/// The answer to a request written on a lane.
-#[derive(Debug)]
-pub struct PendingAnswer {
-    answer: oneshot::Receiver<PeerResponse>,
-    forget: ForgetOnDrop,
-    peer: PeerId,
-    timeout: Duration,
-}
-
-impl PendingAnswer {
-    /// Waits for the answer, at most the request timeout from now.
-    pub async fn answer(self) -> Result<PeerResponse, OutboundError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        self.answer_by(deadline).await
-    }
-
-    async fn answer_by(
-        self,
-        deadline: tokio::time::Instant,
-    ) -> Result<PeerResponse, OutboundError> {
-        let peer = self.peer;
-        let answer = tokio::time::timeout_at(deadline, self.answer).await;
-        drop(self.forget);
-        match answer {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => Err(OutboundError::Unreachable(format!(
-                "{peer}: the lane closed"
-            ))),
-            Err(_) => Err(OutboundError::Timeout),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct ForgetOnDrop {
-    waiting: Arc<Waiters>,
+struct ForgetOnDrop<'a> {
+    waiting: &'a Waiters,
     id: u64,
 }
 
-impl Drop for ForgetOnDrop {
+impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
-        lock(&self.waiting).remove(&self.id);
+        lock(self.waiting).remove(&self.id);
     }
 }
 
@@ -348,27 +304,12 @@ pub async fn serve<H: InboundHandler>(
     }
 }
 
-/// A request read from a lane, with its id and its place among those in hand.
-type InHand = (u64, PeerRequest, OwnedSemaphorePermit);
-
-/// Reads requests from one peer's lane, handles each on its own task (or, for
-/// those that keep their order, one after another on the lane's ordered
-/// task), and writes each answer back as soon as it is ready.
+/// Reads requests from one peer's lane, handles each on its own task, and
+/// writes each answer back as soon as it is ready.
 async fn serve_lane<H: InboundHandler>(peer: PeerId, stream: Stream, handler: H, bytes_max: u64) {
     let (mut reader, writer) = stream.split();
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
     let in_hand = Arc::new(Semaphore::new(LANE_REQUESTS_MAX));
-    let (ordered, mut ordered_queue) = mpsc::unbounded_channel::<InHand>();
-    {
-        let handler = handler.clone();
-        let writer = Arc::clone(&writer);
-        tokio::spawn(async move {
-            while let Some((id, request, permit)) = ordered_queue.recv().await {
-                answer(peer, &handler, &writer, id, request, bytes_max).await;
-                drop(permit);
-            }
-        });
-    }
     loop {
         let request = match read_frame::<_, PeerRequest>(&mut reader, bytes_max).await {
             Ok(Some(request)) => request,
@@ -382,35 +323,16 @@ async fn serve_lane<H: InboundHandler>(peer: PeerId, stream: Stream, handler: H,
             break;
         };
         let (id, request) = request;
-        if request.keeps_order() {
-            // The queue is bounded by the permits: at most LANE_REQUESTS_MAX.
-            if ordered.send((id, request, permit)).is_err() {
-                break;
-            }
-            continue;
-        }
         let handler = handler.clone();
         let writer = Arc::clone(&writer);
         tokio::spawn(async move {
-            answer(peer, &handler, &writer, id, request, bytes_max).await;
+            let response = handler.handle(peer, request).await;
+            let mut writer = writer.lock().await;
+            if let Err(error) = write_frame(&mut *writer, id, &response, bytes_max).await {
+                tracing::debug!(%peer, %error, "could not answer on a lane");
+            }
             drop(permit);
         });
-    }
-}
-
-/// Handles one request and writes its answer on the lane.
-async fn answer<H: InboundHandler>(
-    peer: PeerId,
-    handler: &H,
-    writer: &tokio::sync::Mutex<WriteHalf<Stream>>,
-    id: u64,
-    request: PeerRequest,
-    bytes_max: u64,
-) {
-    let response = handler.handle(peer, request).await;
-    let mut writer = writer.lock().await;
-    if let Err(error) = write_frame(&mut *writer, id, &response, bytes_max).await {
-        tracing::debug!(%peer, %error, "could not answer on a lane");
     }
 }
 

@@ -28,7 +28,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{WireCodec, PROTOCOL};
-use super::lane::{self, Lanes, PendingAnswer, LANE_PROTOCOL};
+use super::lane::{self, Lanes, LANE_PROTOCOL};
 use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
@@ -146,18 +146,6 @@ impl P2pHandle {
             .await
             .map_err(|_| OutboundError::Stopped)?;
         answer.await.map_err(|_| OutboundError::Stopped)?
-    }
-
-    /// Writes `request` on `peer`'s lane and returns once it is written, with
-    /// the answer to come: requests sent one after another this way reach the
-    /// peer in that order, and those that keep their order
-    /// ([`PeerRequest::keeps_order`]) are handled in it.
-    pub async fn send(
-        &self,
-        peer: PeerId,
-        request: PeerRequest,
-    ) -> Result<PendingAnswer, OutboundError> {
-        self.lanes.send(peer, &request).await
     }
 
     /// Replaces the allow-list (and the address book) with `peers`: the
@@ -515,105 +503,5 @@ fn is_not_allowed(error: &libp2p::swarm::ListenError) -> bool {
             .downcast_ref::<allow_block_list::NotAllowed>()
             .is_some(),
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::p2p::wire::Refusal;
-    use gemtrail_ledger::codec::BoundedVec;
-    use gemtrail_ledger::testkit::{register, Consortium};
-
-    /// Records the nonce of the first transaction of each forward it is
-    /// handed; the first forward is handled slowly, so answers come back out
-    /// of order unless forwards wait for each other.
-    #[derive(Clone, Default)]
-    struct Recorder {
-        seen: Arc<Mutex<Vec<u64>>>,
-    }
-
-    impl InboundHandler for Recorder {
-        async fn handle(&self, _peer: PeerId, request: PeerRequest) -> PeerResponse {
-            if let PeerRequest::Forward(txs) = &request {
-                let nonce = txs.as_slice().first().map_or(u64::MAX, |tx| tx.tx.nonce);
-                if nonce == 0 {
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                }
-                self.seen.lock().unwrap().push(nonce);
-            }
-            PeerResponse::Refused(Refusal::new("recorded", "noted"))
-        }
-    }
-
-    fn settings() -> SwarmSettings {
-        SwarmSettings {
-            listen_addr: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-            message_bytes_max: 1 << 20,
-            request_timeout: Duration::from_secs(5),
-            connections_max: 8,
-        }
-    }
-
-    #[tokio::test]
-    async fn forwards_sent_on_a_lane_are_handled_in_the_order_sent() {
-        let (_trigger, shutdown) = crate::shutdown::channel();
-        let sender_key = libp2p::identity::Keypair::generate_ed25519();
-        let receiver_key = libp2p::identity::Keypair::generate_ed25519();
-        let sender_peer = sender_key.public().to_peer_id();
-        let receiver_peer = receiver_key.public().to_peer_id();
-        let recorder = Recorder::default();
-        let unused: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
-        let (receiver, _task) = spawn(
-            receiver_key,
-            settings(),
-            BTreeMap::from([(sender_peer, unused)]),
-            recorder.clone(),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let address = receiver.view().listening[0].clone();
-        let (sender, _task) = spawn(
-            sender_key,
-            settings(),
-            BTreeMap::from([(receiver_peer, address)]),
-            Recorder::default(),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-
-        let consortium = Consortium::sample();
-        let mut answers = Vec::new();
-        for nonce in 0..5 {
-            let tx = consortium.tx("mine", nonce, register(&format!("LANE-{nonce}"), 1));
-            let request = PeerRequest::Forward(BoundedVec::new(vec![tx]).unwrap());
-            answers.push(sender.send(receiver_peer, request).await.unwrap());
-        }
-        for answer in answers {
-            let answer = answer.answer().await.unwrap();
-            assert_eq!(
-                answer,
-                PeerResponse::Refused(Refusal::new("recorded", "noted"))
-            );
-        }
-        assert_eq!(*recorder.seen.lock().unwrap(), vec![0, 1, 2, 3, 4]);
-
-        // A plain request on the same lane is answered too.
-        let answer = sender
-            .request(receiver_peer, PeerRequest::Forward(BoundedVec::default()))
-            .await
-            .unwrap();
-        assert_eq!(
-            answer,
-            PeerResponse::Refused(Refusal::new("recorded", "noted"))
-        );
-        // A peer outside the allow-list gets no request.
-        let stranger = PeerId::random();
-        let refused = sender
-            .request(stranger, PeerRequest::Forward(BoundedVec::default()))
-            .await;
-        assert_eq!(refused, Err(OutboundError::NotAllowed(stranger)));
     }
 }

@@ -60,16 +60,6 @@ pub enum PeerRequest {
     Forward(BoundedVec<SignedTransaction, FORWARD_BATCH_MAX>),
 }
 
-impl PeerRequest {
-    /// Whether requests of this kind from one peer must be handled in the
-    /// order they were sent: forwarded transactions are, so that a follower's
-    /// transactions reach the leader's mempool first come, first served even
-    /// with several forwards in flight.
-    pub fn keeps_order(&self) -> bool {
-        matches!(self, PeerRequest::Forward(_))
-    }
-}
-
 /// The answer to a [`PeerRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 #[borsh(use_discriminant = false)]
