@@ -112,7 +112,9 @@ impl DumpView {
         };
         out.write(DUMP_MAGIC)?;
         for (column_index, name) in schema::COLUMNS.iter().enumerate() {
-            for item in snapshot.iterator_cf(self.column(name)?, IteratorMode::Start) {
+            for item in
+                snapshot.iterator_cf_opt(self.column(name)?, whole_column(), IteratorMode::Start)
+            {
                 let (key, value) = item?;
                 out.write(&[column_index as u8])?;
                 out.write_sized(&key)?;
@@ -193,7 +195,10 @@ impl LedgerStore {
         let mut batch = WriteBatch::default();
         for name in schema::COLUMNS {
             let column = self.cf(name)?;
-            for item in self.db.iterator_cf(column, IteratorMode::Start) {
+            for item in self
+                .db
+                .iterator_cf_opt(column, whole_column(), IteratorMode::Start)
+            {
                 let (key, _) = item?;
                 batch.delete_cf(column, key);
             }
@@ -306,4 +311,12 @@ impl<R: Read> DumpReader<R> {
             .map_err(|_| self.error("truncated"))?;
         self.take(u32::from_be_bytes(len_bytes) as usize)
     }
+}
+
+/// Read options for iterating a whole column in key order, also where the
+/// column hashes its memtable by key.
+fn whole_column() -> rocksdb::ReadOptions {
+    let mut options = rocksdb::ReadOptions::default();
+    options.set_total_order_seek(true);
+    options
 }
