@@ -279,18 +279,46 @@ struct Tally {
     latencies_us: Mutex<Vec<u32>>,
 }
 
+/// A client's fixed schedule under an offered load: a slot every `interval`,
+/// the first `phase` after `start`, which all clients share.
+#[derive(Clone, Copy, Debug)]
+struct Schedule {
+    start: Instant,
+    interval: Duration,
+    phase: Duration,
+}
+
+impl Schedule {
+    /// The schedule of client `index` of `clients` sharing `rate`
+    /// transactions per second. Each client's slots are shifted by its share
+    /// of the interval, so the clients together submit at an even pace;
+    /// unshifted, they would all fire at once, one burst per interval.
+    fn of(start: Instant, index: usize, clients: usize, rate: u64) -> Self {
+        let interval = Duration::from_secs_f64(clients as f64 / rate as f64);
+        Self {
+            start,
+            interval,
+            phase: interval.mul_f64(index as f64 / clients as f64),
+        }
+    }
+
+    /// When transaction `index` of this client is due.
+    fn slot(&self, index: usize) -> Instant {
+        self.start + self.phase + self.interval.mul_f64(index as f64)
+    }
+}
+
 /// Submits one client's work in order, each transaction once the previous
-/// one has its receipt; with `interval`, also no sooner than its slot in a
-/// fixed schedule (the offered load), so waiting time counts in the latency.
+/// one has its receipt; with a schedule, also no sooner than its slot (the
+/// offered load), so waiting time counts in the latency.
 async fn submitter(
     client: NodeClient,
     work: Vec<Vec<u8>>,
     tally: Arc<Tally>,
-    interval: Option<Duration>,
+    schedule: Option<Schedule>,
 ) {
     let mut latencies = Vec::with_capacity(work.len());
     let mut skip_until = 0;
-    let schedule_start = Instant::now();
     for (index, body) in work.into_iter().enumerate() {
         if tally.stop.load(Ordering::Relaxed) {
             break;
@@ -299,7 +327,7 @@ async fn submitter(
             continue;
         }
         // With an offered rate, latency runs from the transaction's slot.
-        let slot = interval.map(|interval| schedule_start + interval * index as u32);
+        let slot = schedule.map(|schedule| schedule.slot(index));
         if let Some(slot) = slot {
             tokio::time::sleep_until(slot.into()).await;
         }
@@ -489,21 +517,22 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     let node_ids: Vec<u64> = clients.keys().copied().collect();
     let tally = Arc::new(Tally::default());
     let mut tasks = Vec::new();
+    let schedule_start = Instant::now();
     for (index, txs) in work.into_iter().enumerate() {
         let node = node_ids[index % node_ids.len()];
         let client = clients
             .get(&node)
             .cloned()
             .ok_or_else(|| CliError::new("bench: no client"))?;
-        let interval = args
+        let schedule = args
             .rate
             .filter(|rate| *rate > 0)
-            .map(|rate| Duration::from_secs_f64(args.clients as f64 / rate as f64));
+            .map(|rate| Schedule::of(schedule_start, index, args.clients, rate));
         tasks.push(tokio::spawn(submitter(
             client,
             txs,
             Arc::clone(&tally),
-            interval,
+            schedule,
         )));
     }
     let bar = out.progress_bar(
@@ -624,6 +653,27 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offered_load_is_spread_evenly_over_the_clients() {
+        let start = Instant::now();
+        // 4 clients sharing 400 tx/s: each every 10 ms, shifted 2.5 ms apart.
+        let schedules: Vec<Schedule> = (0..4)
+            .map(|index| Schedule::of(start, index, 4, 400))
+            .collect();
+        let mut slots: Vec<Duration> = schedules
+            .iter()
+            .flat_map(|schedule| (0..3).map(move |k| schedule.slot(k) - start))
+            .collect();
+        slots.sort();
+        let gaps: Vec<Duration> = slots.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        for gap in gaps {
+            let micros = gap.as_micros();
+            assert!((2_499..=2_501).contains(&micros), "gap of {micros} us");
+        }
+        assert_eq!(slots[0], Duration::ZERO);
+        assert_eq!(slots.len(), 12);
+    }
 
     #[test]
     fn disk_bytes_count_a_hard_linked_file_once() {
