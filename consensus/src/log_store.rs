@@ -113,6 +113,7 @@ impl RocksLogStore {
         // written once, read back while fresh, and purged after snapshots,
         // so there is no point holding more of them in memory.
         options.set_db_write_buffer_size(LOG_MEMTABLES_BYTES);
+        gemtrail_ledger::store::background_work_yields(&mut options);
         options
     }
 
