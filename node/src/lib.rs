@@ -37,6 +37,7 @@ pub mod pump;
 pub mod runner;
 pub mod shutdown;
 pub mod signatures;
+pub mod snapshots;
 
 pub use config::NodeConfig;
 pub use node::{Node, StartError};

@@ -39,7 +39,7 @@ use crate::p2p::transport::P2pTransport;
 use crate::p2p::wire::APPEND_ENTRIES_MAX;
 use crate::shutdown::{self, Trigger};
 use crate::signatures::SignatureVerifier;
-use crate::{api, feed, keys, pump};
+use crate::{api, feed, keys, pump, snapshots};
 
 /// Name of the file in the data directory that ties it to one chain and node.
 pub const IDENTITY_FILE: &str = "node-identity.json";
@@ -290,7 +290,8 @@ pub fn raft_config(genesis: &ValidGenesis) -> Result<Config, StartError> {
         heartbeat_interval: consensus.heartbeat_interval_ms,
         election_timeout_min: consensus.election_timeout_min_ms,
         election_timeout_max: consensus.election_timeout_max_ms,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(interval),
+        // Each node triggers its own snapshots, staggered (see `snapshots`).
+        snapshot_policy: SnapshotPolicy::Never,
         // Keep one interval of log behind a snapshot: a follower that lags
         // less catches up from the log; one that lags more gets the snapshot.
         max_in_snapshot_log_to_keep: interval,
@@ -477,6 +478,10 @@ impl Node {
             tokio::spawn(feed::reconcile_membership(
                 Arc::clone(&context),
                 membership_changed,
+            )),
+            tokio::spawn(snapshots::run(
+                Arc::clone(&context),
+                context.genesis.consensus().snapshot_interval_blocks.max(1),
             )),
         ];
         tracing::info!(
