@@ -505,3 +505,108 @@ fn is_not_allowed(error: &libp2p::swarm::ListenError) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::p2p::wire::Refusal;
+    use gemtrail_ledger::codec::BoundedVec;
+    use gemtrail_ledger::testkit::{register, Consortium};
+
+    /// Answers a forward with the nonce of its first transaction, slowly for
+    /// nonce 0, so answers on one lane come back out of order.
+    #[derive(Clone, Default)]
+    struct Echo;
+
+    impl InboundHandler for Echo {
+        async fn handle(&self, _peer: PeerId, request: PeerRequest) -> PeerResponse {
+            let nonce = match &request {
+                PeerRequest::Forward(txs) => txs.as_slice().first().map(|tx| tx.tx.nonce),
+                _ => None,
+            };
+            if nonce == Some(0) {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            PeerResponse::Refused(Refusal::new("echo", format!("{nonce:?}")))
+        }
+    }
+
+    fn settings() -> SwarmSettings {
+        SwarmSettings {
+            listen_addr: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            message_bytes_max: 1 << 20,
+            request_timeout: Duration::from_secs(5),
+            connections_max: 8,
+        }
+    }
+
+    fn forward(consortium: &Consortium, nonce: u64) -> PeerRequest {
+        let tx = consortium.tx("mine", nonce, register(&format!("LANE-{nonce}"), 1));
+        PeerRequest::Forward(BoundedVec::new(vec![tx]).unwrap())
+    }
+
+    #[tokio::test]
+    async fn answers_on_a_lane_reach_their_own_requests_in_any_order() {
+        let (_trigger, shutdown) = crate::shutdown::channel();
+        let sender_key = libp2p::identity::Keypair::generate_ed25519();
+        let receiver_key = libp2p::identity::Keypair::generate_ed25519();
+        let sender_peer = sender_key.public().to_peer_id();
+        let receiver_peer = receiver_key.public().to_peer_id();
+        let unused: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
+        let (receiver, _task) = spawn(
+            receiver_key,
+            settings(),
+            BTreeMap::from([(sender_peer, unused)]),
+            Echo,
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let address = receiver.view().listening[0].clone();
+        let (sender, _task) = spawn(
+            sender_key,
+            settings(),
+            BTreeMap::from([(receiver_peer, address)]),
+            Echo,
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let consortium = Consortium::sample();
+        // Opens the lane, so both requests below share it.
+        let first = sender
+            .request(receiver_peer, forward(&consortium, 5))
+            .await
+            .unwrap();
+        assert_eq!(
+            first,
+            PeerResponse::Refused(Refusal::new("echo", "Some(5)"))
+        );
+
+        let slow = sender.request(receiver_peer, forward(&consortium, 0));
+        let quick = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let answer = sender.request(receiver_peer, forward(&consortium, 1)).await;
+            (answer, std::time::Instant::now())
+        };
+        let (slow, (quick, quick_at)) = tokio::join!(slow, quick);
+        let slow_at = std::time::Instant::now();
+        assert_eq!(
+            slow.unwrap(),
+            PeerResponse::Refused(Refusal::new("echo", "Some(0)"))
+        );
+        assert_eq!(
+            quick.unwrap(),
+            PeerResponse::Refused(Refusal::new("echo", "Some(1)"))
+        );
+        assert!(
+            quick_at + Duration::from_millis(100) < slow_at,
+            "the quick answer waited for the slow one"
+        );
+
+        // A peer outside the allow-list gets no request.
+        let stranger = PeerId::random();
+        let refused = sender.request(stranger, forward(&consortium, 2)).await;
+        assert_eq!(refused, Err(OutboundError::NotAllowed(stranger)));
+    }
+}
