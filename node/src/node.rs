@@ -284,7 +284,7 @@ fn whoami(config: &NodeConfig, genesis: &ValidGenesis, peer: PeerId) -> Result<W
 pub fn raft_config(genesis: &ValidGenesis) -> Result<Config, StartError> {
     let consensus = genesis.consensus();
     let limits = genesis.limits();
-    let interval = consensus.snapshot_interval_blocks.max(1);
+    let interval = snapshots::interval(genesis);
     Config {
         cluster_name: genesis.chain_id().to_string(),
         heartbeat_interval: consensus.heartbeat_interval_ms,
@@ -479,10 +479,7 @@ impl Node {
                 Arc::clone(&context),
                 membership_changed,
             )),
-            tokio::spawn(snapshots::run(
-                Arc::clone(&context),
-                context.genesis.consensus().snapshot_interval_blocks.max(1),
-            )),
+            tokio::spawn(snapshots::run(Arc::clone(&context))),
         ];
         tracing::info!(
             node = me.id,

@@ -24,6 +24,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gemtrail_genesis::ValidGenesis;
+
 use crate::context::NodeContext;
 
 /// The least time between two snapshots this node triggers.
@@ -32,6 +34,12 @@ pub const SNAPSHOT_SPACING_MIN: Duration = Duration::from_secs(10);
 /// Spreads offsets over the interval for any number of nodes: the fractional
 /// parts of multiples of the golden ratio never bunch up.
 const SPREAD: f64 = 0.618_033_988_749_895;
+
+/// Log entries between two snapshots on schedule: the genesis
+/// `snapshot_interval_blocks`, at least one.
+pub fn interval(genesis: &ValidGenesis) -> u64 {
+    genesis.consensus().snapshot_interval_blocks.max(1)
+}
 
 /// Where in each interval node `node_id` snapshots.
 pub fn offset(node_id: u64, interval: u64) -> u64 {
@@ -57,7 +65,8 @@ pub fn next_due(last: u64, interval: u64, offset: u64) -> u64 {
 }
 
 /// Triggers this node's snapshots until the node shuts down.
-pub async fn run(context: Arc<NodeContext>, interval: u64) {
+pub async fn run(context: Arc<NodeContext>) {
+    let interval = interval(&context.genesis);
     let offset = offset(context.id, interval);
     let mut metrics = context.raft.metrics();
     let mut last_triggered: Option<Instant> = None;

@@ -540,6 +540,24 @@ mod tests {
         }
     }
 
+    /// A swarm on a free loopback port that allows `allowed`.
+    async fn peer(
+        key: libp2p::identity::Keypair,
+        allowed: (PeerId, Multiaddr),
+        shutdown: &Shutdown,
+    ) -> P2pHandle {
+        let (handle, _task) = spawn(
+            key,
+            settings(),
+            BTreeMap::from([allowed]),
+            Echo,
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        handle
+    }
+
     fn forward(consortium: &Consortium, nonce: u64) -> PeerRequest {
         let tx = consortium.tx("mine", nonce, register(&format!("LANE-{nonce}"), 1));
         PeerRequest::Forward(BoundedVec::new(vec![tx]).unwrap())
@@ -553,25 +571,9 @@ mod tests {
         let sender_peer = sender_key.public().to_peer_id();
         let receiver_peer = receiver_key.public().to_peer_id();
         let unused: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
-        let (receiver, _task) = spawn(
-            receiver_key,
-            settings(),
-            BTreeMap::from([(sender_peer, unused)]),
-            Echo,
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let receiver = peer(receiver_key, (sender_peer, unused), &shutdown).await;
         let address = receiver.view().listening[0].clone();
-        let (sender, _task) = spawn(
-            sender_key,
-            settings(),
-            BTreeMap::from([(receiver_peer, address)]),
-            Echo,
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let sender = peer(sender_key, (receiver_peer, address), &shutdown).await;
         let consortium = Consortium::sample();
         // Opens the lane, so both requests below share it.
         let first = sender
