@@ -451,9 +451,10 @@ pub(crate) struct BenchArgs {
     /// from each transaction's scheduled time.
     #[arg(long)]
     pub(crate) rate: Option<u64>,
-    /// The leader's batch timeout in milliseconds.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) batch_timeout_ms: u64,
+    /// The leader's batch timeout in milliseconds; without it, the genesis
+    /// default that production runs with (20 ms).
+    #[arg(long)]
+    pub(crate) batch_timeout_ms: Option<u64>,
     /// Blocks between Raft snapshots (the genesis `snapshot_interval_blocks`).
     #[arg(long, default_value_t = 1000)]
     pub(crate) snapshot_interval_blocks: u64,

@@ -629,6 +629,8 @@ fn a_short_bench_commits_a_valid_workload_with_nothing_rejected() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["rejected"], 0, "{report}");
     assert_eq!(report["errors"], 0, "{report}");
+    // Without --batch-timeout-ms the cluster batches as production does.
+    assert_eq!(report["batch_timeout_ms"], 20, "{report}");
     assert!(report["committed"].as_u64().unwrap() > 0, "{report}");
     assert!(
         report["committed_tx_per_s"].as_f64().unwrap() > 0.0,

@@ -73,6 +73,8 @@ struct NodeUsage {
 struct Report {
     clients: usize,
     offered_tx_per_s: Option<u64>,
+    /// The leader's batch timeout the cluster ran with.
+    batch_timeout_ms: u64,
     seconds: f64,
     warmup_seconds: f64,
     committed: u64,
@@ -476,9 +478,13 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         .tempdir()
         .map_err(|error| fail("temporary directory")(error.to_string()))?;
     let dir = temp.path().to_owned();
+    let mut batch_timeout_ms = 0;
     let consortium = found(&dir, "gemtrail-bench", |document| {
         document.consensus.batch_max_txs = 2048;
-        document.consensus.batch_timeout_ms = args.batch_timeout_ms;
+        if let Some(timeout_ms) = args.batch_timeout_ms {
+            document.consensus.batch_timeout_ms = timeout_ms;
+        }
+        batch_timeout_ms = document.consensus.batch_timeout_ms;
         document.consensus.snapshot_interval_blocks = args.snapshot_interval_blocks;
         document.limits.mempool_txs_max = 200_000;
     })?;
@@ -599,6 +605,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     let report = Report {
         clients: args.clients,
         offered_tx_per_s: args.rate,
+        batch_timeout_ms,
         seconds: window,
         warmup_seconds: args.warmup as f64,
         committed,
@@ -614,8 +621,9 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     };
     out.print(&report, || {
         let mut text = format!(
-            "{} clients, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
+            "{} clients, batch timeout {} ms, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
             report.clients,
+            report.batch_timeout_ms,
             report.seconds,
             args.warmup,
             report.committed,
