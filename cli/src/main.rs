@@ -12,6 +12,7 @@ mod args;
 mod cmd;
 mod error;
 mod keyfile;
+mod load;
 mod local;
 mod output;
 

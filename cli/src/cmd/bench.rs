@@ -15,17 +15,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use gemtrail_ledger::codec::{encode, BoundedVec};
 use gemtrail_ledger::ids::OrgId;
 use gemtrail_ledger::model::{
     Action, Cutter, LabReport, Manufacture, Outcome, PolishedOutput, Transaction,
 };
 use gemtrail_node::client::NodeClient;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actions::{digest, four_cs, org, propose, register_jwaneng_rough, stone, text};
 use crate::args::BenchArgs;
 use crate::error::{CliError, CliResult};
+use crate::load::LoadConnection;
 use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium};
 use crate::output::Out;
 
@@ -310,15 +312,40 @@ impl Schedule {
     }
 }
 
+/// The part of the node's answer to a waited submission that the bench reads.
+#[derive(Deserialize)]
+struct Answer {
+    receipt: Option<AnswerReceipt>,
+}
+
+#[derive(Deserialize)]
+struct AnswerReceipt {
+    outcome: Outcome,
+}
+
+/// Where a submission waits for its receipt.
+const SUBMIT_AND_WAIT: &str = "/v1/transactions?wait=true";
+
+/// Whether the node's answer says the transaction was committed and applied.
+fn applied(answer: &[u8]) -> Result<bool, String> {
+    let answer: Answer =
+        serde_json::from_slice(answer).map_err(|error| format!("unreadable answer: {error}"))?;
+    Ok(matches!(
+        answer.receipt.map(|receipt| receipt.outcome),
+        Some(Outcome::Applied)
+    ))
+}
+
 /// Submits one client's work in order, each transaction once the previous
 /// one has its receipt; with a schedule, also no sooner than its slot (the
 /// offered load), so waiting time counts in the latency.
 async fn submitter(
-    client: NodeClient,
+    server: String,
     work: Vec<Vec<u8>>,
     tally: Arc<Tally>,
     schedule: Option<Schedule>,
 ) {
+    let mut connection = LoadConnection::new(&server, "application/octet-stream");
     let mut latencies = Vec::with_capacity(work.len());
     let mut skip_until = 0;
     for (index, body) in work.into_iter().enumerate() {
@@ -335,24 +362,26 @@ async fn submitter(
         }
         let measuring = tally.measuring.load(Ordering::Relaxed);
         let started = slot.unwrap_or_else(Instant::now);
-        match client.submit_raw(body, true).await {
-            Ok(answer) => match answer.receipt.map(|receipt| receipt.outcome) {
-                Some(Outcome::Applied) => {
-                    tally.committed_total.fetch_add(1, Ordering::Relaxed);
-                    if measuring && !tally.stop.load(Ordering::Relaxed) {
-                        tally.committed.fetch_add(1, Ordering::Relaxed);
-                        let micros = started.elapsed().as_micros();
-                        latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
-                    }
+        let answer = connection.post(SUBMIT_AND_WAIT, Bytes::from(body)).await;
+        match answer
+            .map_err(|error| error.to_string())
+            .and_then(|answer| applied(&answer))
+        {
+            Ok(true) => {
+                tally.committed_total.fetch_add(1, Ordering::Relaxed);
+                if measuring && !tally.stop.load(Ordering::Relaxed) {
+                    tally.committed.fetch_add(1, Ordering::Relaxed);
+                    let micros = started.elapsed().as_micros();
+                    latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
                 }
-                _ => {
-                    tally.rejected.fetch_add(1, Ordering::Relaxed);
-                    skip_until = (index / TXS_PER_STONE + 1) * TXS_PER_STONE;
-                }
-            },
+            }
+            Ok(false) => {
+                tally.rejected.fetch_add(1, Ordering::Relaxed);
+                skip_until = (index / TXS_PER_STONE + 1) * TXS_PER_STONE;
+            }
             Err(error) => {
                 tally.errors.fetch_add(1, Ordering::Relaxed);
-                log_failure(&error.to_string());
+                log_failure(&error);
                 // The rest of this stone's life depends on it: go to the next stone.
                 skip_until = (index / TXS_PER_STONE + 1) * TXS_PER_STONE;
             }
@@ -526,16 +555,17 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     let schedule_start = Instant::now();
     for (index, txs) in work.into_iter().enumerate() {
         let node = node_ids[index % node_ids.len()];
-        let client = clients
+        let server = consortium
+            .api
             .get(&node)
             .cloned()
-            .ok_or_else(|| CliError::new("bench: no client"))?;
+            .ok_or_else(|| CliError::new("bench: no API address"))?;
         let schedule = args
             .rate
             .filter(|rate| *rate > 0)
             .map(|rate| Schedule::of(schedule_start, index, args.clients, rate));
         tasks.push(tokio::spawn(submitter(
-            client,
+            server,
             txs,
             Arc::clone(&tally),
             schedule,
@@ -681,6 +711,39 @@ mod tests {
         }
         assert_eq!(slots[0], Duration::ZERO);
         assert_eq!(slots.len(), 12);
+    }
+
+    /// The bench reads the outcome from the node's own answer type.
+    #[test]
+    fn the_outcome_is_read_from_the_nodes_answer() {
+        use gemtrail_ledger::ids::TxId;
+        use gemtrail_ledger::model::RejectReason;
+        use gemtrail_node::api::views::{ReceiptView, SubmitView};
+        let answer = |receipt: Option<Outcome>| {
+            serde_json::to_vec(&SubmitView {
+                tx_id: TxId([3; 32]),
+                status: "committed".to_owned(),
+                duplicate: false,
+                receipt: receipt.map(|outcome| ReceiptView {
+                    tx_id: TxId([3; 32]),
+                    height: 9,
+                    tx_index: 0,
+                    outcome,
+                }),
+            })
+            .unwrap()
+        };
+        assert_eq!(applied(&answer(Some(Outcome::Applied))), Ok(true));
+        let replay = Outcome::Rejected {
+            reason: RejectReason::Replay {
+                tx_id: TxId([3; 32]),
+            },
+        };
+        assert_eq!(applied(&answer(Some(replay))), Ok(false));
+        assert_eq!(applied(&answer(None)), Ok(false));
+        assert!(applied(b"<html>")
+            .unwrap_err()
+            .starts_with("unreadable answer"));
     }
 
     #[test]

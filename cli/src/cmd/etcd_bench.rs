@@ -1,7 +1,7 @@
 //! `gemtrail bench-etcd`: the yardstick. Drives an etcd v3 cluster with bare
 //! 256-byte puts through its JSON gateway (`POST /v3/kv/put`), with the same
-//! HTTP client, concurrency, warm-up and percentile arithmetic as
-//! `gemtrail bench`, so the two figures compare like for like.
+//! load generator ([`crate::load`]), concurrency, warm-up and percentile
+//! arithmetic as `gemtrail bench`, so the two figures compare like for like.
 //! `scripts/etcd-cluster.sh` starts a three-member cluster on loopback.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::args::EtcdBenchArgs;
 use crate::cmd::bench::Latency;
 use crate::error::{CliError, CliResult};
+use crate::load::LoadConnection;
 use crate::output::Out;
 
 #[derive(Debug, Serialize)]
@@ -37,14 +39,8 @@ struct Tally {
     latencies_us: Mutex<Vec<u32>>,
 }
 
-async fn putter(
-    http: reqwest::Client,
-    endpoint: String,
-    client: usize,
-    value: String,
-    tally: Arc<Tally>,
-) {
-    let url = format!("{}/v3/kv/put", endpoint.trim_end_matches('/'));
+async fn putter(endpoint: String, client: usize, value: String, tally: Arc<Tally>) {
+    let mut connection = LoadConnection::new(&endpoint, "application/json");
     let mut latencies = Vec::new();
     let mut sequence = 0u64;
     while !tally.stop.load(Ordering::Relaxed) {
@@ -54,21 +50,15 @@ async fn putter(
         let body = format!("{{\"key\":\"{key}\",\"value\":\"{value}\"}}");
         let measuring = tally.measuring.load(Ordering::Relaxed);
         let started = Instant::now();
-        let sent = http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {
+        match connection.post("/v3/kv/put", Bytes::from(body)).await {
+            Ok(_) => {
                 if measuring && !tally.stop.load(Ordering::Relaxed) {
                     tally.committed.fetch_add(1, Ordering::Relaxed);
                     latencies
                         .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
                 }
             }
-            _ => {
+            Err(_) => {
                 tally.errors.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -86,22 +76,12 @@ pub(crate) async fn run(out: Out, args: EtcdBenchArgs) -> CliResult {
             "give --endpoints, and at least one client and one second",
         ));
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|error| CliError::new(error.to_string()))?;
     let value = base64::engine::general_purpose::STANDARD.encode(vec![b'v'; args.value_bytes]);
     let tally = Arc::new(Tally::default());
     let tasks: Vec<_> = (0..args.clients)
         .map(|client| {
             let endpoint = args.endpoints[client % args.endpoints.len()].clone();
-            tokio::spawn(putter(
-                http.clone(),
-                endpoint,
-                client,
-                value.clone(),
-                Arc::clone(&tally),
-            ))
+            tokio::spawn(putter(endpoint, client, value.clone(), Arc::clone(&tally)))
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
