@@ -29,6 +29,12 @@ pub const ENCODED_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Most elements a [`BoundedVec`] reserves before reading them.
 const PREALLOCATE_ITEMS_MAX: usize = 1024;
 
+/// How many bytes [`encode`] would write for `value`, without writing them.
+pub fn encoded_len<T: BorshSerialize + ?Sized>(value: &T) -> usize {
+    // Counting into a sink cannot fail for in-memory values.
+    borsh::object_length(value).unwrap_or(0)
+}
+
 /// Encodes a value canonically.
 pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
     // Sized first (a pass that only counts), so the bytes are written into
@@ -400,7 +406,7 @@ mod tests {
     fn the_canonical_check_compares_every_byte_and_the_length() {
         let value: (u32, String, Vec<u16>) = (7, "stone".to_owned(), vec![1, 2, 3]);
         let bytes = encode(&value);
-        assert_eq!(bytes.len(), borsh::object_length(&value).unwrap());
+        assert_eq!(bytes.len(), encoded_len(&value));
         assert_eq!(bytes.capacity(), bytes.len(), "sized before writing");
         assert!(encodes_to(&value, &bytes));
         // One byte more, one byte less, one byte changed: all refused.

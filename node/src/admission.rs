@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::codec::{decode, encoded_len};
 use gemtrail_ledger::crypto::PublicKey;
 use gemtrail_ledger::ids::{ChainId, OrgId, TxId};
 use gemtrail_ledger::model::SignedTransaction;
@@ -148,8 +148,8 @@ pub fn decode_body(body: &[u8]) -> Result<SignedTransaction, SubmitError> {
 }
 
 /// The checks that need neither ledger state nor curve arithmetic: the chain
-/// and at least one approval. Returns the transaction id.
-pub fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<TxId, SubmitError> {
+/// and at least one approval.
+pub fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<(), SubmitError> {
     if &tx.tx.chain_id != chain_id {
         return Err(SubmitError::WrongChain {
             expected: chain_id.clone(),
@@ -159,7 +159,7 @@ pub fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<TxId, S
     if tx.approvals.is_empty() {
         return Err(SubmitError::Unsigned);
     }
-    Ok(tx.id())
+    Ok(())
 }
 
 /// Turns the verdicts on `tx`'s approvals (in order, as
@@ -202,7 +202,7 @@ pub fn check_and_queue(
     if ledger.is_burned(&tx_id)? {
         return Err(SubmitError::Replay { tx_id });
     }
-    let bytes = encode(&tx).len() as u64;
+    let bytes = encoded_len(&tx) as u64;
     mempool
         .insert(Pending {
             id: tx_id,

@@ -166,13 +166,21 @@ impl NodeContext {
         directory.nodes.get(&id)?.peer_id.as_str().parse().ok()
     }
 
-    /// Admits a transaction into this node's mempool (see [`admission`]).
-    pub async fn admit(&self, tx: SignedTransaction) -> Result<(TxId, Inserted), SubmitError> {
-        self.admit_many(vec![tx]).await.pop().unwrap_or_else(|| {
-            Err(SubmitError::Internal {
-                reason: "admission gave no outcome".to_owned(),
+    /// Admits a transaction whose id the caller computed (`tx_id` is
+    /// `tx.id()`) into this node's mempool (see [`admission`]).
+    pub async fn admit(
+        &self,
+        tx: SignedTransaction,
+        tx_id: TxId,
+    ) -> Result<(TxId, Inserted), SubmitError> {
+        self.admit_identified(vec![(tx, tx_id)])
+            .await
+            .pop()
+            .unwrap_or_else(|| {
+                Err(SubmitError::Internal {
+                    reason: "admission gave no outcome".to_owned(),
+                })
             })
-        })
     }
 
     /// Admits transactions in order, one outcome each; their signatures are
@@ -181,24 +189,40 @@ impl NodeContext {
         &self,
         txs: Vec<SignedTransaction>,
     ) -> Vec<Result<(TxId, Inserted), SubmitError>> {
+        let identified = txs
+            .into_iter()
+            .map(|tx| {
+                let tx_id = tx.id();
+                (tx, tx_id)
+            })
+            .collect();
+        self.admit_identified(identified).await
+    }
+
+    /// [`Self::admit_many`] for transactions paired with their ids (an id
+    /// hashes the whole transaction, so it is computed once per door).
+    async fn admit_identified(
+        &self,
+        txs: Vec<(SignedTransaction, TxId)>,
+    ) -> Vec<Result<(TxId, Inserted), SubmitError>> {
         if !self.accepting.load(Ordering::Acquire) {
             return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
         }
         let chain_id = self.genesis.chain_id();
         let shaped: Vec<Result<TxId, SubmitError>> = txs
             .iter()
-            .map(|tx| admission::check_shape(tx, chain_id))
+            .map(|(tx, tx_id)| admission::check_shape(tx, chain_id).map(|()| *tx_id))
             .collect();
         let checks: Vec<SignatureCheck> = txs
             .iter()
             .zip(&shaped)
-            .filter_map(|(tx, shape)| Some((tx, *shape.as_ref().ok()?)))
+            .filter_map(|((tx, _), shape)| Some((tx, *shape.as_ref().ok()?)))
             .flat_map(|(tx, tx_id)| SignatureCheck::of_approvals(tx, tx_id))
             .collect();
         let mut verdicts = self.signatures.verify(checks).await.into_iter();
         txs.into_iter()
             .zip(shaped)
-            .map(|(tx, shape)| {
+            .map(|((tx, _), shape)| {
                 let tx_id = shape?;
                 let mine: Vec<bool> = verdicts.by_ref().take(tx.approvals.len()).collect();
                 admission::check_signatures(&tx, tx_id, &mine)?;

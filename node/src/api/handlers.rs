@@ -118,7 +118,7 @@ async fn submit_inner(
     let tx_id = tx.id();
     // Register before admitting, so a fast commit cannot be missed.
     let waiter = query.wait.then(|| context.commits.register(tx_id));
-    let admitted = context.admit(tx).await;
+    let admitted = context.admit(tx, tx_id).await;
     let inserted = match admitted {
         Ok((_, inserted)) => inserted,
         Err(error) => {
