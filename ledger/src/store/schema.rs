@@ -74,6 +74,11 @@ pub const COLUMNS: [&str; 12] = [
 /// get bloom filters (see the store's `tune_for_point_lookups`).
 pub const POINT_LOOKUP_COLUMNS: [&str; 4] = [TX_INDEX, STONES, PROPOSALS, BLOCK_HASHES];
 
+/// The other columns only ever read by whole key (a provenance proof reads
+/// them), which get bloom filters too; their keys arrive in order, so their
+/// memtables stay ordinary skip lists.
+pub const PROOF_COLUMNS: [&str; 4] = [HISTORY, HEADERS, LEAVES, RECEIPTS];
+
 /// `meta` key of the chain id.
 pub const META_CHAIN_ID: &[u8] = b"chain_id";
 /// `meta` key of the genesis hash.
