@@ -766,8 +766,8 @@ fn tune_for_point_lookups(options: &mut Options) {
 /// block, so the read finds its entry without a binary search.
 ///
 /// Besides the [`tune_for_point_lookups`] columns, this is for the columns a
-/// provenance proof reads (history nodes, headers, leaves, receipts), which
-/// are written in key order and keep ordinary memtables. Without filters, a
+/// provenance proof reads most (history nodes, headers, leaves), which are
+/// written in key order and keep ordinary memtables. Without filters, a
 /// proof at a million stones searched the index of every file its keys'
 /// ranges overlapped; they were half its build time.
 fn filter_reads_by_key(options: &mut Options) {
