@@ -117,18 +117,18 @@ impl LoadConnection {
         }
     }
 
-    /// The open connection, ready for a request; opens one if there is none.
+    /// The open connection, ready for a request; opens one if there is none
+    /// or the last one closed.
     async fn ready_sender(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, LoadError> {
-        let usable = match self.sender.as_mut() {
-            Some(sender) => sender.ready().await.is_ok(),
-            None => false,
+        let reusable = match self.sender.take() {
+            Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
+            None => None,
         };
-        if !usable {
-            self.sender = Some(self.open().await?);
-        }
-        self.sender
-            .as_mut()
-            .ok_or_else(|| LoadError::Transport("connection lost".to_owned()))
+        let sender = match reusable {
+            Some(sender) => sender,
+            None => self.open().await?,
+        };
+        Ok(self.sender.insert(sender))
     }
 
     async fn open(&self) -> Result<SendRequest<Full<Bytes>>, LoadError> {

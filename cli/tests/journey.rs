@@ -686,6 +686,20 @@ fn a_small_scale_bench_builds_audits_and_proves_a_ten_event_stone() {
 }
 
 #[test]
+fn bench_refuses_bad_arguments_before_starting_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gemtrail(dir.path(), &["bench", "--clients", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("--clients and --seconds must be at least 1"));
+    // The batch timeout goes through the genesis rules, with their range.
+    let output = gemtrail(dir.path(), &["bench", "--batch-timeout-ms", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("consensus.batch_timeout_ms: 0 is out of range (expected 1 to 10000)"));
+}
+
+#[test]
 fn bench_scale_refuses_a_checkpoint_at_or_above_the_size() {
     let dir = tempfile::tempdir().unwrap();
     let output = gemtrail(

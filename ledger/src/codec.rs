@@ -40,7 +40,7 @@ pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
     // Sized first (a pass that only counts), so the bytes are written into
     // one allocation instead of a vector doubling its way up from empty: a
     // profile found those reallocations among malloc's busiest callers.
-    let mut out = Vec::with_capacity(borsh::object_length(value).unwrap_or(0));
+    let mut out = Vec::with_capacity(encoded_len(value));
     // Writing into a Vec cannot fail, and every sequence in our types is capped far
     // below borsh's u32 length limit, so serialization has no error path.
     if let Err(error) = value.serialize(&mut out) {

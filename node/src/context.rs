@@ -209,21 +209,21 @@ impl NodeContext {
             return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
         }
         let chain_id = self.genesis.chain_id();
-        let shaped: Vec<Result<TxId, SubmitError>> = txs
+        let shaped: Vec<Result<(), SubmitError>> = txs
             .iter()
-            .map(|(tx, tx_id)| admission::check_shape(tx, chain_id).map(|()| *tx_id))
+            .map(|(tx, _)| admission::check_shape(tx, chain_id))
             .collect();
         let checks: Vec<SignatureCheck> = txs
             .iter()
             .zip(&shaped)
-            .filter_map(|((tx, _), shape)| Some((tx, *shape.as_ref().ok()?)))
-            .flat_map(|(tx, tx_id)| SignatureCheck::of_approvals(tx, tx_id))
+            .filter(|(_, shape)| shape.is_ok())
+            .flat_map(|((tx, tx_id), _)| SignatureCheck::of_approvals(tx, *tx_id))
             .collect();
         let mut verdicts = self.signatures.verify(checks).await.into_iter();
         txs.into_iter()
             .zip(shaped)
-            .map(|((tx, _), shape)| {
-                let tx_id = shape?;
+            .map(|((tx, tx_id), shape)| {
+                shape?;
                 let mine: Vec<bool> = verdicts.by_ref().take(tx.approvals.len()).collect();
                 admission::check_signatures(&tx, tx_id, &mine)?;
                 let inserted =
