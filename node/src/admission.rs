@@ -1,11 +1,21 @@
-//! The mempool's door: what a transaction must pass before a node takes it.
+//! The door: the whole check a transaction passes before this node takes it
+//! into its mempool, whether a client submitted it or a follower forwarded
+//! it. [`Door::admit_many`] is the one entry point.
 //!
-//! In order: the body decodes canonically (the API does this), the node is
-//! not shutting down, the transaction is for this chain, it carries at least one approval, every approval's
-//! signature is valid, every approval's key belongs to its organisation in the
-//! current membership, its id is not already burned in the ledger (a replay),
-//! and the mempool has room. Each failure is a [`SubmitError`] with a stable
-//! code the API returns.
+//! The checks run in the protocol's order (docs/protocol.md §4.1), cheapest
+//! first, so that junk from strangers costs no curve arithmetic:
+//!
+//! 1. the body decodes canonically (the API does this, [`decode_body`]);
+//! 2. the node is not shutting down;
+//! 3. the transaction is for this chain and carries at least one approval;
+//! 4. every approval's key belongs to its organisation in the current
+//!    membership (`key_not_of_member`);
+//! 5. its id is not already burned in the ledger (`replay`);
+//! 6. every approval's signature verifies, checked in one batch with
+//!    whatever else is arriving ([`crate::signatures`]);
+//! 7. the mempool has room.
+//!
+//! Each failure is a [`SubmitError`] with a stable [`ErrorCode`].
 //!
 //! The key check matters beyond a clear early error: the mempool deduplicates
 //! by transaction id, so without it a stranger could copy a pending
@@ -14,7 +24,12 @@
 //! the state the block is applied to, and the block's receipt gives that
 //! verdict (membership too is checked again there).
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
+
+use gemtrail_consensus::LedgerStateMachine;
 
 use gemtrail_ledger::codec::{decode, encoded_len};
 use gemtrail_ledger::crypto::PublicKey;
@@ -23,12 +38,16 @@ use gemtrail_ledger::model::SignedTransaction;
 use gemtrail_ledger::state::LedgerView;
 use gemtrail_ledger::store::LedgerStore;
 
+use gemtrail_ledger::signature_batch::SignatureCheck;
+
+use crate::codes::ErrorCode;
 use crate::mempool::{Inserted, Mempool, Pending};
+use crate::signatures::SignatureVerifier;
 
 /// Why a submitted transaction was not taken, or not ordered. Every variant
 /// has a stable machine-readable [`SubmitError::code`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SubmitError {
+pub(crate) enum SubmitError {
     /// The body is not the canonical encoding of a signed transaction.
     #[error("the transaction is malformed: {reason}")]
     Malformed {
@@ -111,27 +130,27 @@ pub enum SubmitError {
 
 impl SubmitError {
     /// The stable machine-readable code (documented in docs/api.md).
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> ErrorCode {
         match self {
-            SubmitError::Malformed { .. } => "malformed_transaction",
-            SubmitError::WrongChain { .. } => "wrong_chain",
-            SubmitError::BadSignature { .. } => "bad_signature",
-            SubmitError::Unsigned => "unsigned",
-            SubmitError::KeyNotOfMember { .. } => "key_not_of_member",
-            SubmitError::Replay { .. } => "replay",
-            SubmitError::MempoolFull { .. } => "mempool_full",
-            SubmitError::ShuttingDown => "shutting_down",
-            SubmitError::NotOrdered { .. } => "not_ordered",
-            SubmitError::CommitTimeout { .. } => "commit_timeout",
-            SubmitError::Internal { .. } => "internal",
+            SubmitError::Malformed { .. } => ErrorCode::MalformedTransaction,
+            SubmitError::WrongChain { .. } => ErrorCode::WrongChain,
+            SubmitError::BadSignature { .. } => ErrorCode::BadSignature,
+            SubmitError::Unsigned => ErrorCode::Unsigned,
+            SubmitError::KeyNotOfMember { .. } => ErrorCode::KeyNotOfMember,
+            SubmitError::Replay { .. } => ErrorCode::Replay,
+            SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
+            SubmitError::ShuttingDown => ErrorCode::ShuttingDown,
+            SubmitError::NotOrdered { .. } => ErrorCode::NotOrdered,
+            SubmitError::CommitTimeout { .. } => ErrorCode::CommitTimeout,
+            SubmitError::Internal { .. } => ErrorCode::Internal,
         }
     }
 
     /// Rebuilds an error from a code and text that came from another node
     /// (a forwarded transaction refused by the leader).
-    pub fn from_remote(tx_id: TxId, code: &str, reason: &str) -> Self {
+    pub(crate) fn from_remote(tx_id: TxId, code: ErrorCode, reason: &str) -> Self {
         match code {
-            "replay" => SubmitError::Replay { tx_id },
+            ErrorCode::Replay => SubmitError::Replay { tx_id },
             _ => SubmitError::NotOrdered {
                 tx_id,
                 reason: format!("the leader refused it ({code}: {reason})"),
@@ -141,15 +160,154 @@ impl SubmitError {
 }
 
 /// Decodes a client's body into a signed transaction.
-pub fn decode_body(body: &[u8]) -> Result<SignedTransaction, SubmitError> {
+pub(crate) fn decode_body(body: &[u8]) -> Result<SignedTransaction, SubmitError> {
     decode::<SignedTransaction>(body).map_err(|error| SubmitError::Malformed {
         reason: error.to_string(),
     })
 }
 
-/// The checks that need neither ledger state nor curve arithmetic: the chain
-/// and at least one approval.
-pub fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<(), SubmitError> {
+/// One door's outcome for one transaction: its id and whether it was new.
+pub(crate) type Admission = Result<(TxId, Inserted), SubmitError>;
+
+/// The door of this node's mempool; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Door {
+    chain_id: ChainId,
+    ledger: LedgerStateMachine,
+    mempool: Arc<Mempool>,
+    signatures: SignatureVerifier,
+    accepting: Arc<AtomicBool>,
+}
+
+impl Door {
+    /// A door in front of `mempool`, checking against `ledger`.
+    pub(crate) fn new(
+        chain_id: ChainId,
+        ledger: LedgerStateMachine,
+        mempool: Arc<Mempool>,
+        signatures: SignatureVerifier,
+    ) -> Self {
+        Self {
+            chain_id,
+            ledger,
+            mempool,
+            signatures,
+            accepting: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Closes the door for a graceful shutdown: everything after is refused
+    /// `shutting_down`.
+    pub(crate) fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    /// False once a graceful shutdown started.
+    pub(crate) fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Acquire)
+    }
+
+    /// Admits one transaction whose id the caller computed (`tx_id` is
+    /// `tx.id()`: an id hashes the whole transaction, so it is computed once).
+    pub(crate) async fn admit(&self, tx: SignedTransaction, tx_id: TxId) -> Admission {
+        self.admit_identified(vec![(tx, tx_id)])
+            .await
+            .pop()
+            .unwrap_or_else(|| {
+                Err(SubmitError::Internal {
+                    reason: "admission gave no outcome".to_owned(),
+                })
+            })
+    }
+
+    /// Admits transactions in order, one outcome each; their signatures are
+    /// checked together, in the batch of whatever else is arriving.
+    pub(crate) async fn admit_many(&self, txs: Vec<SignedTransaction>) -> Vec<Admission> {
+        let identified = txs
+            .into_iter()
+            .map(|tx| {
+                let tx_id = tx.id();
+                (tx, tx_id)
+            })
+            .collect();
+        self.admit_identified(identified).await
+    }
+
+    async fn admit_identified(&self, txs: Vec<(SignedTransaction, TxId)>) -> Vec<Admission> {
+        if !self.is_accepting() {
+            return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
+        }
+        let prechecked = self.ledger.read(|store| {
+            txs.iter()
+                .map(|(tx, tx_id)| precheck(tx, *tx_id, &self.chain_id, store))
+                .collect()
+        });
+        finish(txs, prechecked, &self.signatures, &self.mempool).await
+    }
+}
+
+/// Checks 3 to 5 of the module docs: everything that needs no curve
+/// arithmetic. The ledger is read once for a whole batch by the caller.
+pub(crate) fn precheck(
+    tx: &SignedTransaction,
+    tx_id: TxId,
+    chain_id: &ChainId,
+    ledger: &dyn LedgerChecks,
+) -> Result<(), SubmitError> {
+    check_shape(tx, chain_id)?;
+    check_member_keys(tx, ledger)?;
+    if ledger.is_burned(&tx_id)? {
+        return Err(SubmitError::Replay { tx_id });
+    }
+    Ok(())
+}
+
+/// Checks 6 and 7 of the module docs for the transactions that passed
+/// [`precheck`]: one signature job for all of them, then the mempool.
+pub(crate) async fn finish(
+    txs: Vec<(SignedTransaction, TxId)>,
+    prechecked: Vec<Result<(), SubmitError>>,
+    verifier: &impl VerifySignatures,
+    mempool: &Mempool,
+) -> Vec<Admission> {
+    let checks: Vec<SignatureCheck> = txs
+        .iter()
+        .zip(&prechecked)
+        .filter(|(_, passed)| passed.is_ok())
+        .flat_map(|((tx, tx_id), _)| SignatureCheck::of_approvals(tx, *tx_id))
+        .collect();
+    let verdicts = if checks.is_empty() {
+        Vec::new()
+    } else {
+        verifier.verify(checks).await
+    };
+    let mut verdicts = verdicts.into_iter();
+    txs.into_iter()
+        .zip(prechecked)
+        .map(|((tx, tx_id), passed)| {
+            passed?;
+            let mine: Vec<bool> = verdicts.by_ref().take(tx.approvals.len()).collect();
+            check_signatures(&tx, tx_id, &mine)?;
+            queue(tx, tx_id, mempool).map(|inserted| (tx_id, inserted))
+        })
+        .collect()
+}
+
+/// What verifies the door's signatures: the batching worker in a node, a
+/// counting stand-in in tests.
+pub(crate) trait VerifySignatures {
+    /// The verdict of each check, in order.
+    fn verify(&self, checks: Vec<SignatureCheck>) -> impl Future<Output = Vec<bool>> + Send;
+}
+
+impl VerifySignatures for SignatureVerifier {
+    fn verify(&self, checks: Vec<SignatureCheck>) -> impl Future<Output = Vec<bool>> + Send {
+        SignatureVerifier::verify(self, checks)
+    }
+}
+
+/// The chain and at least one approval.
+fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<(), SubmitError> {
     if &tx.tx.chain_id != chain_id {
         return Err(SubmitError::WrongChain {
             expected: chain_id.clone(),
@@ -162,10 +320,22 @@ pub fn check_shape(tx: &SignedTransaction, chain_id: &ChainId) -> Result<(), Sub
     Ok(())
 }
 
-/// Turns the verdicts on `tx`'s approvals (in order, as
-/// [`crate::signatures::SignatureVerifier`] gives them) into the first bad
+/// Every approval's key is one of its organisation's keys.
+fn check_member_keys(tx: &SignedTransaction, ledger: &dyn LedgerChecks) -> Result<(), SubmitError> {
+    for (index, approval) in tx.approvals.iter().enumerate() {
+        if !ledger.key_of_member(&approval.org, &approval.key) {
+            return Err(SubmitError::KeyNotOfMember {
+                index,
+                org: approval.org.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Turns the verdicts on `tx`'s approvals (in order) into the first bad
 /// signature's error.
-pub fn check_signatures(
+fn check_signatures(
     tx: &SignedTransaction,
     tx_id: TxId,
     verdicts: &[bool],
@@ -182,26 +352,9 @@ pub fn check_signatures(
     Ok(())
 }
 
-/// The checks against the ledger (keys of members, replay), then the mempool.
-/// Returns whether the transaction was new (a duplicate of a waiting one is
-/// accepted without a copy).
-pub fn check_and_queue(
-    tx: SignedTransaction,
-    tx_id: TxId,
-    ledger: &dyn LedgerChecks,
-    mempool: &Mempool,
-) -> Result<Inserted, SubmitError> {
-    for (index, approval) in tx.approvals.iter().enumerate() {
-        if !ledger.key_of_member(&approval.org, &approval.key) {
-            return Err(SubmitError::KeyNotOfMember {
-                index,
-                org: approval.org.to_string(),
-            });
-        }
-    }
-    if ledger.is_burned(&tx_id)? {
-        return Err(SubmitError::Replay { tx_id });
-    }
+/// Puts a checked transaction in the mempool. A duplicate of a waiting one is
+/// accepted without a copy.
+fn queue(tx: SignedTransaction, tx_id: TxId, mempool: &Mempool) -> Result<Inserted, SubmitError> {
     let bytes = encoded_len(&tx) as u64;
     mempool
         .insert(Pending {
@@ -216,7 +369,7 @@ pub fn check_and_queue(
 }
 
 /// What the door asks of the ledger.
-pub trait LedgerChecks {
+pub(crate) trait LedgerChecks {
     /// Whether `key` is one of `org`'s keys in the current membership.
     fn key_of_member(&self, org: &OrgId, key: &PublicKey) -> bool;
     /// Whether the ledger already burned `tx_id`.
@@ -235,5 +388,155 @@ impl LedgerChecks for LedgerStore {
             .map_err(|error| SubmitError::Internal {
                 reason: error.to_string(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::AtomicUsize;
+
+    use gemtrail_ledger::codec::BoundedVec;
+    use gemtrail_ledger::crypto::{SecretKey, Signature};
+    use gemtrail_ledger::model::Membership;
+    use gemtrail_ledger::testkit::{register, Consortium};
+
+    use super::*;
+
+    /// The ledger as a membership and a set of burned ids.
+    struct FakeLedger {
+        membership: Membership,
+        burned: BTreeSet<TxId>,
+    }
+
+    impl LedgerChecks for FakeLedger {
+        fn key_of_member(&self, org: &OrgId, key: &PublicKey) -> bool {
+            self.membership
+                .member(org)
+                .is_some_and(|member| member.keys.iter().any(|own| own == key))
+        }
+
+        fn is_burned(&self, tx_id: &TxId) -> Result<bool, SubmitError> {
+            Ok(self.burned.contains(tx_id))
+        }
+    }
+
+    /// Verifies for real, and counts every signature it was asked to check.
+    #[derive(Default)]
+    struct CountingVerifier {
+        checked: AtomicUsize,
+    }
+
+    impl VerifySignatures for CountingVerifier {
+        async fn verify(&self, checks: Vec<SignatureCheck>) -> Vec<bool> {
+            self.checked.fetch_add(checks.len(), Ordering::SeqCst);
+            gemtrail_ledger::signature_batch::verify_all(&checks)
+        }
+    }
+
+    struct Fixture {
+        consortium: Consortium,
+        ledger: FakeLedger,
+        verifier: CountingVerifier,
+        mempool: Mempool,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let consortium = Consortium::sample();
+            let ledger = FakeLedger {
+                membership: consortium.genesis.membership.clone(),
+                burned: BTreeSet::new(),
+            };
+            Self {
+                consortium,
+                ledger,
+                verifier: CountingVerifier::default(),
+                mempool: Mempool::new(16),
+            }
+        }
+
+        /// Runs the door's checks on one transaction.
+        async fn admit(&self, tx: SignedTransaction) -> Admission {
+            let tx_id = tx.id();
+            let chain_id = self.consortium.chain_id();
+            let prechecked = vec![precheck(&tx, tx_id, &chain_id, &self.ledger)];
+            finish(vec![(tx, tx_id)], prechecked, &self.verifier, &self.mempool)
+                .await
+                .pop()
+                .unwrap()
+        }
+
+        fn verifications(&self) -> usize {
+            self.verifier.checked.load(Ordering::SeqCst)
+        }
+    }
+
+    /// `tx` with its first approval's signature replaced by junk.
+    fn with_garbage_signature(mut tx: SignedTransaction) -> SignedTransaction {
+        let mut approvals = tx.approvals.clone().into_inner();
+        approvals[0].signature = Signature([0xA5; 64]);
+        tx.approvals = BoundedVec::new(approvals).unwrap();
+        tx
+    }
+
+    #[tokio::test]
+    async fn a_strangers_garbage_is_refused_key_not_of_member_before_any_signature_is_verified() {
+        let fixture = Fixture::new();
+        let stranger = SecretKey::generate().unwrap();
+        let junk = fixture
+            .consortium
+            .unsigned("mine", 1, register("GT-JUNK", 100))
+            .sign(&stranger);
+        let junk = with_garbage_signature(junk);
+        let refused = fixture.admit(junk).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::KeyNotOfMember);
+        assert_eq!(fixture.verifications(), 0);
+        assert!(fixture.mempool.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_replay_is_refused_before_any_signature_is_verified() {
+        let mut fixture = Fixture::new();
+        let tx = fixture.consortium.tx("mine", 1, register("GT-REPLAY", 100));
+        fixture.ledger.burned.insert(tx.id());
+        let refused = fixture.admit(with_garbage_signature(tx)).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::Replay);
+        assert_eq!(fixture.verifications(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_members_bad_signature_is_verified_then_refused_bad_signature() {
+        let fixture = Fixture::new();
+        let tx = fixture.consortium.tx("mine", 1, register("GT-FORGED", 100));
+        let refused = fixture.admit(with_garbage_signature(tx)).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::BadSignature);
+        assert_eq!(fixture.verifications(), 1);
+        assert!(fixture.mempool.is_empty());
+    }
+
+    #[tokio::test]
+    async fn shape_is_checked_first_wrong_chain_then_unsigned() {
+        let fixture = Fixture::new();
+        let mut foreign = fixture.consortium.tx("mine", 1, register("GT-ABROAD", 100));
+        foreign.tx.chain_id = ChainId::parse("other-chain").unwrap();
+        let refused = fixture.admit(foreign).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::WrongChain);
+        let mut unsigned = fixture.consortium.tx("mine", 2, register("GT-BARE", 100));
+        unsigned.approvals = BoundedVec::default();
+        let refused = fixture.admit(unsigned).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::Unsigned);
+        assert_eq!(fixture.verifications(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_good_transaction_is_queued_once_and_its_copy_is_a_duplicate() {
+        let fixture = Fixture::new();
+        let tx = fixture.consortium.tx("mine", 1, register("GT-GOOD", 100));
+        let (tx_id, inserted) = fixture.admit(tx.clone()).await.unwrap();
+        assert_eq!((tx_id, inserted), (tx.id(), Inserted::New));
+        let (_, again) = fixture.admit(tx).await.unwrap();
+        assert_eq!(again, Inserted::Duplicate);
+        assert_eq!(fixture.mempool.len(), 1);
     }
 }

@@ -19,19 +19,19 @@ use crate::admission::SubmitError;
 
 /// A committed transaction: where it is and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Committed {
+pub(crate) struct Committed {
     /// Its block and position.
-    pub location: TxLocation,
+    pub(crate) location: TxLocation,
     /// Its receipt.
-    pub receipt: Receipt,
+    pub(crate) receipt: Receipt,
 }
 
 /// What a waiter learns.
-pub type WaitResult = Result<Committed, SubmitError>;
+pub(crate) type WaitResult = Result<Committed, SubmitError>;
 
 /// Everyone waiting for a transaction to commit on this node.
 #[derive(Debug, Default)]
-pub struct CommitWatch {
+pub(crate) struct CommitWatch {
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<WaitResult>>>>,
 }
 
@@ -42,14 +42,14 @@ impl CommitWatch {
     }
 
     /// Registers interest in `tx_id`.
-    pub fn register(&self, tx_id: TxId) -> oneshot::Receiver<WaitResult> {
+    pub(crate) fn register(&self, tx_id: TxId) -> oneshot::Receiver<WaitResult> {
         let (sender, receiver) = oneshot::channel();
         self.lock().entry(tx_id).or_default().push(sender);
         receiver
     }
 
     /// Drops waiters whose client has gone (after a timeout).
-    pub fn forget_closed(&self, tx_id: &TxId) {
+    pub(crate) fn forget_closed(&self, tx_id: &TxId) {
         let mut waiters = self.lock();
         if let Some(list) = waiters.get_mut(tx_id) {
             list.retain(|sender| !sender.is_closed());
@@ -60,7 +60,7 @@ impl CommitWatch {
     }
 
     /// Tells `tx_id`'s waiters the outcome.
-    pub fn resolve(&self, tx_id: &TxId, result: &WaitResult) {
+    pub(crate) fn resolve(&self, tx_id: &TxId, result: &WaitResult) {
         let senders = self.lock().remove(tx_id);
         for sender in senders.into_iter().flatten() {
             let _client_gone = sender.send(result.clone());
@@ -68,7 +68,7 @@ impl CommitWatch {
     }
 
     /// Resolves the waiters of every transaction in an applied block.
-    pub fn on_block(&self, height: u64, receipts: &[Receipt]) {
+    pub(crate) fn on_block(&self, height: u64, receipts: &[Receipt]) {
         if self.lock().is_empty() {
             return;
         }
@@ -90,7 +90,7 @@ impl CommitWatch {
     }
 
     /// Resolves every waiter whose transaction `lookup` finds committed.
-    pub fn sweep(&self, lookup: impl Fn(&TxId) -> Option<Committed>) {
+    pub(crate) fn sweep(&self, lookup: impl Fn(&TxId) -> Option<Committed>) {
         let ids: Vec<TxId> = self.lock().keys().copied().collect();
         for tx_id in ids {
             if let Some(committed) = lookup(&tx_id) {
@@ -101,7 +101,7 @@ impl CommitWatch {
 
     /// Drops every waiter whose client has gone (it hung up before the
     /// commit); called now and then so abandoned waits cannot pile up.
-    pub fn prune_closed(&self) {
+    pub(crate) fn prune_closed(&self) {
         self.lock().retain(|_, senders| {
             senders.retain(|sender| !sender.is_closed());
             !senders.is_empty()
@@ -109,12 +109,14 @@ impl CommitWatch {
     }
 
     /// How many transactions are waited for.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// True when nobody waits.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
 }

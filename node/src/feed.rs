@@ -7,15 +7,23 @@
 //! it; the leader also changes the Raft voters to match: new nodes join as
 //! learners, catch up, then become voters; removed nodes stop being voters.
 
-use std::sync::{Arc, PoisonError};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use gemtrail_consensus::LedgerEvent;
+use gemtrail_consensus::{LedgerEvent, LedgerStateMachine};
+use gemtrail_ledger::model::Receipt;
+use gemtrail_ledger::state::LedgerView;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 
-use crate::commits::Committed;
-use crate::context::{NodeContext, NodeDirectory};
+use crate::commits::{CommitWatch, Committed};
+use crate::directory::{Directory, NodeDirectory};
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+use crate::p2p::swarm::P2pHandle;
+use crate::raft::RaftHandle;
+use crate::shutdown::Shutdown;
 
 /// Every how many blocks the waiters of clients that hung up are dropped.
 const PRUNE_EVERY_BLOCKS: u64 = 128;
@@ -24,117 +32,127 @@ const PRUNE_EVERY_BLOCKS: u64 = 128;
 /// a change was missed (e.g. it became leader after the block).
 const MEMBERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Follows the ledger's applied blocks until the node shuts down.
-pub async fn run(context: Arc<NodeContext>, membership_changed: Arc<Notify>) {
-    let mut events = context.ledger.subscribe();
-    // Blocks applied before we subscribed (at start) may have waiters too.
-    sweep(&context);
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            () = context.shutdown.wait() => break,
-        };
-        match event {
-            Ok(LedgerEvent::Block(block)) => {
-                context.metrics.blocks_applied.inc();
-                context
-                    .metrics
-                    .txs_applied
-                    .inc_by(block.receipts.len() as u64);
-                let rejected = block
-                    .receipts
-                    .iter()
-                    .filter(|receipt| !receipt.outcome.is_applied())
-                    .count();
-                context.metrics.txs_rejected.inc_by(rejected as u64);
-                context.commits.on_block(block.height, &block.receipts);
-                if block.height % PRUNE_EVERY_BLOCKS == 0 {
-                    context.commits.prune_closed();
+/// What follows the ledger: the waiters and the mempool it settles, the
+/// metrics it counts, and the directory and allow-list it keeps in line.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    pub(crate) ledger: LedgerStateMachine,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) commits: Arc<CommitWatch>,
+    pub(crate) mempool: Arc<Mempool>,
+    pub(crate) directory: Directory,
+    pub(crate) p2p: P2pHandle,
+    pub(crate) shutdown: Shutdown,
+}
+
+impl Feed {
+    /// Follows the ledger's applied blocks until the node shuts down.
+    pub(crate) async fn run(self, membership_changed: Arc<Notify>) {
+        let mut events = self.ledger.subscribe();
+        // Blocks applied before we subscribed (at start) may have waiters too.
+        self.sweep();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = self.shutdown.wait() => break,
+            };
+            match event {
+                Ok(LedgerEvent::Block(block)) => self.on_block(block.height, &block.receipts),
+                Ok(LedgerEvent::SnapshotInstalled { height }) => {
+                    tracing::info!(height, "ledger replaced by a snapshot");
+                    self.sweep();
                 }
-                context
-                    .mempool
-                    .settle_committed(block.receipts.iter().map(|receipt| &receipt.tx_id));
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "ledger feed lagged; sweeping waiters");
+                    self.sweep();
+                }
+                Err(RecvError::Closed) => break,
             }
-            Ok(LedgerEvent::SnapshotInstalled { height }) => {
-                tracing::info!(height, "ledger replaced by a snapshot");
-                sweep(&context);
+            if self.refresh_directory().await {
+                membership_changed.notify_one();
             }
-            Err(RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "ledger feed lagged; sweeping waiters");
-                sweep(&context);
-            }
-            Err(RecvError::Closed) => break,
         }
-        if refresh_directory(&context).await {
-            membership_changed.notify_one();
+    }
+
+    fn on_block(&self, height: u64, receipts: &[Receipt]) {
+        self.metrics.blocks_applied.inc();
+        self.metrics.txs_applied.inc_by(receipts.len() as u64);
+        let rejected = receipts
+            .iter()
+            .filter(|receipt| !receipt.outcome.is_applied())
+            .count();
+        self.metrics.txs_rejected.inc_by(rejected as u64);
+        self.commits.on_block(height, receipts);
+        if height.is_multiple_of(PRUNE_EVERY_BLOCKS) {
+            self.commits.prune_closed();
         }
+        self.mempool
+            .settle_committed(receipts.iter().map(|receipt| &receipt.tx_id));
+    }
+
+    /// Settles, against the store, what the missed blocks would have: every
+    /// waiter and every held mempool transaction already in the ledger.
+    fn sweep(&self) {
+        self.commits.sweep(|tx_id| {
+            let (location, receipt) = self.ledger.read(|store| store.receipt(tx_id)).ok()??;
+            Some(Committed { location, receipt })
+        });
+        let held = self.mempool.held_ids();
+        let committed: Vec<_> = self.ledger.read(|store| {
+            held.into_iter()
+                .filter(|tx_id| store.contains_tx(tx_id).unwrap_or(false))
+                .collect()
+        });
+        self.mempool.settle_committed(&committed);
+    }
+
+    /// Reloads the node directory from the ledger; true if it changed.
+    async fn refresh_directory(&self) -> bool {
+        let fresh = self
+            .ledger
+            .read(|store| NodeDirectory::new(&store.membership().nodes));
+        let Some(allow_list) = self.directory.replace_if_changed(fresh) else {
+            return false;
+        };
+        self.p2p.set_allowed(allow_list).await;
+        true
     }
 }
 
-/// Resolves every waiter whose transaction is already in the ledger.
-fn sweep(context: &NodeContext) {
-    context.commits.sweep(|tx_id| {
-        let (location, receipt) = context.read(|store| store.receipt(tx_id)).ok()??;
-        Some(Committed { location, receipt })
-    });
-}
-
-/// Reloads the node directory from the ledger; true if it changed.
-async fn refresh_directory(context: &NodeContext) -> bool {
-    let fresh = context.read(|store| NodeDirectory::new(&store.membership().nodes));
-    let allow_list = {
-        let mut directory = context
-            .directory
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if directory.nodes == fresh.nodes {
-            return false;
-        }
-        tracing::info!(nodes = ?fresh.nodes.keys().collect::<Vec<_>>(), "consortium node set changed");
-        *directory = fresh;
-        directory.allow_list()
-    };
-    context.p2p.set_allowed(allow_list).await;
-    true
-}
-
 /// On the leader, keeps the Raft voters equal to the ledger's node set.
-pub async fn reconcile_membership(context: Arc<NodeContext>, changed: Arc<Notify>) {
+pub(crate) async fn reconcile_membership(
+    raft: RaftHandle,
+    directory: Directory,
+    changed: Arc<Notify>,
+    shutdown: Shutdown,
+) {
     loop {
         tokio::select! {
             () = changed.notified() => {}
             () = tokio::time::sleep(MEMBERSHIP_CHECK_INTERVAL) => {}
-            () = context.shutdown.wait() => break,
+            () = shutdown.wait() => break,
         }
-        if !context.is_leader() {
+        if !raft.is_leader() {
             continue;
         }
-        if let Err(error) = reconcile_once(&context).await {
+        if let Err(error) = reconcile_once(&raft, &directory).await {
             tracing::warn!(%error, "could not bring Raft membership in line with the ledger");
         }
     }
 }
 
-async fn reconcile_once(context: &NodeContext) -> Result<(), String> {
-    let wanted = context
-        .directory
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .raft_nodes();
+async fn reconcile_once(raft: &RaftHandle, directory: &Directory) -> Result<(), String> {
+    let wanted = directory.read(NodeDirectory::raft_nodes);
     let (voters, learners) = {
-        let metrics = context.raft.metrics();
+        let metrics = raft.raft.metrics();
         let metrics = metrics.borrow();
         let membership = metrics.membership_config.membership();
         (
-            membership
-                .voter_ids()
-                .collect::<std::collections::BTreeSet<_>>(),
-            membership
-                .learner_ids()
-                .collect::<std::collections::BTreeSet<_>>(),
+            membership.voter_ids().collect::<BTreeSet<_>>(),
+            membership.learner_ids().collect::<BTreeSet<_>>(),
         )
     };
-    let wanted_ids: std::collections::BTreeSet<_> = wanted.keys().copied().collect();
+    let wanted_ids: BTreeSet<_> = wanted.keys().copied().collect();
     if wanted_ids.is_empty() {
         return Err("the ledger lists no node; refusing to empty the Raft voters".to_owned());
     }
@@ -144,16 +162,14 @@ async fn reconcile_once(context: &NodeContext) -> Result<(), String> {
     for (id, info) in &wanted {
         if !voters.contains(id) && !learners.contains(id) {
             tracing::info!(node = id, "adding node as a Raft learner");
-            context
-                .raft
+            raft.raft
                 .add_learner(*id, info.clone(), true)
                 .await
                 .map_err(|error| error.to_string())?;
         }
     }
     tracing::info!(voters = ?wanted_ids, "changing Raft voters to the ledger's node set");
-    context
-        .raft
+    raft.raft
         .change_membership(wanted_ids, false)
         .await
         .map_err(|error| error.to_string())?;

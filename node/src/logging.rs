@@ -7,7 +7,7 @@ use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global subscriber. Returns false if one was already set
 /// (e.g. by a test harness), which is fine.
-pub fn init(config: &LogConfig) -> bool {
+pub(crate) fn init(config: &LogConfig) -> bool {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));

@@ -10,6 +10,11 @@
 //! A follower keeps what it forwarded until the transaction shows up in an
 //! applied block: if the leader it was given to loses leadership (or crashes
 //! with it in its mempool), the follower sends it again to the next leader.
+//!
+//! **One settlement path.** A transaction that reached a block leaves the
+//! mempool only through [`Mempool::settle_committed`], which the feed calls
+//! for every applied block, whoever proposed it; the pump only hands batches
+//! over, puts them back, or discards what was refused for good.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -21,20 +26,20 @@ use tokio::sync::Notify;
 
 /// One waiting transaction.
 #[derive(Clone, Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Its id.
-    pub id: TxId,
+    pub(crate) id: TxId,
     /// The transaction.
-    pub tx: SignedTransaction,
+    pub(crate) tx: SignedTransaction,
     /// Its encoded size in bytes.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// When it was admitted.
-    pub since: Instant,
+    pub(crate) since: Instant,
 }
 
 /// What [`Mempool::insert`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inserted {
+pub(crate) enum Inserted {
     /// It is new and now waits.
     New,
     /// The same transaction was already waiting or in a batch.
@@ -44,9 +49,9 @@ pub enum Inserted {
 /// The mempool is at capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the mempool is full ({capacity} transactions); retry shortly")]
-pub struct MempoolFull {
+pub(crate) struct MempoolFull {
     /// Its capacity.
-    pub capacity: usize,
+    pub(crate) capacity: usize,
 }
 
 /// A transaction handed to a leader, kept until it is seen in a block.
@@ -57,20 +62,27 @@ struct Forwarded {
     at: Instant,
 }
 
+/// A known transaction that no longer waits in the queue.
+#[derive(Clone, Debug)]
+enum Held {
+    /// Taken into a batch whose fate the taker does not know yet.
+    Taken,
+    /// Handed to a leader (another node, or this one for a proposal it lost).
+    Handed(Box<Forwarded>),
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     queue: VecDeque<Pending>,
-    /// Ids waiting, taken into an unsettled batch, or forwarded.
+    /// Ids waiting or held.
     known: HashSet<TxId>,
-    /// Of `known`, those taken into a batch.
-    taken: usize,
-    /// Of `known`, those forwarded to a leader.
-    forwarded: HashMap<TxId, Forwarded>,
+    /// Of `known`, those not waiting in `queue`.
+    held: HashMap<TxId, Held>,
 }
 
 /// A bounded, deduplicated FIFO of admitted transactions.
 #[derive(Debug)]
-pub struct Mempool {
+pub(crate) struct Mempool {
     inner: Mutex<Inner>,
     capacity: usize,
     arrived: Notify,
@@ -78,7 +90,7 @@ pub struct Mempool {
 
 impl Mempool {
     /// An empty mempool holding at most `capacity` transactions.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::default(),
             capacity: capacity.max(1),
@@ -92,7 +104,7 @@ impl Mempool {
     }
 
     /// Admits a transaction at the back of the queue.
-    pub fn insert(&self, pending: Pending) -> Result<Inserted, MempoolFull> {
+    pub(crate) fn insert(&self, pending: Pending) -> Result<Inserted, MempoolFull> {
         let mut inner = self.lock();
         if inner.known.contains(&pending.id) {
             return Ok(Inserted::Duplicate);
@@ -111,11 +123,13 @@ impl Mempool {
 
     /// Puts transactions taken in a batch that could not be delivered back at
     /// the front, in their order, to be tried again.
-    pub fn requeue(&self, batch: Vec<Pending>) {
+    /// (Any of them that a block settled meanwhile is dropped instead.)
+    pub(crate) fn requeue(&self, batch: Vec<Pending>) {
         let mut inner = self.lock();
-        inner.taken = inner.taken.saturating_sub(batch.len());
         for pending in batch.into_iter().rev() {
-            inner.queue.push_front(pending);
+            if inner.held.remove(&pending.id).is_some() {
+                inner.queue.push_front(pending);
+            }
         }
         drop(inner);
         self.arrived.notify_one();
@@ -123,7 +137,7 @@ impl Mempool {
 
     /// Takes up to `max_txs` transactions, and no more than `max_bytes` in all
     /// (at least one, whatever its size), from the front.
-    pub fn take(&self, max_txs: usize, max_bytes: u64) -> Vec<Pending> {
+    pub(crate) fn take(&self, max_txs: usize, max_bytes: u64) -> Vec<Pending> {
         let mut inner = self.lock();
         let mut batch = Vec::new();
         let mut bytes = 0u64;
@@ -136,71 +150,81 @@ impl Mempool {
             }
             bytes = bytes.saturating_add(next.bytes);
             if let Some(pending) = inner.queue.pop_front() {
+                inner.held.insert(pending.id, Held::Taken);
                 batch.push(pending);
             }
         }
-        inner.taken += batch.len();
         batch
     }
 
-    /// Forgets taken transactions: they were ordered, or refused for good.
-    pub fn settle<'a>(&self, ids: impl IntoIterator<Item = &'a TxId>) {
+    /// Forgets taken transactions refused for good (or that cannot be
+    /// ordered at all). Committed ones are settled by
+    /// [`Mempool::settle_committed`] alone.
+    pub(crate) fn discard<'a>(&self, ids: impl IntoIterator<Item = &'a TxId>) {
         let mut inner = self.lock();
-        let mut settled = 0;
         for id in ids {
-            if inner.known.remove(id) && inner.forwarded.remove(id).is_none() {
-                settled += 1;
-            }
+            inner.held.remove(id);
+            inner.known.remove(id);
         }
-        inner.taken = inner.taken.saturating_sub(settled);
     }
 
-    /// Forgets the forwarded transactions that an applied block holds. (Ones
-    /// still waiting here are left: the leader's door will call them replays.)
-    pub fn settle_committed<'a>(&self, ids: impl IntoIterator<Item = &'a TxId>) {
+    /// The one way a committed transaction leaves the mempool: the feed
+    /// calls it with each applied block's ids. Held ones (taken into a
+    /// proposal, forwarded) are forgotten; ones still waiting here are left,
+    /// and the door of whoever gets them next calls them replays.
+    pub(crate) fn settle_committed<'a>(&self, ids: impl IntoIterator<Item = &'a TxId>) {
         let mut inner = self.lock();
-        if inner.forwarded.is_empty() {
+        if inner.held.is_empty() {
             return;
         }
         for id in ids {
-            if inner.forwarded.remove(id).is_some() {
+            if inner.held.remove(id).is_some() {
                 inner.known.remove(id);
             }
         }
     }
 
+    /// The ids of every held transaction (for a sweep against the ledger
+    /// after the feed missed blocks).
+    pub(crate) fn held_ids(&self) -> Vec<TxId> {
+        self.lock().held.keys().copied().collect()
+    }
+
     /// Records that a taken batch was handed to `leader`.
-    pub fn mark_forwarded(&self, batch: Vec<Pending>, leader: u64) {
+    pub(crate) fn mark_forwarded(&self, batch: Vec<Pending>, leader: u64) {
         let mut inner = self.lock();
-        inner.taken = inner.taken.saturating_sub(batch.len());
         let at = Instant::now();
         for pending in batch {
-            inner.forwarded.insert(
-                pending.id,
-                Forwarded {
+            if let Some(held) = inner.held.get_mut(&pending.id) {
+                *held = Held::Handed(Box::new(Forwarded {
                     pending,
                     leader,
                     at,
-                },
-            );
+                }));
+            }
         }
     }
 
     /// Puts forwarded transactions back in the queue when they were handed
     /// to another node than `leader`, or longer ago than `patience`: the
     /// leader that took them may be gone. Returns how many.
-    pub fn reclaim_forwarded(&self, leader: u64, patience: std::time::Duration) -> usize {
+    pub(crate) fn reclaim_forwarded(&self, leader: u64, patience: std::time::Duration) -> usize {
         let mut inner = self.lock();
         let stale: Vec<TxId> = inner
-            .forwarded
+            .held
             .iter()
-            .filter(|(_, sent)| sent.leader != leader || sent.at.elapsed() > patience)
+            .filter(|(_, held)| match held {
+                Held::Handed(sent) => sent.leader != leader || sent.at.elapsed() > patience,
+                Held::Taken => false,
+            })
             .map(|(id, _)| *id)
             .collect();
         let mut reclaimed: Vec<Pending> = stale
             .iter()
-            .filter_map(|id| inner.forwarded.remove(id))
-            .map(|sent| sent.pending)
+            .filter_map(|id| match inner.held.remove(id) {
+                Some(Held::Handed(sent)) => Some(sent.pending),
+                _ => None,
+            })
             .collect();
         reclaimed.sort_by_key(|pending| pending.since);
         let count = reclaimed.len();
@@ -211,33 +235,28 @@ impl Mempool {
     }
 
     /// How many transactions wait (not counting taken batches).
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.lock().queue.len()
     }
 
     /// How many transactions are waiting or in unsettled batches.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().known.len()
     }
 
     /// True when nothing waits and no batch is unsettled.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// When the oldest waiting transaction was admitted.
-    pub fn oldest(&self) -> Option<Instant> {
+    pub(crate) fn oldest(&self) -> Option<Instant> {
         self.lock().queue.front().map(|pending| pending.since)
     }
 
     /// Resolves when a transaction arrives (or was requeued) after the call.
-    pub async fn arrival(&self) {
+    pub(crate) async fn arrival(&self) {
         self.arrived.notified().await;
-    }
-
-    /// The capacity.
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 }
 
@@ -266,7 +285,7 @@ mod tests {
         let batch = pool.take(10, u64::MAX);
         assert_eq!(batch.len(), 1);
         assert_eq!(pool.insert(first.clone()), Ok(Inserted::Duplicate));
-        pool.settle([&first.id]);
+        pool.settle_committed([&first.id]);
         assert!(pool.is_empty());
         assert_eq!(pool.insert(first), Ok(Inserted::New));
     }
@@ -289,6 +308,25 @@ mod tests {
         let again = pool.take(10, u64::MAX);
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].id, b.id);
+    }
+
+    #[test]
+    fn a_batch_its_block_settled_is_not_put_back_by_a_late_failure() {
+        let pool = Mempool::new(10);
+        let (a, b) = (pending(1), pending(2));
+        pool.insert(a.clone()).unwrap();
+        pool.insert(b.clone()).unwrap();
+        let batch = pool.take(10, u64::MAX);
+        assert_eq!(pool.held_ids().len(), 2);
+        pool.settle_committed([&a.id]);
+        pool.requeue(batch);
+        assert_eq!(pool.len(), 1);
+        let again = pool.take(10, u64::MAX);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].id, b.id);
+        pool.discard([&b.id]);
+        assert!(pool.is_empty());
+        assert!(pool.held_ids().is_empty());
     }
 
     #[test]

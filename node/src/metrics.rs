@@ -14,54 +14,54 @@ use prometheus_client::registry::Registry;
 
 /// Labels of the submission counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
-pub struct ResultLabel {
+pub(crate) struct ResultLabel {
     /// `accepted`, or the error code.
-    pub result: String,
+    pub(crate) result: String,
 }
 
 /// All the node's metrics.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Blocks this node applied.
-    pub blocks_applied: Counter,
+    pub(crate) blocks_applied: Counter,
     /// Transactions this node applied (in blocks, whatever their outcome).
-    pub txs_applied: Counter,
+    pub(crate) txs_applied: Counter,
     /// Transactions applied with a rejection receipt.
-    pub txs_rejected: Counter,
+    pub(crate) txs_rejected: Counter,
     /// Submissions through this node's API, by result.
-    pub submissions: Family<ResultLabel, Counter>,
+    pub(crate) submissions: Family<ResultLabel, Counter>,
     /// Transactions per block this node proposed.
-    pub batch_size: Histogram,
+    pub(crate) batch_size: Histogram,
     /// Seconds from a block proposal to its commit, on the leader.
-    pub propose_to_commit_seconds: Histogram,
+    pub(crate) propose_to_commit_seconds: Histogram,
     /// Seconds from submission to receipt, for submissions that waited.
-    pub submit_to_receipt_seconds: Histogram,
+    pub(crate) submit_to_receipt_seconds: Histogram,
     /// Transactions forwarded to the leader.
-    pub txs_forwarded: Counter,
+    pub(crate) txs_forwarded: Counter,
     /// Requests from peers handled, by kind.
-    pub peer_requests: Family<KindLabel, Counter>,
+    pub(crate) peer_requests: Family<KindLabel, Counter>,
     /// Connections refused because the peer is not a consortium node.
-    pub peers_refused: Gauge,
+    pub(crate) peers_refused: Gauge,
     /// Current Raft term.
-    pub raft_term: Gauge,
+    pub(crate) raft_term: Gauge,
     /// Current Raft leader's node id (0 when none is known).
-    pub raft_leader: Gauge,
+    pub(crate) raft_leader: Gauge,
     /// 1 while this node leads.
-    pub raft_is_leader: Gauge,
+    pub(crate) raft_is_leader: Gauge,
     /// Peers with an established connection.
-    pub peers_connected: Gauge,
+    pub(crate) peers_connected: Gauge,
     /// Transactions in the mempool.
-    pub mempool_txs: Gauge,
+    pub(crate) mempool_txs: Gauge,
     /// Height of the ledger's tip.
-    pub ledger_height: Gauge,
+    pub(crate) ledger_height: Gauge,
 }
 
 /// Label of the peer request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
-pub struct KindLabel {
+pub(crate) struct KindLabel {
     /// `append_entries`, `vote`, `snapshot_chunk` or `forward`.
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
 impl Default for Metrics {
@@ -72,7 +72,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Registers every metric under the `gemtrail` prefix.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("gemtrail");
         let metrics = Self {
             blocks_applied: Counter::default(),
@@ -93,91 +93,106 @@ impl Metrics {
             ledger_height: Gauge::default(),
             registry: Registry::default(),
         };
-        let r = &mut registry;
-        r.register(
-            "blocks_applied",
-            "Blocks applied",
-            metrics.blocks_applied.clone(),
-        );
-        r.register(
-            "txs_applied",
-            "Transactions applied in blocks",
-            metrics.txs_applied.clone(),
-        );
-        r.register(
-            "txs_rejected",
-            "Transactions applied with a rejection receipt",
-            metrics.txs_rejected.clone(),
-        );
-        r.register(
-            "submissions",
-            "Submissions through the API, by result",
-            metrics.submissions.clone(),
-        );
-        r.register(
-            "batch_size",
-            "Transactions per proposed block",
-            metrics.batch_size.clone(),
-        );
-        r.register(
-            "propose_to_commit_seconds",
-            "Seconds from proposal to commit on the leader",
-            metrics.propose_to_commit_seconds.clone(),
-        );
-        r.register(
-            "submit_to_receipt_seconds",
-            "Seconds from submission to receipt",
-            metrics.submit_to_receipt_seconds.clone(),
-        );
-        r.register(
-            "txs_forwarded",
-            "Transactions forwarded to the leader",
-            metrics.txs_forwarded.clone(),
-        );
-        r.register(
-            "peer_requests",
-            "Requests from peers handled, by kind",
-            metrics.peer_requests.clone(),
-        );
-        r.register(
-            "peer_connections_refused",
-            "Connections refused from peers that are not consortium nodes",
-            metrics.peers_refused.clone(),
-        );
-        r.register("raft_term", "Current Raft term", metrics.raft_term.clone());
-        r.register(
-            "raft_leader",
-            "Node id of the current Raft leader (0 if unknown)",
-            metrics.raft_leader.clone(),
-        );
-        r.register(
-            "raft_is_leader",
-            "1 while this node leads",
-            metrics.raft_is_leader.clone(),
-        );
-        r.register(
-            "peers_connected",
-            "Peers with an established connection",
-            metrics.peers_connected.clone(),
-        );
-        r.register(
-            "mempool_txs",
-            "Transactions in the mempool",
-            metrics.mempool_txs.clone(),
-        );
-        r.register(
-            "ledger_height",
-            "Height of the ledger tip",
-            metrics.ledger_height.clone(),
-        );
+        // In the order the text exposition has always listed them.
+        metrics.register_ledger(&mut registry);
+        metrics.register_flow(&mut registry);
+        metrics.register_gauges(&mut registry);
         Self {
             registry,
             ..metrics
         }
     }
 
+    /// What the ledger applied and what the API was sent.
+    fn register_ledger(&self, registry: &mut Registry) {
+        registry.register(
+            "blocks_applied",
+            "Blocks applied",
+            self.blocks_applied.clone(),
+        );
+        registry.register(
+            "txs_applied",
+            "Transactions applied in blocks",
+            self.txs_applied.clone(),
+        );
+        registry.register(
+            "txs_rejected",
+            "Transactions applied with a rejection receipt",
+            self.txs_rejected.clone(),
+        );
+        registry.register(
+            "submissions",
+            "Submissions through the API, by result",
+            self.submissions.clone(),
+        );
+    }
+
+    /// How transactions flow: batches, latencies, forwarding, peer requests.
+    fn register_flow(&self, registry: &mut Registry) {
+        registry.register(
+            "batch_size",
+            "Transactions per proposed block",
+            self.batch_size.clone(),
+        );
+        registry.register(
+            "propose_to_commit_seconds",
+            "Seconds from proposal to commit on the leader",
+            self.propose_to_commit_seconds.clone(),
+        );
+        registry.register(
+            "submit_to_receipt_seconds",
+            "Seconds from submission to receipt",
+            self.submit_to_receipt_seconds.clone(),
+        );
+        registry.register(
+            "txs_forwarded",
+            "Transactions forwarded to the leader",
+            self.txs_forwarded.clone(),
+        );
+        registry.register(
+            "peer_requests",
+            "Requests from peers handled, by kind",
+            self.peer_requests.clone(),
+        );
+    }
+
+    /// The gauges the `/metrics` handler refreshes.
+    fn register_gauges(&self, registry: &mut Registry) {
+        registry.register(
+            "peer_connections_refused",
+            "Connections refused from peers that are not consortium nodes",
+            self.peers_refused.clone(),
+        );
+        registry.register("raft_term", "Current Raft term", self.raft_term.clone());
+        registry.register(
+            "raft_leader",
+            "Node id of the current Raft leader (0 if unknown)",
+            self.raft_leader.clone(),
+        );
+        registry.register(
+            "raft_is_leader",
+            "1 while this node leads",
+            self.raft_is_leader.clone(),
+        );
+        registry.register(
+            "peers_connected",
+            "Peers with an established connection",
+            self.peers_connected.clone(),
+        );
+        registry.register(
+            "mempool_txs",
+            "Transactions in the mempool",
+            self.mempool_txs.clone(),
+        );
+        registry.register(
+            "ledger_height",
+            "Height of the ledger tip",
+            self.ledger_height.clone(),
+        );
+    }
+
     /// Counts one peer request of `kind`.
-    pub fn peer_request(&self, kind: &str) {
+    pub(crate) fn peer_request(&self, kind: &str) {
         self.peer_requests
             .get_or_create(&KindLabel {
                 kind: kind.to_owned(),
@@ -186,7 +201,7 @@ impl Metrics {
     }
 
     /// Counts one submission with `result`.
-    pub fn submission(&self, result: &str) {
+    pub(crate) fn submission(&self, result: &str) {
         self.submissions
             .get_or_create(&ResultLabel {
                 result: result.to_owned(),
@@ -195,7 +210,7 @@ impl Metrics {
     }
 
     /// The text exposition of every metric.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _infallible = encode(&mut text, &self.registry);
@@ -204,6 +219,6 @@ impl Metrics {
 }
 
 /// Converts a count to a gauge value.
-pub fn gauge_value(count: u64) -> i64 {
+pub(crate) fn gauge_value(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }

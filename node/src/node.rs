@@ -12,14 +12,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gemtrail_consensus::network::TransportNetwork;
 use gemtrail_consensus::types::{NodeInfo, RaftNodeId};
 use gemtrail_consensus::{LedgerStateMachine, RocksLogStore};
-use gemtrail_genesis::ValidGenesis;
+use gemtrail_genesis::{Limits, ValidGenesis};
 use gemtrail_ledger::store::StoreOptions;
 use gemtrail_ledger::StoreError;
 use libp2p::{Multiaddr, PeerId};
@@ -28,18 +27,23 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::admission::Door;
+use crate::api::{self, ApiState};
 use crate::commits::CommitWatch;
 use crate::config::NodeConfig;
-use crate::context::{node_info, Batching, NodeContext, NodeDirectory};
+use crate::directory::{node_info, Directory, NodeDirectory};
+use crate::feed::{self, Feed};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
-use crate::p2p::inbound::PeerService;
-use crate::p2p::swarm::{self, SwarmSettings};
+use crate::p2p::inbound::{inbound_queue, InboundCalls, PeerService};
+use crate::p2p::swarm::{self, P2pHandle, SwarmSettings};
 use crate::p2p::transport::P2pTransport;
 use crate::p2p::wire::APPEND_ENTRIES_MAX;
-use crate::shutdown::{self, Trigger};
+use crate::pump::{Batching, Pump};
+use crate::raft::RaftHandle;
+use crate::shutdown::{self, Shutdown, Trigger};
 use crate::signatures::SignatureVerifier;
-use crate::{api, feed, keys, pump, snapshots};
+use crate::{keys, snapshots};
 
 /// Name of the file in the data directory that ties it to one chain and node.
 pub const IDENTITY_FILE: &str = "node-identity.json";
@@ -132,7 +136,7 @@ pub enum StartError {
     },
     /// The network could not start.
     #[error(transparent)]
-    Network(#[from] swarm::SwarmError),
+    Network(#[from] crate::p2p::SwarmError),
     /// Raft could not start.
     #[error("Raft could not start: {0}")]
     Raft(String),
@@ -307,15 +311,40 @@ pub fn raft_config(genesis: &ValidGenesis) -> Result<Config, StartError> {
 /// A running node.
 #[derive(Debug)]
 pub struct Node {
-    context: Arc<NodeContext>,
+    id: RaftNodeId,
+    raft: RaftHandle,
+    door: Door,
+    mempool: Arc<Mempool>,
     trigger: Trigger,
     tasks: Vec<JoinHandle<()>>,
     api_addr: SocketAddr,
     grace: Duration,
 }
 
+/// The stores a node opens in its data directory.
+struct Stores {
+    ledger: LedgerStateMachine,
+    log_store: RocksLogStore,
+}
+
+/// The parts every task is built from.
+struct Parts {
+    genesis: ValidGenesis,
+    raft: RaftHandle,
+    ledger: LedgerStateMachine,
+    mempool: Arc<Mempool>,
+    door: Door,
+    commits: Arc<CommitWatch>,
+    metrics: Arc<Metrics>,
+    p2p: P2pHandle,
+    directory: Directory,
+    request_timeout: Duration,
+    shutdown: Shutdown,
+}
+
 impl Node {
-    /// Starts a node from its configuration (see the module docs).
+    /// Starts a node from its configuration (see the module docs): who it
+    /// is, its stores, the swarm, Raft, then the tasks and the API.
     pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
         let genesis =
             ValidGenesis::load(&config.genesis).map_err(|source| StartError::Genesis {
@@ -325,135 +354,28 @@ impl Node {
         let keypair = keys::load(&config.node_key)?;
         let peer = keypair.public().to_peer_id();
         let me = whoami(&config, &genesis, peer)?;
-        let identity = Identity {
-            chain_id: genesis.chain_id().to_string(),
-            genesis_hash: genesis.hash().to_string(),
-            node_id: me.id,
-            peer_id: peer.to_string(),
-        };
-        claim_data_dir(&config.data_dir, &identity)?;
-
-        let ledger_path = config.data_dir.join("ledger");
-        // Ledger writes need not be synced: after a crash Raft re-applies every
-        // entry after the applied marker from its own synced log.
-        let ledger = LedgerStateMachine::open(
-            &ledger_path,
-            &config.data_dir.join("snapshots"),
-            &genesis.ledger_genesis(),
-            StoreOptions { sync_writes: false },
-        )
-        .map_err(|error| StartError::Ledger {
-            path: ledger_path.clone(),
-            reason: match error {
-                gemtrail_consensus::StateMachineError::Store {
-                    source: source @ StoreError::WrongGenesis { .. },
-                    ..
-                } => format!("{source}; this data directory belongs to another chain"),
-                other => other.to_string(),
-            },
-        })?;
-        let raft_path = config.data_dir.join("raft");
-        let log_store = RocksLogStore::open(&raft_path).map_err(|error| StartError::RaftLog {
-            path: raft_path.clone(),
-            reason: error.to_string(),
-        })?;
+        claim_data_dir(&config.data_dir, &Identity::of(&genesis, me.id, peer))?;
+        let Stores { ledger, log_store } = open_stores(&config.data_dir, &genesis)?;
 
         let limits = *genesis.limits();
         let request_timeout = Duration::from_millis(limits.request_timeout_ms);
-        let directory = ledger.read(|store| NodeDirectory::new(&store.membership().nodes));
+        let directory =
+            Directory::new(ledger.read(|store| NodeDirectory::new(&store.membership().nodes)));
         let (trigger, shutdown) = shutdown::channel();
-        let service = PeerService::default();
-        let (p2p, swarm_task) = swarm::spawn(
-            keypair,
-            SwarmSettings {
-                listen_addr: me.listen_addr.clone(),
-                message_bytes_max: limits.peer_message_bytes_max,
-                request_timeout,
-                connections_max: u32::try_from(config.limits.peer_connections_max)
-                    .unwrap_or(u32::MAX),
-            },
-            directory.allow_list(),
-            service.clone(),
-            shutdown.clone(),
-        )
-        .await?;
-
-        let transport = P2pTransport::new(
-            p2p.clone(),
-            limits.peer_message_bytes_max,
-            limits.snapshot_chunk_bytes_max,
+        let (inbound, inbound_calls) = inbound_queue();
+        let settings = SwarmSettings {
+            listen_addr: me.listen_addr.clone(),
+            message_bytes_max: limits.peer_message_bytes_max,
             request_timeout,
-        );
-        let raft = Raft::new(
-            me.id,
-            Arc::new(raft_config(&genesis)?),
-            TransportNetwork::new(me.id, transport),
-            log_store,
-            ledger.clone(),
-        )
-        .await
-        .map_err(|error| StartError::Raft(error.to_string()))?;
-
-        let consensus = genesis.consensus();
-        let max_txs = config
-            .batching
-            .max_txs
-            .unwrap_or(consensus.batch_max_txs)
-            .clamp(1, gemtrail_ledger::model::BLOCK_TRANSACTIONS_MAX as u64);
-        let batching = Batching {
-            max_txs: usize::try_from(max_txs).unwrap_or(1),
-            timeout: Duration::from_millis(
-                config
-                    .batching
-                    .timeout_ms
-                    .unwrap_or(consensus.batch_timeout_ms),
-            ),
-            max_bytes: (limits.peer_message_bytes_max / 2)
-                .saturating_sub(PROPOSAL_OVERHEAD_BYTES)
-                .max(1),
-            pipeline_max: config
-                .batching
-                .pipeline_max
-                .map_or(PIPELINE_DEFAULT, |max| {
-                    usize::try_from(max).unwrap_or(PIPELINE_DEFAULT)
-                }),
+            connections_max: u32::try_from(config.limits.peer_connections_max).unwrap_or(u32::MAX),
         };
-        let genesis_nodes: BTreeMap<RaftNodeId, NodeInfo> = genesis
-            .membership()
-            .nodes
-            .iter()
-            .filter_map(|(id, record)| Some((id.0, node_info(record)?)))
-            .collect();
-        let context = Arc::new(NodeContext {
-            id: me.id,
-            mempool: Mempool::new(usize::try_from(limits.mempool_txs_max).unwrap_or(usize::MAX)),
-            commits: CommitWatch::default(),
-            signatures: SignatureVerifier::start(),
-            metrics: Metrics::new(),
-            directory: RwLock::new(directory),
-            batching,
-            request_timeout,
-            accepting: AtomicBool::new(true),
-            shutdown: shutdown.clone(),
-            genesis,
-            raft,
-            ledger,
-            p2p,
-        });
-        service.set_context(Arc::clone(&context));
-
-        let initialized = context
-            .raft
-            .is_initialized()
-            .await
-            .map_err(|error| StartError::Raft(error.to_string()))?;
-        if !initialized && me.in_genesis {
-            // Every genesis node proposes the same membership; openraft lets
-            // the first that wins an election go on and the others join it.
-            if let Err(error) = context.raft.initialize(genesis_nodes).await {
-                tracing::debug!(%error, "Raft already initialised elsewhere");
-            }
-        }
+        let allow_list = directory.read(NodeDirectory::allow_list);
+        let (p2p, swarm_task) =
+            swarm::spawn(keypair, settings, allow_list, inbound, shutdown.clone()).await?;
+        let transport = P2pTransport::new(p2p.clone(), directory.clone(), &limits, request_timeout);
+        let raft = start_raft(me.id, &genesis, transport, log_store, &ledger).await?;
+        let parts = Parts::new(genesis, raft, ledger, p2p, directory, &limits, shutdown);
+        initialize_if_new(&parts, me.in_genesis).await?;
 
         let listener = api::bind(me.api_addr)
             .await
@@ -462,46 +384,27 @@ impl Node {
                 source,
             })?;
         let api_addr = api::local_addr(&listener).unwrap_or(me.api_addr);
-        let router = api::router(
-            Arc::clone(&context),
-            usize::try_from(config.limits.api_concurrency_max).unwrap_or(usize::MAX),
-        );
-        let membership_changed = Arc::new(Notify::new());
-        let tasks = vec![
-            swarm_task,
-            tokio::spawn(api::serve(listener, router, shutdown.clone())),
-            tokio::spawn(pump::run(Arc::clone(&context))),
-            tokio::spawn(feed::run(
-                Arc::clone(&context),
-                Arc::clone(&membership_changed),
-            )),
-            tokio::spawn(feed::reconcile_membership(
-                Arc::clone(&context),
-                membership_changed,
-            )),
-            tokio::spawn(snapshots::run(Arc::clone(&context))),
-        ];
+        let mut tasks = vec![swarm_task];
+        tasks.extend(parts.spawn_tasks(&config, inbound_calls, listener));
         tracing::info!(
             node = me.id,
             %peer,
             listen = %me.listen_addr,
             api = %api_addr,
-            chain = %context.genesis.chain_id(),
-            height = context.read(|store| store.tip().height),
+            chain = %parts.genesis.chain_id(),
+            height = parts.ledger.read(|store| store.tip().height),
             "node started"
         );
         Ok(Node {
-            context,
+            id: me.id,
+            raft: parts.raft,
+            door: parts.door,
+            mempool: parts.mempool,
             trigger,
             tasks,
             api_addr,
             grace: Duration::from_millis(config.limits.shutdown_grace_ms),
         })
-    }
-
-    /// The shared context (for tests and embedding).
-    pub fn context(&self) -> &Arc<NodeContext> {
-        &self.context
     }
 
     /// The address the API listens on.
@@ -512,12 +415,12 @@ impl Node {
     /// Graceful stop: refuse new submissions, let the mempool drain into
     /// blocks for up to the grace period, then stop every task and Raft.
     pub async fn stop(self) {
-        self.context.accepting.store(false, Ordering::Release);
+        self.door.stop_accepting();
         let deadline = Instant::now() + self.grace;
-        while !self.context.mempool.is_empty() && Instant::now() < deadline {
+        while !self.mempool.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let left = self.context.mempool.len();
+        let left = self.mempool.len();
         if left > 0 {
             tracing::warn!(left, "stopping with transactions not yet ordered");
         }
@@ -528,13 +431,241 @@ impl Node {
     /// tests, except that files are closed cleanly).
     pub async fn halt(self) {
         self.trigger.fire();
-        if let Err(error) = self.context.raft.shutdown().await {
+        if let Err(error) = self.raft.raft.shutdown().await {
             tracing::warn!(%error, "Raft did not shut down cleanly");
         }
         for task in self.tasks {
             let _ended = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
-        tracing::info!(node = self.context.id, "node stopped");
+        tracing::info!(node = self.id, "node stopped");
+    }
+}
+
+impl Identity {
+    fn of(genesis: &ValidGenesis, node_id: RaftNodeId, peer: PeerId) -> Self {
+        Identity {
+            chain_id: genesis.chain_id().to_string(),
+            genesis_hash: genesis.hash().to_string(),
+            node_id,
+            peer_id: peer.to_string(),
+        }
+    }
+}
+
+/// Opens the ledger and the Raft log in `data_dir`.
+fn open_stores(data_dir: &Path, genesis: &ValidGenesis) -> Result<Stores, StartError> {
+    let ledger_path = data_dir.join("ledger");
+    // Ledger writes need not be synced: after a crash Raft re-applies every
+    // entry after the applied marker from its own synced log.
+    let ledger = LedgerStateMachine::open(
+        &ledger_path,
+        &data_dir.join("snapshots"),
+        &genesis.ledger_genesis(),
+        StoreOptions { sync_writes: false },
+    )
+    .map_err(|error| StartError::Ledger {
+        path: ledger_path.clone(),
+        reason: match error {
+            gemtrail_consensus::StateMachineError::Store {
+                source: source @ StoreError::WrongGenesis { .. },
+                ..
+            } => format!("{source}; this data directory belongs to another chain"),
+            other => other.to_string(),
+        },
+    })?;
+    let raft_path = data_dir.join("raft");
+    let log_store = RocksLogStore::open(&raft_path).map_err(|error| StartError::RaftLog {
+        path: raft_path.clone(),
+        reason: error.to_string(),
+    })?;
+    Ok(Stores { ledger, log_store })
+}
+
+async fn start_raft(
+    id: RaftNodeId,
+    genesis: &ValidGenesis,
+    transport: P2pTransport,
+    log_store: RocksLogStore,
+    ledger: &LedgerStateMachine,
+) -> Result<RaftHandle, StartError> {
+    let raft = Raft::new(
+        id,
+        Arc::new(raft_config(genesis)?),
+        TransportNetwork::new(id, transport),
+        log_store,
+        ledger.clone(),
+    )
+    .await
+    .map_err(|error| StartError::Raft(error.to_string()))?;
+    Ok(RaftHandle { id, raft })
+}
+
+/// On first start, a genesis node proposes the genesis membership. Every
+/// genesis node proposes the same one; openraft lets the first that wins an
+/// election go on and the others join it.
+async fn initialize_if_new(parts: &Parts, in_genesis: bool) -> Result<(), StartError> {
+    let initialized = parts
+        .raft
+        .raft
+        .is_initialized()
+        .await
+        .map_err(|error| StartError::Raft(error.to_string()))?;
+    if initialized || !in_genesis {
+        return Ok(());
+    }
+    let genesis_nodes: BTreeMap<RaftNodeId, NodeInfo> = parts
+        .genesis
+        .membership()
+        .nodes
+        .iter()
+        .filter_map(|(id, record)| Some((id.0, node_info(record)?)))
+        .collect();
+    if let Err(error) = parts.raft.raft.initialize(genesis_nodes).await {
+        tracing::debug!(%error, "Raft already initialised elsewhere");
+    }
+    Ok(())
+}
+
+/// The batching in force: the genesis values, with the configuration's
+/// local overrides.
+fn batching(config: &NodeConfig, genesis: &ValidGenesis) -> Batching {
+    let consensus = genesis.consensus();
+    let max_txs = config
+        .batching
+        .max_txs
+        .unwrap_or(consensus.batch_max_txs)
+        .clamp(1, gemtrail_ledger::model::BLOCK_TRANSACTIONS_MAX as u64);
+    let timeout_ms = config
+        .batching
+        .timeout_ms
+        .unwrap_or(consensus.batch_timeout_ms);
+    Batching {
+        max_txs: usize::try_from(max_txs).unwrap_or(1),
+        timeout: Duration::from_millis(timeout_ms),
+        max_bytes: (genesis.limits().peer_message_bytes_max / 2)
+            .saturating_sub(PROPOSAL_OVERHEAD_BYTES)
+            .max(1),
+        pipeline_max: config
+            .batching
+            .pipeline_max
+            .map_or(PIPELINE_DEFAULT, |max| {
+                usize::try_from(max).unwrap_or(PIPELINE_DEFAULT)
+            }),
+    }
+}
+
+impl Parts {
+    fn new(
+        genesis: ValidGenesis,
+        raft: RaftHandle,
+        ledger: LedgerStateMachine,
+        p2p: P2pHandle,
+        directory: Directory,
+        limits: &Limits,
+        shutdown: Shutdown,
+    ) -> Self {
+        let mempool = Arc::new(Mempool::new(
+            usize::try_from(limits.mempool_txs_max).unwrap_or(usize::MAX),
+        ));
+        let door = Door::new(
+            genesis.chain_id().clone(),
+            ledger.clone(),
+            Arc::clone(&mempool),
+            SignatureVerifier::start(),
+        );
+        Self {
+            genesis,
+            raft,
+            ledger,
+            mempool,
+            door,
+            commits: Arc::default(),
+            metrics: Arc::new(Metrics::new()),
+            p2p,
+            directory,
+            request_timeout: Duration::from_millis(limits.request_timeout_ms),
+            shutdown,
+        }
+    }
+
+    /// Starts the API, the peer service, the pump, the feed, the membership
+    /// reconciler and the snapshot trigger, each with only what it uses.
+    fn spawn_tasks(
+        &self,
+        config: &NodeConfig,
+        inbound_calls: InboundCalls,
+        listener: tokio::net::TcpListener,
+    ) -> Vec<JoinHandle<()>> {
+        let membership_changed = Arc::new(Notify::new());
+        let router = api::router(
+            Arc::new(self.api_state()),
+            usize::try_from(config.limits.api_concurrency_max).unwrap_or(usize::MAX),
+        );
+        let peers = PeerService::new(
+            self.raft.clone(),
+            self.ledger.clone(),
+            self.directory.clone(),
+            self.door.clone(),
+            Arc::clone(&self.metrics),
+        );
+        vec![
+            tokio::spawn(api::serve(listener, router, self.shutdown.clone())),
+            tokio::spawn(peers.serve(inbound_calls, self.shutdown.clone())),
+            tokio::spawn(Arc::new(self.pump(config)).run()),
+            tokio::spawn(self.feed().run(Arc::clone(&membership_changed))),
+            tokio::spawn(feed::reconcile_membership(
+                self.raft.clone(),
+                self.directory.clone(),
+                membership_changed,
+                self.shutdown.clone(),
+            )),
+            tokio::spawn(snapshots::run(
+                self.raft.clone(),
+                snapshots::interval(&self.genesis),
+                self.shutdown.clone(),
+            )),
+        ]
+    }
+
+    fn api_state(&self) -> ApiState {
+        ApiState {
+            genesis: self.genesis.clone(),
+            raft: self.raft.clone(),
+            ledger: self.ledger.clone(),
+            door: self.door.clone(),
+            mempool: Arc::clone(&self.mempool),
+            commits: Arc::clone(&self.commits),
+            metrics: Arc::clone(&self.metrics),
+            p2p: self.p2p.clone(),
+            directory: self.directory.clone(),
+            request_timeout: self.request_timeout,
+        }
+    }
+
+    fn pump(&self, config: &NodeConfig) -> Pump {
+        Pump {
+            raft: self.raft.clone(),
+            mempool: Arc::clone(&self.mempool),
+            batching: batching(config, &self.genesis),
+            metrics: Arc::clone(&self.metrics),
+            p2p: self.p2p.clone(),
+            directory: self.directory.clone(),
+            commits: Arc::clone(&self.commits),
+            shutdown: self.shutdown.clone(),
+            request_timeout: self.request_timeout,
+        }
+    }
+
+    fn feed(&self) -> Feed {
+        Feed {
+            ledger: self.ledger.clone(),
+            metrics: Arc::clone(&self.metrics),
+            commits: Arc::clone(&self.commits),
+            mempool: Arc::clone(&self.mempool),
+            directory: self.directory.clone(),
+            p2p: self.p2p.clone(),
+            shutdown: self.shutdown.clone(),
+        }
     }
 }
 

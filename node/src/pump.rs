@@ -19,104 +19,300 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use gemtrail_consensus::EntryApplied;
 use gemtrail_ledger::codec::BoundedVec;
 use gemtrail_ledger::model::BlockProposal;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::admission::SubmitError;
-use crate::context::NodeContext;
-use crate::mempool::Pending;
-use crate::p2p::wire::{ForwardOutcome, PeerRequest, PeerResponse, FORWARD_BATCH_MAX};
+use crate::codes::ErrorCode;
+use crate::commits::CommitWatch;
+use crate::directory::Directory;
+use crate::mempool::{Mempool, Pending};
+use crate::metrics::Metrics;
+use crate::p2p::swarm::P2pHandle;
+use crate::p2p::wire::{ForwardOutcome, PeerRequest, PeerResponse, Refusal, FORWARD_BATCH_MAX};
+use crate::raft::RaftHandle;
+use crate::shutdown::Shutdown;
 
 /// How long the pump waits before retrying when there is no leader or the
 /// leader could not be reached.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
-/// Refusal codes after which a forwarded transaction is tried again.
-const RETRYABLE: [&str; 4] = ["not_leader", "mempool_full", "shutting_down", "starting"];
 
-/// Runs the pump until the node shuts down.
-pub async fn run(context: Arc<NodeContext>) {
-    let pipeline = Arc::new(Semaphore::new(context.batching.pipeline_max));
-    loop {
-        if context.shutdown.is_fired() {
-            break;
-        }
-        if let Some(leader) = context.leader() {
-            let reclaimed = context
-                .mempool
-                .reclaim_forwarded(leader, forward_patience(&context));
-            if reclaimed > 0 {
-                tracing::info!(
-                    reclaimed,
-                    leader,
-                    "leader changed or silent: forwarding again"
-                );
-            }
-        }
-        if context.mempool.waiting() == 0 {
-            tokio::select! {
-                () = context.mempool.arrival() => {}
-                () = context.shutdown.wait() => break,
-                // Re-check leadership now and then even without arrivals.
-                () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-            continue;
-        }
-        match context.leader() {
-            Some(leader) if leader == context.id => {
-                let idle = || pipeline.available_permits() == context.batching.pipeline_max;
-                if !batch_ready(&context, idle).await {
-                    continue;
+/// Batching settings in force on this node (genesis values, local overrides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Batching {
+    /// Propose once this many transactions wait.
+    pub(crate) max_txs: usize,
+    /// ... or once the oldest has waited this long.
+    pub(crate) timeout: Duration,
+    /// Most encoded transaction bytes in one proposal (so it fits in one
+    /// peer message with room to spare).
+    pub(crate) max_bytes: u64,
+    /// Most proposals in flight at once.
+    pub(crate) pipeline_max: usize,
+}
+
+/// What the pump uses: the mempool it drains, Raft to propose to, the swarm
+/// and directory to forward with, and the waiters of refused transactions.
+#[derive(Debug)]
+pub(crate) struct Pump {
+    pub(crate) raft: RaftHandle,
+    pub(crate) mempool: Arc<Mempool>,
+    pub(crate) batching: Batching,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) p2p: P2pHandle,
+    pub(crate) directory: Directory,
+    pub(crate) commits: Arc<CommitWatch>,
+    pub(crate) shutdown: Shutdown,
+    /// How long a peer request may take.
+    pub(crate) request_timeout: Duration,
+}
+
+impl Pump {
+    /// Runs the pump until the node shuts down.
+    pub(crate) async fn run(self: Arc<Self>) {
+        let pipeline = Arc::new(Semaphore::new(self.batching.pipeline_max));
+        while !self.shutdown.is_fired() {
+            self.reclaim_from_a_gone_leader();
+            if self.mempool.waiting() == 0 {
+                tokio::select! {
+                    () = self.mempool.arrival() => {}
+                    () = self.shutdown.wait() => break,
+                    // Re-check leadership now and then even without arrivals.
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {}
                 }
-                let permit = tokio::select! {
-                    permit = Arc::clone(&pipeline).acquire_owned() => permit,
-                    () = context.shutdown.wait() => break,
-                };
-                let Ok(permit) = permit else {
-                    break;
-                };
-                let batch = context
-                    .mempool
-                    .take(context.batching.max_txs, context.batching.max_bytes);
-                if !batch.is_empty() {
-                    propose(&context, batch, permit).await;
-                }
+                continue;
             }
-            Some(leader) => forward(&context, leader).await,
-            None => tokio::time::sleep(RETRY_PAUSE).await,
+            match self.raft.leader() {
+                Some(leader) if leader == self.raft.id => {
+                    if !self.lead_once(&pipeline).await {
+                        break;
+                    }
+                }
+                Some(leader) => self.forward(leader).await,
+                None => tokio::time::sleep(RETRY_PAUSE).await,
+            }
+        }
+        tracing::debug!("mempool pump stopped");
+    }
+
+    /// Sends again what a leader that changed or went silent was given.
+    fn reclaim_from_a_gone_leader(&self) {
+        let Some(leader) = self.raft.leader() else {
+            return;
+        };
+        // A follower trusts a leader with a forwarded transaction for one
+        // request timeout (the leader normally orders it within a batch
+        // timeout).
+        let reclaimed = self.mempool.reclaim_forwarded(leader, self.request_timeout);
+        if reclaimed > 0 {
+            tracing::info!(
+                reclaimed,
+                leader,
+                "leader changed or silent: forwarding again"
+            );
         }
     }
-    tracing::debug!("mempool pump stopped");
-}
 
-/// How long a follower trusts a leader with a forwarded transaction before
-/// sending it again (the leader normally orders it within a batch timeout).
-fn forward_patience(context: &NodeContext) -> Duration {
-    context.request_timeout
-}
-
-/// Waits until a full batch waits or the oldest transaction's time is up,
-/// or proposes at once when nothing is in flight: with Raft idle, waiting
-/// would only add latency (group commit: batches grow while the previous
-/// proposal is being replicated). Returns false if it should re-check
-/// (shutdown, or leadership may have moved).
-async fn batch_ready(context: &NodeContext, idle: impl Fn() -> bool) -> bool {
-    loop {
-        let waiting = context.mempool.waiting();
-        if waiting >= context.batching.max_txs || (waiting > 0 && idle()) {
-            return true;
+    /// On the leader: waits for a batch and a pipeline slot, then proposes.
+    /// False when the node is shutting down.
+    async fn lead_once(self: &Arc<Self>, pipeline: &Arc<Semaphore>) -> bool {
+        let idle = || pipeline.available_permits() == self.batching.pipeline_max;
+        if !self.batch_ready(idle).await {
+            return !self.shutdown.is_fired();
         }
-        let Some(oldest) = context.mempool.oldest() else {
+        let permit = tokio::select! {
+            permit = Arc::clone(pipeline).acquire_owned() => permit,
+            () = self.shutdown.wait() => return false,
+        };
+        let Ok(permit) = permit else {
             return false;
         };
-        let due = oldest + context.batching.timeout;
-        if Instant::now() >= due {
-            return true;
+        let batch = self
+            .mempool
+            .take(self.batching.max_txs, self.batching.max_bytes);
+        if !batch.is_empty() {
+            self.propose(batch, permit).await;
         }
-        tokio::select! {
-            () = context.mempool.arrival() => {}
-            () = tokio::time::sleep_until(due.into()) => return true,
-            () = context.shutdown.wait() => return false,
+        true
+    }
+
+    /// Waits until a full batch waits or the oldest transaction's time is
+    /// up, or proposes at once when nothing is in flight: with Raft idle,
+    /// waiting would only add latency (group commit: batches grow while the
+    /// previous proposal is being replicated). Returns false if it should
+    /// re-check (shutdown, or leadership may have moved).
+    async fn batch_ready(&self, idle: impl Fn() -> bool) -> bool {
+        loop {
+            let waiting = self.mempool.waiting();
+            if waiting >= self.batching.max_txs || (waiting > 0 && idle()) {
+                return true;
+            }
+            let Some(oldest) = self.mempool.oldest() else {
+                return false;
+            };
+            let due = oldest + self.batching.timeout;
+            if Instant::now() >= due {
+                return true;
+            }
+            tokio::select! {
+                () = self.mempool.arrival() => {}
+                () = tokio::time::sleep_until(due.into()) => return true,
+                () = self.shutdown.wait() => return false,
+            }
         }
     }
+
+    /// Hands `batch` to Raft. The batch stays held in the mempool until the
+    /// feed sees its block; a proposal this node loses (leadership moved,
+    /// the entry was truncated) goes to the next leader like a follower's
+    /// forwarded transactions.
+    async fn propose(self: &Arc<Self>, batch: Vec<Pending>, permit: OwnedSemaphorePermit) {
+        let ids: Vec<_> = batch.iter().map(|pending| pending.id).collect();
+        let count = batch.len();
+        let transactions = batch.iter().map(|pending| pending.tx.clone()).collect();
+        let Ok(transactions) = BoundedVec::new(transactions) else {
+            // `take` never returns more than `max_txs`, which the
+            // configuration keeps within a block's limit.
+            tracing::error!(count, "batch larger than a block; dropped");
+            self.mempool.discard(&ids);
+            return;
+        };
+        let proposal = BlockProposal {
+            timestamp_ms: now_ms(),
+            transactions,
+        };
+        self.metrics.batch_size.observe(count as f64);
+        let started = Instant::now();
+        match self.raft.raft.client_write_ff(proposal).await {
+            Ok(responder) => {
+                let pump = Arc::clone(self);
+                tokio::spawn(async move {
+                    let fate = match tokio::time::timeout(pump.proposal_patience(), responder).await
+                    {
+                        Ok(Ok(Ok(response))) => ProposalFate::Applied(match response.data {
+                            EntryApplied::Block(block) => Some(block.height),
+                            _ => None,
+                        }),
+                        Ok(Ok(Err(error))) => ProposalFate::Lost(error.to_string()),
+                        Ok(Err(_)) | Err(_) => ProposalFate::Unknown,
+                    };
+                    pump.proposal_outcome(fate, batch, started);
+                    drop(permit);
+                });
+            }
+            Err(fatal) => {
+                tracing::error!(%fatal, "Raft stopped; proposal dropped");
+                self.mempool.discard(&ids);
+            }
+        }
+    }
+
+    /// How long the leader waits for a proposal's outcome before giving up
+    /// on it (openraft answers when the entry is applied or truncated; a
+    /// snapshot that covers it answers neither).
+    fn proposal_patience(&self) -> Duration {
+        self.request_timeout.saturating_mul(6)
+    }
+
+    /// Acts on a proposal's fate. An applied one needs nothing from the
+    /// mempool: the feed settles its transactions with the block.
+    fn proposal_outcome(&self, fate: ProposalFate, batch: Vec<Pending>, started: Instant) {
+        let txs = batch.len();
+        match fate {
+            ProposalFate::Applied(height) => {
+                self.metrics
+                    .propose_to_commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                tracing::debug!(?height, txs, "block committed");
+            }
+            ProposalFate::Lost(error) => {
+                tracing::warn!(%error, txs, "proposal lost with the leadership; handing it to the next leader");
+                self.mempool.mark_forwarded(batch, self.raft.id);
+            }
+            ProposalFate::Unknown => {
+                tracing::warn!(
+                    txs,
+                    "no outcome for a proposal; handing it to the next leader"
+                );
+                self.mempool.mark_forwarded(batch, self.raft.id);
+            }
+        }
+    }
+
+    /// On a follower: sends a batch of waiting transactions to the leader.
+    async fn forward(&self, leader: u64) {
+        let Some(peer) = self.directory.peer_of_node(leader) else {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            return;
+        };
+        let batch = self
+            .mempool
+            .take(FORWARD_BATCH_MAX, self.batching.max_bytes);
+        let txs: Vec<_> = batch.iter().map(|pending| pending.tx.clone()).collect();
+        let Ok(txs) = BoundedVec::new(txs) else {
+            self.mempool.requeue(batch);
+            return;
+        };
+        match self.p2p.request(peer, PeerRequest::Forward(txs)).await {
+            Ok(PeerResponse::Forwarded(outcomes)) if outcomes.len() == batch.len() => {
+                self.metrics.txs_forwarded.inc_by(batch.len() as u64);
+                self.forwarded(leader, batch, outcomes.into_inner()).await;
+            }
+            Ok(other) => {
+                tracing::debug!(leader, answer = ?other, "leader did not take forwarded transactions");
+                self.mempool.requeue(batch);
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(error) => {
+                tracing::debug!(leader, %error, "could not forward to the leader");
+                self.mempool.requeue(batch);
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+
+    /// Acts on the leader's answer for each forwarded transaction.
+    async fn forwarded(&self, leader: u64, batch: Vec<Pending>, outcomes: Vec<ForwardOutcome>) {
+        let mut retry = Vec::new();
+        let mut admitted = Vec::new();
+        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+            match outcome {
+                ForwardOutcome::Admitted(_) => admitted.push(pending),
+                ForwardOutcome::Refused(refusal) if refusal.code.is_retryable() => {
+                    retry.push(pending);
+                }
+                ForwardOutcome::Refused(refusal) => self.refused_for_good(&pending, &refusal),
+            }
+        }
+        // Kept until seen in a block, to be sent again if this leader goes
+        // before it proposes them.
+        self.mempool.mark_forwarded(admitted, leader);
+        if !retry.is_empty() {
+            self.mempool.requeue(retry);
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    /// Forgets a transaction the leader refused for good, and tells its
+    /// waiters why. A replay means the transaction is already in the leader's
+    /// ledger: this node's waiters get the receipt when it applies that
+    /// block, not an error.
+    fn refused_for_good(&self, pending: &Pending, refusal: &Refusal) {
+        self.mempool.discard([&pending.id]);
+        if refusal.code != ErrorCode::Replay {
+            let error = SubmitError::from_remote(pending.id, refusal.code, refusal.reason.as_str());
+            self.commits.resolve(&pending.id, &Err(error));
+        }
+    }
+}
+
+/// What became of a proposal.
+enum ProposalFate {
+    /// Committed and applied (at this height, if it made a block).
+    Applied(Option<u64>),
+    /// Raft dropped it (leadership moved, the entry was truncated).
+    Lost(String),
+    /// No answer within the patience.
+    Unknown,
 }
 
 fn now_ms() -> u64 {
@@ -124,137 +320,4 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-/// How long the leader waits for a proposal's outcome before giving up on it
-/// (openraft answers when the entry is applied or truncated; a snapshot that
-/// covers it answers neither).
-fn proposal_patience(context: &NodeContext) -> Duration {
-    context.request_timeout.saturating_mul(6)
-}
-
-async fn propose(
-    context: &Arc<NodeContext>,
-    batch: Vec<Pending>,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let ids: Vec<_> = batch.iter().map(|pending| pending.id).collect();
-    let count = batch.len();
-    // The batch is kept until the outcome is known: a proposal this node
-    // loses (leadership moved, the entry was truncated) goes to the next
-    // leader like a follower's forwarded transactions.
-    let transactions = batch.iter().map(|pending| pending.tx.clone()).collect();
-    let Ok(transactions) = BoundedVec::new(transactions) else {
-        // `take` never returns more than `max_txs`, which the configuration
-        // keeps within a block's limit.
-        tracing::error!(count, "batch larger than a block; dropped");
-        context.mempool.settle(&ids);
-        return;
-    };
-    let proposal = BlockProposal {
-        timestamp_ms: now_ms(),
-        transactions,
-    };
-    context.metrics.batch_size.observe(count as f64);
-    let started = Instant::now();
-    match context.raft.client_write_ff(proposal).await {
-        Ok(responder) => {
-            let context = Arc::clone(context);
-            tokio::spawn(async move {
-                let outcome = tokio::time::timeout(proposal_patience(&context), responder).await;
-                match outcome {
-                    Ok(Ok(Ok(response))) => {
-                        context
-                            .metrics
-                            .propose_to_commit_seconds
-                            .observe(started.elapsed().as_secs_f64());
-                        if let EntryApplied::Block(block) = response.data {
-                            tracing::debug!(height = block.height, txs = count, "block committed");
-                        }
-                        context.mempool.settle(&ids);
-                    }
-                    Ok(Ok(Err(error))) => {
-                        tracing::warn!(%error, txs = count, "proposal lost with the leadership; handing it to the next leader");
-                        context.mempool.mark_forwarded(batch, context.id);
-                    }
-                    Ok(Err(_)) | Err(_) => {
-                        tracing::warn!(
-                            txs = count,
-                            "no outcome for a proposal; handing it to the next leader"
-                        );
-                        context.mempool.mark_forwarded(batch, context.id);
-                    }
-                }
-                drop(permit);
-            });
-        }
-        Err(fatal) => {
-            tracing::error!(%fatal, "Raft stopped; proposal dropped");
-            context.mempool.settle(&ids);
-        }
-    }
-}
-
-async fn forward(context: &Arc<NodeContext>, leader: u64) {
-    let Some(peer) = context.peer_of_node(leader) else {
-        tokio::time::sleep(RETRY_PAUSE).await;
-        return;
-    };
-    let batch = context
-        .mempool
-        .take(FORWARD_BATCH_MAX, context.batching.max_bytes);
-    let txs: Vec<_> = batch.iter().map(|pending| pending.tx.clone()).collect();
-    let Ok(txs) = BoundedVec::new(txs) else {
-        context.mempool.requeue(batch);
-        return;
-    };
-    match context.p2p.request(peer, PeerRequest::Forward(txs)).await {
-        Ok(PeerResponse::Forwarded(outcomes)) if outcomes.len() == batch.len() => {
-            context.metrics.txs_forwarded.inc_by(batch.len() as u64);
-            let mut retry = Vec::new();
-            let mut admitted = Vec::new();
-            for (pending, outcome) in batch.into_iter().zip(outcomes.into_inner()) {
-                match outcome {
-                    ForwardOutcome::Admitted(_) => admitted.push(pending),
-                    ForwardOutcome::Refused(refusal)
-                        if RETRYABLE.contains(&refusal.code.as_str()) =>
-                    {
-                        retry.push(pending);
-                    }
-                    // A replay means the transaction is already in the
-                    // leader's ledger: this node's waiters get the receipt
-                    // when it applies that block, not an error.
-                    ForwardOutcome::Refused(refusal) if refusal.code.as_str() == "replay" => {
-                        context.mempool.settle([&pending.id]);
-                    }
-                    ForwardOutcome::Refused(refusal) => {
-                        context.mempool.settle([&pending.id]);
-                        let error = SubmitError::from_remote(
-                            pending.id,
-                            refusal.code.as_str(),
-                            refusal.reason.as_str(),
-                        );
-                        context.commits.resolve(&pending.id, &Err(error));
-                    }
-                }
-            }
-            // Kept until seen in a block, to be sent again if this leader
-            // goes before it proposes them.
-            context.mempool.mark_forwarded(admitted, leader);
-            if !retry.is_empty() {
-                context.mempool.requeue(retry);
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
-        }
-        Ok(other) => {
-            tracing::debug!(leader, answer = ?other, "leader did not take forwarded transactions");
-            context.mempool.requeue(batch);
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-        Err(error) => {
-            tracing::debug!(leader, %error, "could not forward to the leader");
-            context.mempool.requeue(batch);
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-    }
 }

@@ -34,21 +34,21 @@ struct Job {
 
 /// A handle to the batching worker; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct SignatureVerifier {
+pub(crate) struct SignatureVerifier {
     jobs: mpsc::Sender<Job>,
 }
 
 impl SignatureVerifier {
     /// Starts the worker on the current tokio runtime. It stops when every
     /// handle is dropped.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE_JOBS_MAX);
         tokio::spawn(run(queue));
         Self { jobs }
     }
 
     /// The verdict of each check, in order.
-    pub async fn verify(&self, checks: Vec<SignatureCheck>) -> Vec<bool> {
+    pub(crate) async fn verify(&self, checks: Vec<SignatureCheck>) -> Vec<bool> {
         if checks.iter().all(is_remembered) {
             return vec![true; checks.len()];
         }

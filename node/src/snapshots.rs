@@ -21,15 +21,15 @@
 //! still catches up from the log instead of a whole snapshot. The first
 //! snapshot after start is not held back.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gemtrail_genesis::ValidGenesis;
 
-use crate::context::NodeContext;
+use crate::raft::RaftHandle;
+use crate::shutdown::Shutdown;
 
 /// The least time between two snapshots this node triggers.
-pub const SNAPSHOT_SPACING_MIN: Duration = Duration::from_secs(10);
+pub(crate) const SNAPSHOT_SPACING_MIN: Duration = Duration::from_secs(10);
 
 /// Spreads offsets over the interval for any number of nodes: the fractional
 /// parts of multiples of the golden ratio never bunch up.
@@ -37,12 +37,12 @@ const SPREAD: f64 = 0.618_033_988_749_895;
 
 /// Log entries between two snapshots on schedule: the genesis
 /// `snapshot_interval_blocks`, at least one.
-pub fn interval(genesis: &ValidGenesis) -> u64 {
+pub(crate) fn interval(genesis: &ValidGenesis) -> u64 {
     genesis.consensus().snapshot_interval_blocks.max(1)
 }
 
 /// Where in each interval node `node_id` snapshots.
-pub fn offset(node_id: u64, interval: u64) -> u64 {
+pub(crate) fn offset(node_id: u64, interval: u64) -> u64 {
     let fraction = (node_id as f64 * SPREAD).fract();
     ((fraction * interval as f64) as u64).min(interval.saturating_sub(1))
 }
@@ -53,7 +53,7 @@ pub fn offset(node_id: u64, interval: u64) -> u64 {
 /// off its schedule (after installing a leader's snapshot, say) does not
 /// snapshot again almost at once. So the log behind the latest snapshot never
 /// grows past one and a half intervals.
-pub fn next_due(last: u64, interval: u64, offset: u64) -> u64 {
+pub(crate) fn next_due(last: u64, interval: u64, offset: u64) -> u64 {
     let interval = interval.max(1);
     let earliest = last.saturating_add(interval.div_ceil(2));
     let base = earliest - earliest % interval + offset % interval;
@@ -65,10 +65,9 @@ pub fn next_due(last: u64, interval: u64, offset: u64) -> u64 {
 }
 
 /// Triggers this node's snapshots until the node shuts down.
-pub async fn run(context: Arc<NodeContext>) {
-    let interval = interval(&context.genesis);
-    let offset = offset(context.id, interval);
-    let mut metrics = context.raft.metrics();
+pub(crate) async fn run(raft: RaftHandle, interval: u64, shutdown: Shutdown) {
+    let offset = offset(raft.id, interval);
+    let mut metrics = raft.raft.metrics();
     let mut last_triggered: Option<Instant> = None;
     loop {
         let (applied, last_snapshot) = {
@@ -84,7 +83,7 @@ pub async fn run(context: Arc<NodeContext>) {
             // openraft ignores the trigger while a snapshot is being built;
             // the next change of the metrics asks again once the spacing
             // allows.
-            if let Err(error) = context.raft.trigger().snapshot().await {
+            if let Err(error) = raft.raft.trigger().snapshot().await {
                 tracing::debug!(%error, "Raft stopped; no more snapshots");
                 break;
             }
@@ -92,7 +91,7 @@ pub async fn run(context: Arc<NodeContext>) {
         }
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { break },
-            () = context.shutdown.wait() => break,
+            () = shutdown.wait() => break,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! or as `gemtrail-test-node` child processes ([`Cluster::spawn_process`]),
 //! which tests can kill with SIGKILL. Every wait is bounded.
 
+// A dependency no code uses is caught here (the integration tests, which see
+// every dependency, are left out).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +24,7 @@ use gemtrail_genesis::sample::SampleConsortium;
 use gemtrail_genesis::{GenesisDocument, ValidGenesis};
 use gemtrail_ledger::ids::{BlockHash, OrgId, TxId};
 use gemtrail_ledger::model::{Action, Outcome, SignedTransaction, Transaction};
+use gemtrail_node::api::views::SubmitStatus;
 use gemtrail_node::client::NodeClient;
 use gemtrail_node::{keys, Node, NodeConfig};
 use tempfile::TempDir;
@@ -400,7 +405,7 @@ impl Cluster {
                         break;
                     }
                     match client.submit(&tx, true).await {
-                        Ok(answer) if answer.status == "committed" => {
+                        Ok(answer) if answer.status == SubmitStatus::Committed => {
                             let outcome = answer.receipt.map(|receipt| receipt.outcome);
                             if outcome != Some(Outcome::Applied) {
                                 return Err(format!("{} committed as {outcome:?}", tx.id()));

@@ -2,6 +2,8 @@
 //! refused before any Raft message of its is handled; a data directory of
 //! another chain or node makes the node refuse to start.
 
+// Test scenarios read best whole; the 70-line rule is for non-test code.
+#![allow(clippy::too_many_lines)]
 // Test code: a failed unwrap is the test's failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -8,6 +8,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::admission::SubmitError;
+use crate::codes::ErrorCode;
 
 /// The JSON error body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,7 +20,8 @@ pub struct ErrorBody {
 /// The code and message of an error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code.
+    /// Stable machine-readable code; a client keeps it as text, so a code
+    /// a newer node adds still reaches it.
     pub code: String,
     /// What went wrong and what to do, for a person.
     pub message: String,
@@ -29,13 +31,13 @@ pub struct ErrorDetail {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
 impl ApiError {
     /// An error with an explicit status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -44,27 +46,31 @@ impl ApiError {
     }
 
     /// 404 with `code`.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
     /// 400 `invalid_parameter`.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameter,
+            message,
+        )
     }
 
     /// 500 `internal`; the details go to the log, not to the client.
-    pub fn internal(error: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "API request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "the node failed to answer; its log has the details",
         )
     }
 
     /// Its code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> ErrorCode {
         self.code
     }
 }
@@ -92,7 +98,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code.as_str().to_owned(),
                 message: self.message,
             },
         };
@@ -109,7 +115,7 @@ mod tests {
     /// The status, code and message a client receives for `error`.
     fn answer(error: SubmitError) -> (StatusCode, &'static str, String) {
         let api = ApiError::from(error);
-        (api.status, api.code, api.message)
+        (api.status, api.code.as_str(), api.message)
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The API's handlers: submit a transaction, and read receipts, stones,
 //! history, provenance proofs, blocks, the node's status and its metrics.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,28 +14,32 @@ use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::ids::{BlockHash, StoneId, TxId};
 use gemtrail_ledger::model::SignedTransaction;
 use gemtrail_ledger::proof::{build_proof, ProofBuildError};
-use openraft::ServerState;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::state::ApiState;
 use super::views::{BlockView, HistoryItemView, PeerView, ReceiptView, StatusView, SubmitView};
+use super::views::{RaftRole, SubmitStatus};
 use crate::admission::{decode_body, SubmitError};
-use crate::commits::Committed;
-use crate::context::NodeContext;
+use crate::codes::ErrorCode;
+use crate::commits::{Committed, WaitResult};
 use crate::mempool::Inserted;
 
+/// Where a waiting submission learns its outcome.
+type WaitReceiver = tokio::sync::oneshot::Receiver<WaitResult>;
+
 /// The state every handler gets.
-pub type Ctx = State<Arc<NodeContext>>;
+type Ctx = State<Arc<ApiState>>;
 
 /// Query of a submission.
 #[derive(Debug, Default, Deserialize)]
-pub struct SubmitQuery {
+pub(super) struct SubmitQuery {
     /// Wait for the commit and return the receipt.
     #[serde(default)]
-    pub wait: bool,
+    wait: bool,
     /// How long to wait, in milliseconds (default and cap: the genesis
     /// request timeout).
-    pub timeout_ms: Option<u64>,
+    timeout_ms: Option<u64>,
 }
 
 fn receipt_view(committed: &Committed) -> ReceiptView {
@@ -68,7 +71,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<SignedTransaction, Sub
 /// `POST /v1/transactions`: admits a signed transaction (borsh bytes, or JSON
 /// with `Content-Type: application/json`); with `wait=true`, answers once it
 /// is committed.
-pub async fn submit(
+pub(super) async fn submit(
     State(context): Ctx,
     query: Result<Query<SubmitQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -79,7 +82,7 @@ pub async fn submit(
     let result = submit_inner(&context, &query, &headers, body).await;
     match &result {
         Ok(_) => context.metrics.submission("accepted"),
-        Err(error) => context.metrics.submission(error.code()),
+        Err(error) => context.metrics.submission(error.code().as_str()),
     }
     if query.wait && result.is_ok() {
         context
@@ -91,35 +94,17 @@ pub async fn submit(
 }
 
 async fn submit_inner(
-    context: &Arc<NodeContext>,
+    context: &ApiState,
     query: &SubmitQuery,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!(
-                    "the request body is larger than the {} bytes this chain accepts",
-                    context.genesis.limits().request_body_bytes_max
-                ),
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_transaction",
-                rejection.body_text(),
-            )
-        }
-    })?;
+    let body = body.map_err(|rejection| body_error(context, &rejection))?;
     let tx = parse_body(headers, &body)?;
     let tx_id = tx.id();
     // Register before admitting, so a fast commit cannot be missed.
     let waiter = query.wait.then(|| context.commits.register(tx_id));
-    let admitted = context.admit(tx, tx_id).await;
-    let inserted = match admitted {
+    let inserted = match context.door.admit(tx, tx_id).await {
         Ok((_, inserted)) => inserted,
         Err(error) => {
             if waiter.is_some() {
@@ -133,12 +118,50 @@ async fn submit_inner(
     let Some(waiter) = waiter else {
         let view = SubmitView {
             tx_id,
-            status: "accepted".to_owned(),
+            status: SubmitStatus::Accepted,
             duplicate,
             receipt: None,
         };
         return Ok((StatusCode::ACCEPTED, Json(view)).into_response());
     };
+    let committed = wait_for_commit(context, query, tx_id, waiter).await?;
+    let view = SubmitView {
+        tx_id,
+        status: SubmitStatus::Committed,
+        duplicate,
+        receipt: Some(receipt_view(&committed)),
+    };
+    Ok((StatusCode::OK, Json(view)).into_response())
+}
+
+/// The error for a body that could not be read.
+fn body_error(context: &ApiState, rejection: &BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BodyTooLarge,
+            format!(
+                "the request body is larger than the {} bytes this chain accepts",
+                context.genesis.limits().request_body_bytes_max
+            ),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedTransaction,
+            rejection.body_text(),
+        )
+    }
+}
+
+/// Waits for `tx_id`'s commit as long as the query asks, within the
+/// request timeout (ending just before it, so the client gets a JSON error).
+async fn wait_for_commit(
+    context: &ApiState,
+    query: &SubmitQuery,
+    tx_id: TxId,
+    waiter: WaitReceiver,
+) -> Result<Committed, ApiError> {
     let limit = context
         .request_timeout
         .saturating_sub(Duration::from_millis(100));
@@ -147,15 +170,7 @@ async fn submit_inner(
         .map_or(limit, Duration::from_millis)
         .min(limit);
     match tokio::time::timeout(wait, waiter).await {
-        Ok(Ok(Ok(committed))) => {
-            let view = SubmitView {
-                tx_id,
-                status: "committed".to_owned(),
-                duplicate,
-                receipt: Some(receipt_view(&committed)),
-            };
-            Ok((StatusCode::OK, Json(view)).into_response())
-        }
+        Ok(Ok(Ok(committed))) => Ok(committed),
         Ok(Ok(Err(error))) => Err(error.into()),
         Ok(Err(_)) | Err(_) => {
             context.commits.forget_closed(&tx_id);
@@ -177,7 +192,7 @@ where
 }
 
 /// `GET /v1/transactions/{tx_id}`: the receipt and where it is.
-pub async fn receipt(
+pub(super) async fn receipt(
     State(context): Ctx,
     Path(tx_id): Path<String>,
 ) -> Result<Json<ReceiptView>, ApiError> {
@@ -187,7 +202,7 @@ pub async fn receipt(
         .map_err(ApiError::internal)?;
     let Some((location, receipt)) = found else {
         return Err(ApiError::not_found(
-            "transaction_not_found",
+            ErrorCode::TransactionNotFound,
             format!("no transaction {tx_id} in the ledger (it may still be waiting to be ordered)"),
         ));
     };
@@ -195,7 +210,7 @@ pub async fn receipt(
 }
 
 /// `GET /v1/stones/{stone_id}`: the stone's current state.
-pub async fn stone(
+pub(super) async fn stone(
     State(context): Ctx,
     Path(stone_id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -209,18 +224,18 @@ pub async fn stone(
 
 fn unknown_stone(stone_id: &StoneId) -> ApiError {
     ApiError::not_found(
-        "stone_not_found",
+        ErrorCode::StoneNotFound,
         format!("no stone {stone_id} in the ledger"),
     )
 }
 
 /// `GET /v1/stones/{stone_id}/history`: every transaction that touched it.
-pub async fn history(
+pub(super) async fn history(
     State(context): Ctx,
     Path(stone_id): Path<String>,
 ) -> Result<Json<Vec<HistoryItemView>>, ApiError> {
     let stone_id: StoneId = parse("stone id", &stone_id)?;
-    let (exists, history) = context.read(|store| {
+    let (exists, history) = context.ledger.read(|store| {
         Ok::<_, ApiError>((
             store
                 .stone(&stone_id)
@@ -248,7 +263,7 @@ pub async fn history(
 
 /// `GET /v1/stones/{stone_id}/proof`: the stone's provenance proof, as borsh
 /// bytes (`application/octet-stream`), to verify offline against the genesis.
-pub async fn proof(
+pub(super) async fn proof(
     State(context): Ctx,
     Path(stone_id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -269,19 +284,19 @@ pub async fn proof(
 }
 
 /// `GET /v1/blocks/{height or hash}`: a block.
-pub async fn block(
+pub(super) async fn block(
     State(context): Ctx,
     Path(which): Path<String>,
 ) -> Result<Json<BlockView>, ApiError> {
     let block = if which.len() == 64 {
         let hash: BlockHash = parse("block hash", &which)?;
-        context.read(|store| store.block_by_hash(&hash))
+        context.ledger.read(|store| store.block_by_hash(&hash))
     } else {
         let height: u64 = parse("block height", &which)?;
-        context.read(|store| store.block(height))
+        context.ledger.read(|store| store.block(height))
     }
     .map_err(ApiError::internal)?
-    .ok_or_else(|| ApiError::not_found("block_not_found", format!("no block {which}")))?;
+    .ok_or_else(|| ApiError::not_found(ErrorCode::BlockNotFound, format!("no block {which}")))?;
     let hash = block.header.hash(context.genesis.chain_id());
     let receipts = context
         .read(|store| store.block_receipts(block.header.height))
@@ -294,14 +309,14 @@ pub async fn block(
 }
 
 /// `GET /v1/status`: the node and the cluster as this node sees them.
-pub async fn status(State(context): Ctx) -> Json<StatusView> {
+pub(super) async fn status(State(context): Ctx) -> Json<StatusView> {
     Json(status_view(&context))
 }
 
 /// Builds the status (also used to refresh the metrics).
-pub fn status_view(context: &NodeContext) -> StatusView {
+fn status_view(context: &ApiState) -> StatusView {
     let (state, leader, term, last_applied, voters) = {
-        let metrics = context.raft.metrics();
+        let metrics = context.raft.raft.metrics();
         let metrics = metrics.borrow();
         (
             metrics.state,
@@ -311,40 +326,29 @@ pub fn status_view(context: &NodeContext) -> StatusView {
             metrics.membership_config.membership().voter_ids().collect(),
         )
     };
-    let tip = context.read(|store| store.tip());
+    let tip = context.ledger.read(|store| store.tip());
     let view = context.p2p.view();
     let local_peer = context.p2p.local_peer();
-    let peers = context
-        .directory
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .nodes
-        .values()
-        .map(|record| {
-            let peer = record.peer_id.as_str().parse::<libp2p::PeerId>().ok();
-            PeerView {
-                node_id: record.id.0,
-                peer_id: record.peer_id.to_string(),
-                listen_addr: record.listen_addr.to_string(),
-                api_addr: record.api_addr.to_string(),
-                connected: peer
+    let peers = context.directory.read(|directory| {
+        directory
+            .entries()
+            .map(|entry| PeerView {
+                node_id: entry.record.id.0,
+                peer_id: entry.record.peer_id.to_string(),
+                listen_addr: entry.record.listen_addr.to_string(),
+                api_addr: entry.record.api_addr.to_string(),
+                connected: entry
+                    .peer
                     .is_some_and(|peer| peer == local_peer || view.connected.contains(&peer)),
-            }
-        })
-        .collect();
+            })
+            .collect()
+    });
     StatusView {
-        node_id: context.id,
+        node_id: context.raft.id,
         peer_id: local_peer.to_string(),
         chain_id: context.genesis.chain_id().to_string(),
         genesis_hash: context.genesis.hash(),
-        raft_state: match state {
-            ServerState::Leader => "leader",
-            ServerState::Follower => "follower",
-            ServerState::Candidate => "candidate",
-            ServerState::Learner => "learner",
-            ServerState::Shutdown => "shutdown",
-        }
-        .to_owned(),
+        raft_state: RaftRole::from(state),
         leader,
         term,
         voters,
@@ -355,12 +359,12 @@ pub fn status_view(context: &NodeContext) -> StatusView {
         mempool_txs: context.mempool.len() as u64,
         peers,
         refused_connections: view.refused_connections,
-        accepting: context.accepting.load(Ordering::Acquire),
+        accepting: context.door.is_accepting(),
     }
 }
 
 /// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(State(context): Ctx) -> Response {
+pub(super) async fn metrics(State(context): Ctx) -> Response {
     let status = status_view(&context);
     let metrics = &context.metrics;
     let gauge = crate::metrics::gauge_value;
@@ -368,7 +372,7 @@ pub async fn metrics(State(context): Ctx) -> Response {
     metrics.raft_leader.set(gauge(status.leader.unwrap_or(0)));
     metrics
         .raft_is_leader
-        .set(i64::from(status.raft_state == "leader"));
+        .set(i64::from(status.raft_state == RaftRole::Leader));
     metrics.peers_connected.set(gauge(
         (status.peers.iter().filter(|peer| peer.connected).count() as u64).saturating_sub(1),
     ));
@@ -386,15 +390,18 @@ pub async fn metrics(State(context): Ctx) -> Response {
 }
 
 /// A known path with the wrong method.
-pub async fn method_not_allowed() -> ApiError {
+pub(super) async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method; see docs/api.md",
     )
 }
 
 /// Any other path.
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("no_such_endpoint", "no such endpoint; see docs/api.md")
+pub(super) async fn not_found() -> ApiError {
+    ApiError::not_found(
+        ErrorCode::NoSuchEndpoint,
+        "no such endpoint; see docs/api.md",
+    )
 }

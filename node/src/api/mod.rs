@@ -9,7 +9,8 @@
 //! put it on 127.0.0.1.
 
 pub mod error;
-pub mod handlers;
+mod handlers;
+mod state;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -24,12 +25,12 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::context::NodeContext;
 use crate::shutdown::Shutdown;
+pub(crate) use state::ApiState;
 
-/// The API's routes over `context`.
-pub fn router(context: Arc<NodeContext>, concurrency_max: usize) -> Router {
-    let limits = context.genesis.limits();
+/// The API's routes over `state`.
+pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
+    let limits = state.genesis.limits();
     let body_max = usize::try_from(limits.request_body_bytes_max).unwrap_or(usize::MAX);
     // Submissions that wait end themselves just before this, with a JSON error.
     let timeout = Duration::from_millis(limits.request_timeout_ms);
@@ -52,17 +53,17 @@ pub fn router(context: Arc<NodeContext>, concurrency_max: usize) -> Router {
         // One semaphore for the whole API (a per-route limit would multiply it).
         .layer(GlobalConcurrencyLimitLayer::new(concurrency_max.max(1)))
         .layer(TraceLayer::new_for_http())
-        .with_state(context)
+        .with_state(state)
 }
 
 /// Binds the API's listener (so a busy port fails the node's start).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
 }
 
 /// Serves `router` on `listener` until `shutdown` fires, then lets requests
 /// in progress finish.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) {
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await;
@@ -72,6 +73,6 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: 
 }
 
 /// The address the API actually listens on.
-pub fn local_addr(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
+pub(crate) fn local_addr(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
     listener.local_addr().ok()
 }

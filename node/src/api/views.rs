@@ -10,13 +10,51 @@ use serde::{Deserialize, Serialize};
 pub struct SubmitView {
     /// The transaction id.
     pub tx_id: TxId,
-    /// `accepted` (in a mempool) or `committed` (in a block; see `receipt`).
-    pub status: String,
+    /// In a mempool, or in a block (see `receipt`).
+    pub status: SubmitStatus,
     /// True when the same transaction was already waiting.
     pub duplicate: bool,
     /// Its receipt, once committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<ReceiptView>,
+}
+
+/// Where a submitted transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitStatus {
+    /// In a mempool, waiting to be ordered.
+    Accepted,
+    /// In a block; the answer carries its receipt.
+    Committed,
+}
+
+/// A node's part in Raft, as the status reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaftRole {
+    /// It leads.
+    Leader,
+    /// It follows a leader (or waits for one).
+    Follower,
+    /// It is asking for votes.
+    Candidate,
+    /// It receives the log but does not vote.
+    Learner,
+    /// Its Raft is stopping.
+    Shutdown,
+}
+
+impl std::fmt::Display for RaftRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RaftRole::Leader => "leader",
+            RaftRole::Follower => "follower",
+            RaftRole::Candidate => "candidate",
+            RaftRole::Learner => "learner",
+            RaftRole::Shutdown => "shutdown",
+        })
+    }
 }
 
 /// A transaction's receipt and where it is.
@@ -86,8 +124,8 @@ pub struct StatusView {
     pub chain_id: String,
     /// The genesis hash.
     pub genesis_hash: BlockHash,
-    /// `leader`, `follower`, `candidate` or `learner`.
-    pub raft_state: String,
+    /// This node's part in Raft now.
+    pub raft_state: RaftRole,
     /// The leader's node id, if known.
     pub leader: Option<u64>,
     /// The Raft term.

@@ -117,6 +117,7 @@ impl Codec for WireCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::ErrorCode;
     use crate::p2p::wire::Refusal;
     use futures::io::Cursor;
 
@@ -129,7 +130,7 @@ mod tests {
     #[test]
     fn a_message_round_trips_with_its_length_prefix() {
         let codec = WireCodec::new(1024);
-        let response = PeerResponse::Refused(Refusal::new("unknown_peer", "who are you?"));
+        let response = PeerResponse::Refused(Refusal::new(ErrorCode::UnknownPeer, "who are you?"));
         let bytes = written(&codec, &response);
         assert_eq!(&bytes[..4], &(bytes.len() as u32 - 4).to_be_bytes());
         let read: PeerResponse =

@@ -40,9 +40,9 @@ use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
 /// The protocol of a lane's stream; bump on incompatible change.
-pub const LANE_PROTOCOL: StreamProtocol = StreamProtocol::new("/gemtrail/lane/1");
+pub(crate) const LANE_PROTOCOL: StreamProtocol = StreamProtocol::new("/gemtrail/lane/1");
 /// Most requests of one lane being handled at once.
-pub const LANE_REQUESTS_MAX: usize = 256;
+pub(crate) const LANE_REQUESTS_MAX: usize = 256;
 /// Bytes of a frame before its message: the length and the request id.
 const FRAME_HEADER_BYTES: usize = 12;
 
@@ -121,7 +121,7 @@ struct Lane {
 
 /// This node's outbound lanes, opened on first use and again after a
 /// failure.
-pub struct Lanes {
+pub(crate) struct Lanes {
     control: libp2p_stream::Control,
     /// One slot per peer; the slot's lock is held while its lane is opened,
     /// so a peer gets one lane, and a peer slow to dial holds up only its own
@@ -144,7 +144,7 @@ impl std::fmt::Debug for Lanes {
 impl Lanes {
     /// Lanes opened through `control`, to `allowed` peers, with messages of at
     /// most `bytes_max` and answers awaited for at most `timeout`.
-    pub fn new(
+    pub(crate) fn new(
         control: libp2p_stream::Control,
         allowed: BTreeSet<PeerId>,
         bytes_max: u64,
@@ -161,13 +161,13 @@ impl Lanes {
     }
 
     /// Replaces the peers lanes may go to, and closes lanes to the others.
-    pub fn set_allowed(&self, allowed: BTreeSet<PeerId>) {
+    pub(crate) fn set_allowed(&self, allowed: BTreeSet<PeerId>) {
         lock(&self.slots).retain(|peer, _| allowed.contains(peer));
         *lock(&self.allowed) = allowed;
     }
 
     /// Sends `request` to `peer` on its lane and waits for the answer.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         peer: PeerId,
         request: &PeerRequest,
@@ -285,7 +285,7 @@ async fn read_answers(
 
 /// Accepts lanes from peers and serves their requests with `handler`, until
 /// `shutdown` fires.
-pub async fn serve<H: InboundHandler>(
+pub(crate) async fn serve<H: InboundHandler>(
     mut incoming: libp2p_stream::IncomingStreams,
     handler: H,
     bytes_max: u64,
@@ -339,6 +339,7 @@ async fn serve_lane<H: InboundHandler>(peer: PeerId, stream: Stream, handler: H,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::ErrorCode;
     use crate::p2p::wire::Refusal;
     use futures::io::Cursor;
 
@@ -354,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_frame_carries_its_id_and_message() {
-        let response = PeerResponse::Refused(Refusal::new("not_leader", "ask node 2"));
+        let response = PeerResponse::Refused(Refusal::new(ErrorCode::NotLeader, "ask node 2"));
         let bytes = framed(7, &response, 1024).unwrap();
         let length = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
         assert_eq!(length, bytes.len() - 4);
@@ -368,7 +369,7 @@ mod tests {
 
     #[test]
     fn an_oversized_frame_is_refused_before_its_body_is_read() {
-        let response = PeerResponse::Refused(Refusal::new("x", "y".repeat(100)));
+        let response = PeerResponse::Refused(Refusal::new(ErrorCode::Internal, "y".repeat(100)));
         let bytes = framed(1, &response, 1024).unwrap();
         let error = read(bytes, 16).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
@@ -414,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_frame_cut_short_is_an_error() {
-        let response = PeerResponse::Refused(Refusal::new("x", "y"));
+        let response = PeerResponse::Refused(Refusal::new(ErrorCode::Internal, "y"));
         let mut bytes = framed(1, &response, 1024).unwrap();
         bytes.truncate(bytes.len() - 1);
         let error = read(bytes, 1024).unwrap_err();

@@ -5,8 +5,10 @@
 //! handler of requests from peers ([`inbound`]).
 
 pub mod codec;
-pub mod inbound;
-pub mod lane;
-pub mod swarm;
-pub mod transport;
+pub(crate) mod inbound;
+pub(crate) mod lane;
+pub(crate) mod swarm;
+pub(crate) mod transport;
 pub mod wire;
+
+pub use swarm::SwarmError;

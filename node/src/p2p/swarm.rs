@@ -33,29 +33,29 @@ use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
 /// Capacity of the command channel into the swarm task.
-pub const COMMAND_QUEUE_MAX: usize = 1024;
+pub(crate) const COMMAND_QUEUE_MAX: usize = 1024;
 /// Most concurrent streams (inbound plus outbound) per connection.
-pub const STREAMS_PER_CONNECTION_MAX: usize = 256;
+pub(crate) const STREAMS_PER_CONNECTION_MAX: usize = 256;
 /// How long an idle connection is kept. Raft heartbeats keep live ones busy;
 /// this only closes connections to peers that went quiet.
-pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of the swarm.
 #[derive(Clone, Debug)]
-pub struct SwarmSettings {
+pub(crate) struct SwarmSettings {
     /// The multiaddr to listen on.
-    pub listen_addr: Multiaddr,
+    pub(crate) listen_addr: Multiaddr,
     /// Largest message in either direction.
-    pub message_bytes_max: u64,
+    pub(crate) message_bytes_max: u64,
     /// How long a request may take, send to answer.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Most connections, pending and established, in and out.
-    pub connections_max: u32,
+    pub(crate) connections_max: u32,
 }
 
 /// Why a request to a peer brought back no answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum OutboundError {
+pub(crate) enum OutboundError {
     /// The peer could not be dialled or the connection dropped.
     #[error("peer unreachable: {0}")]
     Unreachable(String),
@@ -71,7 +71,7 @@ pub enum OutboundError {
 }
 
 /// Handles requests from allowed peers. Implemented by the node.
-pub trait InboundHandler: Clone + Send + Sync + 'static {
+pub(crate) trait InboundHandler: Clone + Send + Sync + 'static {
     /// Answers `request` from `peer`.
     fn handle(
         &self,
@@ -97,18 +97,18 @@ enum Command {
 
 /// What the swarm task reports about its peers.
 #[derive(Clone, Debug, Default)]
-pub struct PeerView {
+pub(crate) struct PeerView {
     /// Peers with at least one established connection.
-    pub connected: BTreeSet<PeerId>,
+    pub(crate) connected: BTreeSet<PeerId>,
     /// Connections refused because the peer is not a consortium node.
-    pub refused_connections: u64,
+    pub(crate) refused_connections: u64,
     /// The addresses the swarm listens on.
-    pub listening: Vec<Multiaddr>,
+    pub(crate) listening: Vec<Multiaddr>,
 }
 
 /// A handle on the swarm task. Cloning is cheap.
 #[derive(Clone, Debug)]
-pub struct P2pHandle {
+pub(crate) struct P2pHandle {
     commands: mpsc::Sender<Command>,
     lanes: Arc<Lanes>,
     view: Arc<Mutex<PeerView>>,
@@ -128,7 +128,7 @@ impl std::fmt::Debug for Command {
 impl P2pHandle {
     /// Sends `request` to `peer` and waits for the answer (bounded by the
     /// request timeout of the swarm).
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         peer: PeerId,
         request: PeerRequest,
@@ -151,13 +151,13 @@ impl P2pHandle {
     /// Replaces the allow-list (and the address book) with `peers`: the
     /// consortium's nodes after a membership change. Connections to peers no
     /// longer listed are closed.
-    pub async fn set_allowed(&self, peers: BTreeMap<PeerId, Multiaddr>) {
+    pub(crate) async fn set_allowed(&self, peers: BTreeMap<PeerId, Multiaddr>) {
         self.lanes.set_allowed(peers.keys().copied().collect());
         let _stopped = self.commands.send(Command::SetAllowed(peers)).await;
     }
 
     /// What the swarm knows of its peers now.
-    pub fn view(&self) -> PeerView {
+    pub(crate) fn view(&self) -> PeerView {
         self.view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -165,7 +165,7 @@ impl P2pHandle {
     }
 
     /// This node's peer id.
-    pub fn local_peer(&self) -> PeerId {
+    pub(crate) fn local_peer(&self) -> PeerId {
         self.local_peer
     }
 }
@@ -198,7 +198,7 @@ pub enum SwarmError {
 
 /// Builds the swarm, starts listening, and spawns its task. The task stops
 /// when every handle is dropped and `shutdown` fires.
-pub async fn spawn<H: InboundHandler>(
+pub(crate) async fn spawn<H: InboundHandler>(
     keypair: libp2p::identity::Keypair,
     settings: SwarmSettings,
     allowed: BTreeMap<PeerId, Multiaddr>,
@@ -509,6 +509,7 @@ fn is_not_allowed(error: &libp2p::swarm::ListenError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::ErrorCode;
     use crate::p2p::wire::Refusal;
     use gemtrail_ledger::codec::BoundedVec;
     use gemtrail_ledger::testkit::{register, Consortium};
@@ -527,7 +528,10 @@ mod tests {
             if nonce == Some(0) {
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            PeerResponse::Refused(Refusal::new("echo", format!("{nonce:?}")))
+            PeerResponse::Refused(Refusal::new(
+                ErrorCode::InvalidRequest,
+                format!("{nonce:?}"),
+            ))
         }
     }
 
@@ -582,7 +586,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             first,
-            PeerResponse::Refused(Refusal::new("echo", "Some(5)"))
+            PeerResponse::Refused(Refusal::new(ErrorCode::InvalidRequest, "Some(5)"))
         );
 
         let slow = sender.request(receiver_peer, forward(&consortium, 0));
@@ -595,11 +599,11 @@ mod tests {
         let slow_at = std::time::Instant::now();
         assert_eq!(
             slow.unwrap(),
-            PeerResponse::Refused(Refusal::new("echo", "Some(0)"))
+            PeerResponse::Refused(Refusal::new(ErrorCode::InvalidRequest, "Some(0)"))
         );
         assert_eq!(
             quick.unwrap(),
-            PeerResponse::Refused(Refusal::new("echo", "Some(1)"))
+            PeerResponse::Refused(Refusal::new(ErrorCode::InvalidRequest, "Some(1)"))
         );
         assert!(
             quick_at + Duration::from_millis(100) < slow_at,

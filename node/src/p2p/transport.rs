@@ -19,11 +19,14 @@ use openraft::raft::{
 use openraft::Snapshot;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use gemtrail_genesis::Limits;
+
 use super::swarm::{OutboundError, P2pHandle};
 use super::wire::{
     snapshot_response, AppendEntriesWire, PeerRequest, PeerResponse, SnapshotChunkWire,
     SnapshotMetaWire, VoteRequestWire,
 };
+use crate::directory::Directory;
 
 /// Room left in a message for everything in a snapshot chunk but its bytes
 /// (the metadata carries a membership of up to 64 nodes).
@@ -31,28 +34,32 @@ const CHUNK_OVERHEAD_BYTES: u64 = 64 * 1024;
 
 /// Sends Raft RPCs through the swarm.
 #[derive(Clone, Debug)]
-pub struct P2pTransport {
+pub(crate) struct P2pTransport {
     p2p: P2pHandle,
+    directory: Directory,
     message_bytes_max: u64,
     chunk_bytes: u64,
     request_timeout: Duration,
 }
 
 impl P2pTransport {
-    /// A transport over `p2p`, with the genesis message and chunk caps.
-    pub fn new(
+    /// A transport over `p2p`, finding peers in `directory`, with the
+    /// genesis message and chunk caps.
+    pub(crate) fn new(
         p2p: P2pHandle,
-        message_bytes_max: u64,
-        snapshot_chunk_bytes_max: u64,
+        directory: Directory,
+        limits: &Limits,
         request_timeout: Duration,
     ) -> Self {
+        let message_bytes_max = limits.peer_message_bytes_max;
         let room = message_bytes_max
             .saturating_sub(CHUNK_OVERHEAD_BYTES)
             .max(1);
         Self {
             p2p,
+            directory,
             message_bytes_max,
-            chunk_bytes: snapshot_chunk_bytes_max.min(room).max(1),
+            chunk_bytes: limits.snapshot_chunk_bytes_max.min(room).max(1),
             request_timeout,
         }
     }
@@ -63,14 +70,7 @@ impl P2pTransport {
         node: &NodeInfo,
         request: PeerRequest,
     ) -> TransportResult<PeerResponse> {
-        let peer: PeerId =
-            node.peer_id
-                .as_str()
-                .parse()
-                .map_err(|error| TransportError::Unreachable {
-                    target,
-                    reason: format!("node {target} has an invalid peer id: {error}"),
-                })?;
+        let peer = self.peer_of(target, node)?;
         let bytes =
             u64::try_from(borsh::object_length(&request).unwrap_or(usize::MAX)).unwrap_or(u64::MAX);
         if bytes > self.message_bytes_max {
@@ -95,6 +95,24 @@ impl P2pTransport {
                 reason: error.to_string(),
             }),
         }
+    }
+}
+
+impl P2pTransport {
+    /// The peer of Raft node `target`: from the directory, parsed once when
+    /// the node set changed; from its Raft description only for a node the
+    /// ledger no longer lists (a removed voter during a membership change).
+    fn peer_of(&self, target: RaftNodeId, node: &NodeInfo) -> TransportResult<PeerId> {
+        if let Some(peer) = self.directory.peer_of_node(target) {
+            return Ok(peer);
+        }
+        node.peer_id
+            .as_str()
+            .parse()
+            .map_err(|error| TransportError::Unreachable {
+                target,
+                reason: format!("node {target} has an invalid peer id: {error}"),
+            })
     }
 }
 

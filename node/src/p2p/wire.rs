@@ -13,6 +13,8 @@ use gemtrail_consensus::types::{RaftNodeId, TypeConfig};
 use gemtrail_ledger::codec::{BoundedString, BoundedVec};
 use gemtrail_ledger::ids::TxId;
 use gemtrail_ledger::model::SignedTransaction;
+
+use crate::codes::ErrorCode;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
@@ -88,17 +90,17 @@ pub enum PeerResponse {
 /// Why a request was not handled.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Refusal {
-    /// A stable machine-readable code, e.g. `unknown_peer`.
-    pub code: BoundedString<64>,
+    /// A stable machine-readable code, e.g. [`ErrorCode::UnknownPeer`].
+    pub code: ErrorCode,
     /// What happened.
     pub reason: ReasonText,
 }
 
 impl Refusal {
     /// A refusal with `code` and `reason`.
-    pub fn new(code: &str, text: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, text: impl Into<String>) -> Self {
         Self {
-            code: BoundedString::new(code).unwrap_or_default(),
+            code,
             reason: reason(text),
         }
     }

@@ -1,0 +1,171 @@
+//! Every refusal code a node gives, as one enum: in API error bodies
+//! (`{"error": {"code": "replay", ...}}`), in peer refusals and in the
+//! leader's answers to forwarded transactions.
+//!
+//! One type instead of strings means a code cannot be misspelt in one of the
+//! places that branch on it, and the question "may this be tried again?" is
+//! answered once, by [`ErrorCode::is_retryable`]. The JSON spelling is the
+//! snake_case name (docs/api.md lists them); on the wire a code is its borsh
+//! variant index (docs/protocol.md), so variants are only ever appended.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// A stable, machine-readable reason for refusing a request.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = false)]
+pub enum ErrorCode {
+    /// The body is not a canonically encoded signed transaction.
+    MalformedTransaction,
+    /// The transaction names another chain.
+    WrongChain,
+    /// The transaction carries no approval.
+    Unsigned,
+    /// An approval's signature does not verify.
+    BadSignature,
+    /// An approval's key is not one of its organisation's keys.
+    KeyNotOfMember,
+    /// The transaction id is already burned in the ledger.
+    Replay,
+    /// The mempool is at capacity.
+    MempoolFull,
+    /// The node is stopping and takes nothing new.
+    ShuttingDown,
+    /// The leader refused a forwarded transaction for good.
+    NotOrdered,
+    /// The commit did not come within the wait.
+    CommitTimeout,
+    /// The node failed internally.
+    Internal,
+    /// A path or query parameter does not parse.
+    InvalidParameter,
+    /// No such transaction in the ledger.
+    TransactionNotFound,
+    /// No such stone in the ledger.
+    StoneNotFound,
+    /// No such block in the ledger.
+    BlockNotFound,
+    /// No route matches the path.
+    NoSuchEndpoint,
+    /// The route does not take this method.
+    MethodNotAllowed,
+    /// The request body is over the chain's cap.
+    BodyTooLarge,
+    /// A peer request came from a peer that is not a consortium node.
+    UnknownPeer,
+    /// A forwarded transaction reached a node that no longer leads.
+    NotLeader,
+    /// Raft has stopped on the node asked.
+    RaftStopped,
+    /// A peer request does not convert to what Raft takes.
+    InvalidRequest,
+    /// A snapshot is larger than a node accepts.
+    SnapshotTooLarge,
+    /// A snapshot chunk runs past the snapshot's announced end.
+    SnapshotOutOfBounds,
+    /// A snapshot's metadata does not convert to what Raft takes.
+    InvalidSnapshot,
+    /// An answer would hold more items than a peer message carries.
+    TooMany,
+}
+
+impl ErrorCode {
+    /// The code as docs/api.md spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedTransaction => "malformed_transaction",
+            ErrorCode::WrongChain => "wrong_chain",
+            ErrorCode::Unsigned => "unsigned",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::KeyNotOfMember => "key_not_of_member",
+            ErrorCode::Replay => "replay",
+            ErrorCode::MempoolFull => "mempool_full",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::NotOrdered => "not_ordered",
+            ErrorCode::CommitTimeout => "commit_timeout",
+            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::TransactionNotFound => "transaction_not_found",
+            ErrorCode::StoneNotFound => "stone_not_found",
+            ErrorCode::BlockNotFound => "block_not_found",
+            ErrorCode::NoSuchEndpoint => "no_such_endpoint",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::UnknownPeer => "unknown_peer",
+            ErrorCode::NotLeader => "not_leader",
+            ErrorCode::RaftStopped => "raft_stopped",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::SnapshotTooLarge => "snapshot_too_large",
+            ErrorCode::SnapshotOutOfBounds => "snapshot_out_of_bounds",
+            ErrorCode::InvalidSnapshot => "invalid_snapshot",
+            ErrorCode::TooMany => "too_many",
+        }
+    }
+
+    /// Whether the same request may succeed later unchanged: the refusal is
+    /// about the node's moment (its role, its load, its stopping), not about
+    /// the transaction.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotLeader | ErrorCode::MempoolFull | ErrorCode::ShuttingDown
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_spelling_is_the_documented_one() {
+        for code in [
+            ErrorCode::MalformedTransaction,
+            ErrorCode::KeyNotOfMember,
+            ErrorCode::SnapshotOutOfBounds,
+            ErrorCode::TooMany,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+    }
+
+    #[test]
+    fn only_the_nodes_moment_is_retryable() {
+        assert!(ErrorCode::NotLeader.is_retryable());
+        assert!(ErrorCode::MempoolFull.is_retryable());
+        assert!(ErrorCode::ShuttingDown.is_retryable());
+        assert!(!ErrorCode::Replay.is_retryable());
+        assert!(!ErrorCode::KeyNotOfMember.is_retryable());
+        assert!(!ErrorCode::UnknownPeer.is_retryable());
+    }
+
+    #[test]
+    fn the_wire_form_is_the_variant_index() {
+        assert_eq!(
+            borsh::to_vec(&ErrorCode::MalformedTransaction).unwrap(),
+            [0]
+        );
+        assert_eq!(borsh::to_vec(&ErrorCode::Replay).unwrap(), [5]);
+        assert_eq!(borsh::to_vec(&ErrorCode::TooMany).unwrap(), [25]);
+    }
+}
