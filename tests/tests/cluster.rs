@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::ids::StoneId;
+use gemtrail_node::api::views::SubmitStatus;
 use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -24,7 +25,8 @@ async fn submissions_to_any_node_commit_and_every_node_agrees() {
         let tx = cluster.tx("miner", round as u64, register(&stone));
         let answer = cluster.client(id).submit(&tx, true).await.unwrap();
         assert_eq!(
-            answer.status, "committed",
+            answer.status,
+            SubmitStatus::Committed,
             "via node {id} (leader {leader})"
         );
         let receipt = answer.receipt.unwrap();

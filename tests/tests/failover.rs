@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use gemtrail_ledger::ids::TxId;
 use gemtrail_ledger::model::Outcome;
+use gemtrail_node::api::views::SubmitStatus;
 use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
 
 /// Counts, over blocks 1..=tip of node `id`, how often each transaction id
@@ -97,7 +98,7 @@ async fn a_follower_that_missed_many_blocks_catches_up_through_a_snapshot() {
     for n in 0..45u64 {
         let tx = cluster.tx("miner", n, register(&format!("SN-{n}")));
         let answer = client.submit(&tx, true).await.unwrap();
-        assert_eq!(answer.status, "committed");
+        assert_eq!(answer.status, SubmitStatus::Committed);
     }
     let (tip, hash) = cluster.wait_converged(45).await.unwrap();
     cluster.start_in_process(follower).await.unwrap();
@@ -167,7 +168,7 @@ async fn a_graceful_stop_orders_every_accepted_transaction_first() {
     for (n, target) in [leader, follower].into_iter().cycle().take(40).enumerate() {
         let tx = cluster.tx("miner", n as u64, register(&format!("GS-{n}")));
         let answer = cluster.client(target).submit(&tx, false).await.unwrap();
-        assert_eq!(answer.status, "accepted");
+        assert_eq!(answer.status, SubmitStatus::Accepted);
         accepted.push(tx.id());
     }
     cluster.stop(follower).await;

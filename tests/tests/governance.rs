@@ -7,6 +7,7 @@
 
 use gemtrail_ledger::ids::{NodeId, OrgId};
 use gemtrail_ledger::model::{Action, Governance};
+use gemtrail_node::api::views::SubmitStatus;
 use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
 use std::time::{Duration, Instant};
 
@@ -60,7 +61,7 @@ async fn removing_a_node_by_governance_removes_it_from_raft() {
     // The two remaining nodes still commit.
     let tx = cluster.tx("miner", 2, register("GV-AFTER"));
     let answer = cluster.client(leader).submit(&tx, true).await.unwrap();
-    assert_eq!(answer.status, "committed");
+    assert_eq!(answer.status, SubmitStatus::Committed);
     cluster.shutdown().await;
 }
 
