@@ -4,7 +4,8 @@
 use gemtrail_ledger::codec::{BoundedString, BoundedVec};
 use gemtrail_ledger::ids::{Digest, OrgId, StoneId};
 use gemtrail_ledger::model::{
-    Action, Carats, CountryCode, Date, FourCs, Origin, ProposeTransfer, RegisterStone, RoughInfo,
+    Action, Carats, CountryCode, Cutter, Date, FourCs, LabReport, Manufacture, Origin,
+    PolishedOutput, ProposeTransfer, RegisterStone, RoughInfo,
 };
 
 use crate::error::{CliError, CliResult};
@@ -69,4 +70,52 @@ pub(crate) fn register_jwaneng_rough(
         kp_certificate: text("BW-KP-2026-0042")?,
         evidence: BoundedVec::new(evidence).map_err(|error| CliError::new(error.to_string()))?,
     }))
+}
+
+/// A polished stone of an Excellent cut.
+pub(crate) fn polished_output(
+    id: &str,
+    shape: &str,
+    carats: u64,
+    colour: &str,
+    clarity: &str,
+) -> CliResult<PolishedOutput> {
+    Ok(PolishedOutput {
+        stone_id: stone(id)?,
+        shape: text(shape)?,
+        four_cs: four_cs(carats, colour, clarity)?,
+    })
+}
+
+/// Sarah Levi (22 years at the wheel, the demo's and the benchmark's
+/// cutter) cuts `rough` into `outputs`; `context` starts the message of a
+/// list too long for the ledger.
+pub(crate) fn cut_by_sarah_levi(
+    rough: &str,
+    outputs: Vec<PolishedOutput>,
+    context: &str,
+) -> CliResult<Action> {
+    Ok(Action::Manufacture(Manufacture {
+        rough: stone(rough)?,
+        outputs: BoundedVec::new(outputs)
+            .map_err(|error| CliError::new(format!("{context}{error}")))?,
+        cutter: Cutter {
+            name: text("Sarah Levi")?,
+            experience_years: 22,
+        },
+    }))
+}
+
+/// A lab's report on a 3.10 ct D VVS1 Excellent stone whose origin matched,
+/// committing to the `document`'s hash.
+pub(crate) fn grade_d_vvs1(id: &str, report_number: &str, document: &[u8]) -> CliResult<Action> {
+    Ok(Action::Grade {
+        stone: stone(id)?,
+        report: LabReport {
+            report_number: text(report_number)?,
+            four_cs: four_cs(310, "D", "VVS1")?,
+            origin_matched: true,
+            report_hash: digest(document),
+        },
+    })
 }

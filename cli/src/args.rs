@@ -225,51 +225,9 @@ pub(crate) struct Signer {
 #[derive(Debug, Subcommand)]
 pub(crate) enum StoneCommand {
     /// Register a newly extracted rough stone (a producer).
-    Register {
-        #[command(flatten)]
-        signer: Signer,
-        /// The new stone's id.
-        #[arg(long)]
-        stone: String,
-        /// The mine.
-        #[arg(long)]
-        mine: String,
-        /// The country of extraction (ISO 3166 two letters).
-        #[arg(long)]
-        country: String,
-        /// The region or province.
-        #[arg(long)]
-        region: String,
-        /// The extraction date, YYYY-MM-DD.
-        #[arg(long)]
-        extracted: String,
-        /// Weight in carats, e.g. 12.50.
-        #[arg(long)]
-        carats: String,
-        /// What the rough looks like.
-        #[arg(long, default_value = "rough")]
-        description: String,
-        /// The Kimberley Process certificate number.
-        #[arg(long)]
-        kp_certificate: String,
-        /// Supporting documents (their blake3 hashes go on the ledger).
-        #[arg(long, value_name = "FILE")]
-        evidence: Vec<PathBuf>,
-    },
+    Register(RegisterArgs),
     /// Offer stones to another member (their custodian).
-    ProposeTransfer {
-        #[command(flatten)]
-        signer: Signer,
-        /// The stones, comma-separated: all move or none does.
-        #[arg(long, value_delimiter = ',', required = true)]
-        stones: Vec<String>,
-        /// The receiving member.
-        #[arg(long)]
-        to: String,
-        /// The confidential terms (only their blake3 hash goes on the ledger).
-        #[arg(long, default_value = "")]
-        terms: String,
-    },
+    ProposeTransfer(ProposeTransferArgs),
     /// Accept a transfer proposed to you.
     Accept(ProposalArgs),
     /// Refuse a transfer proposed to you.
@@ -277,74 +235,13 @@ pub(crate) enum StoneCommand {
     /// Withdraw a transfer you proposed.
     Cancel(ProposalArgs),
     /// Cut a rough you hold into polished stones (a manufacturer).
-    Manufacture {
-        #[command(flatten)]
-        signer: Signer,
-        /// The rough.
-        #[arg(long)]
-        rough: String,
-        /// A polished output: `ID:CARATS:SHAPE:COLOUR:CLARITY:CUT`, e.g.
-        /// `GT-1-A:3.10:round brilliant:D:VVS1:Excellent`. Repeat per stone.
-        #[arg(long = "polished", required = true)]
-        outputs: Vec<String>,
-        /// The cutter's name.
-        #[arg(long)]
-        cutter: String,
-        /// The cutter's years of experience.
-        #[arg(long)]
-        experience_years: u16,
-    },
+    Manufacture(ManufactureArgs),
     /// Attach a grading report (a lab).
-    Grade {
-        #[command(flatten)]
-        signer: Signer,
-        /// The stone.
-        #[arg(long)]
-        stone: String,
-        /// The report number.
-        #[arg(long)]
-        report: String,
-        /// Graded weight in carats.
-        #[arg(long)]
-        carats: String,
-        /// Colour grade.
-        #[arg(long)]
-        colour: String,
-        /// Clarity grade.
-        #[arg(long)]
-        clarity: String,
-        /// Cut grade.
-        #[arg(long)]
-        cut: String,
-        /// The lab could not match the stone to its registered origin.
-        #[arg(long)]
-        origin_not_matched: bool,
-        /// The full report document (its blake3 hash goes on the ledger).
-        #[arg(long, value_name = "FILE")]
-        report_file: Option<PathBuf>,
-    },
+    Grade(GradeArgs),
     /// Record the sale to a consumer (a retailer holding the stone).
-    Sell {
-        #[command(flatten)]
-        signer: Signer,
-        /// The stone.
-        #[arg(long)]
-        stone: String,
-        /// The buyer's passport and sale terms (only a hash goes on the ledger).
-        #[arg(long, default_value = "")]
-        terms: String,
-    },
+    Sell(SellArgs),
     /// Flag a stone stolen, lost or disputed.
-    Flag {
-        #[command(flatten)]
-        signer: Signer,
-        /// The stone.
-        #[arg(long)]
-        stone: String,
-        /// stolen, lost or disputed.
-        #[arg(long)]
-        reason: String,
-    },
+    Flag(FlagArgs),
     /// Lift a flag.
     ClearFlag {
         #[command(flatten)]
@@ -367,6 +264,133 @@ pub(crate) enum StoneCommand {
         #[command(flatten)]
         node: NodeArg,
     },
+}
+
+/// What `stone register` records.
+#[derive(Debug, Args)]
+pub(crate) struct RegisterArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The new stone's id.
+    #[arg(long)]
+    pub(crate) stone: String,
+    /// The mine.
+    #[arg(long)]
+    pub(crate) mine: String,
+    /// The country of extraction (ISO 3166 two letters).
+    #[arg(long)]
+    pub(crate) country: String,
+    /// The region or province.
+    #[arg(long)]
+    pub(crate) region: String,
+    /// The extraction date, YYYY-MM-DD.
+    #[arg(long)]
+    pub(crate) extracted: String,
+    /// Weight in carats, e.g. 12.50.
+    #[arg(long)]
+    pub(crate) carats: String,
+    /// What the rough looks like.
+    #[arg(long, default_value = "rough")]
+    pub(crate) description: String,
+    /// The Kimberley Process certificate number.
+    #[arg(long)]
+    pub(crate) kp_certificate: String,
+    /// Supporting documents (their blake3 hashes go on the ledger).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) evidence: Vec<PathBuf>,
+}
+
+/// What `stone propose-transfer` offers.
+#[derive(Debug, Args)]
+pub(crate) struct ProposeTransferArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The stones, comma-separated: all move or none does.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) stones: Vec<String>,
+    /// The receiving member.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// The confidential terms (only their blake3 hash goes on the ledger).
+    #[arg(long, default_value = "")]
+    pub(crate) terms: String,
+}
+
+/// What `stone manufacture` records.
+#[derive(Debug, Args)]
+pub(crate) struct ManufactureArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The rough.
+    #[arg(long)]
+    pub(crate) rough: String,
+    /// A polished output: `ID:CARATS:SHAPE:COLOUR:CLARITY:CUT`, e.g.
+    /// `GT-1-A:3.10:round brilliant:D:VVS1:Excellent`. Repeat per stone.
+    #[arg(long = "polished", required = true)]
+    pub(crate) outputs: Vec<String>,
+    /// The cutter's name.
+    #[arg(long)]
+    pub(crate) cutter: String,
+    /// The cutter's years of experience.
+    #[arg(long)]
+    pub(crate) experience_years: u16,
+}
+
+/// What `stone grade` attaches.
+#[derive(Debug, Args)]
+pub(crate) struct GradeArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The stone.
+    #[arg(long)]
+    pub(crate) stone: String,
+    /// The report number.
+    #[arg(long)]
+    pub(crate) report: String,
+    /// Graded weight in carats.
+    #[arg(long)]
+    pub(crate) carats: String,
+    /// Colour grade.
+    #[arg(long)]
+    pub(crate) colour: String,
+    /// Clarity grade.
+    #[arg(long)]
+    pub(crate) clarity: String,
+    /// Cut grade.
+    #[arg(long)]
+    pub(crate) cut: String,
+    /// The lab could not match the stone to its registered origin.
+    #[arg(long)]
+    pub(crate) origin_not_matched: bool,
+    /// The full report document (its blake3 hash goes on the ledger).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report_file: Option<PathBuf>,
+}
+
+/// What `stone sell` records.
+#[derive(Debug, Args)]
+pub(crate) struct SellArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The stone.
+    #[arg(long)]
+    pub(crate) stone: String,
+    /// The buyer's passport and sale terms (only a hash goes on the ledger).
+    #[arg(long, default_value = "")]
+    pub(crate) terms: String,
+}
+
+/// What `stone flag` records.
+#[derive(Debug, Args)]
+pub(crate) struct FlagArgs {
+    #[command(flatten)]
+    pub(crate) signer: Signer,
+    /// The stone.
+    #[arg(long)]
+    pub(crate) stone: String,
+    /// stolen, lost or disputed.
+    #[arg(long)]
+    pub(crate) reason: String,
 }
 
 /// A proposal to act on.

@@ -86,6 +86,16 @@ pub(crate) struct Consortium {
     pub(crate) api: BTreeMap<u64, String>,
 }
 
+impl Consortium {
+    /// A client of each node's API, by node id.
+    pub(crate) fn clients(&self) -> CliResult<BTreeMap<u64, NodeClient>> {
+        self.api
+            .iter()
+            .map(|(id, addr)| Ok((*id, NodeClient::new(addr)?)))
+            .collect()
+    }
+}
+
 /// Founds the sample consortium (three nodes, five members) in `dir` on free
 /// loopback ports; `tune` adjusts the genesis parameters first.
 pub(crate) fn found(

@@ -5,6 +5,8 @@
 
 // Test code: a failed unwrap is the test's failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests are exempt from the 70-line rule: a journey reads best in one piece.
+#![allow(clippy::too_many_lines)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

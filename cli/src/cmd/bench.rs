@@ -10,25 +10,30 @@
 //! (lab), propose to the retailer and accept, sell. Clients are spread over
 //! the three nodes, so followers forward to the leader as in production.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gemtrail_ledger::codec::{encode, BoundedVec};
+use gemtrail_ledger::codec::encode;
+use gemtrail_ledger::crypto::SecretKey;
 use gemtrail_ledger::ids::OrgId;
-use gemtrail_ledger::model::{
-    Action, Cutter, LabReport, Manufacture, Outcome, PolishedOutput, Transaction,
-};
+use gemtrail_ledger::model::{Action, Outcome, Transaction};
 use gemtrail_node::client::NodeClient;
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{digest, four_cs, org, propose, register_jwaneng_rough, stone, text};
+use crate::actions::{
+    cut_by_sarah_levi, digest, grade_d_vvs1, org, polished_output, propose, register_jwaneng_rough,
+    stone,
+};
 use crate::args::BenchArgs;
 use crate::error::{CliError, CliResult};
 use crate::load::LoadConnection;
-use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium};
+use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, Nodes};
 use crate::output::Out;
 
 /// Transactions in one stone's life.
@@ -112,9 +117,7 @@ fn histogram(text: &str, name: &str) -> Option<(f64, f64)> {
 }
 
 /// Reads the leader's batching figures before the nodes stop.
-async fn leader_stats(
-    clients: &std::collections::BTreeMap<u64, NodeClient>,
-) -> Option<LeaderStats> {
+async fn leader_stats(clients: &BTreeMap<u64, NodeClient>) -> Option<LeaderStats> {
     let first = clients.values().next()?;
     let leader = first.status().await.ok()?.leader?;
     let text = clients.get(&leader)?.metrics().await.ok()?;
@@ -133,6 +136,7 @@ fn stone_life(consortium: &Consortium, client: usize, index: usize) -> CliResult
     let rough = format!("B{client}-{index}");
     let polished = format!("{rough}-A");
     let chain_id = consortium.genesis.chain_id().clone();
+    // Sixteen nonces per stone and 2^28 stones per client keep every id distinct.
     let mut nonce = (client as u64) << 32 | (index as u64) << 4;
     let mut sign = |member: &str, action: Action| -> CliResult<Transaction> {
         nonce += 1;
@@ -143,80 +147,54 @@ fn stone_life(consortium: &Consortium, client: usize, index: usize) -> CliResult
             action,
         })
     };
-    let key = |member: &str| -> CliResult<_> {
-        let id = OrgId::parse(member).map_err(|error| CliError::new(error.to_string()))?;
-        consortium
-            .sample
-            .member_key(&id)
-            .cloned()
-            .ok_or_else(|| CliError::new(format!("no key for {member}")))
-    };
+    let accept = |proposal| Action::AcceptTransfer { proposal };
     let register = register_jwaneng_rough(&rough, "octahedral", Vec::new())?;
     let to_cutter = sign("miner", propose(&[&rough], "cutter", "terms")?)?;
     let to_cutter_id = to_cutter.id();
-    let manufacture = Action::Manufacture(Manufacture {
-        rough: stone(&rough)?,
-        outputs: BoundedVec::new(vec![PolishedOutput {
-            stone_id: stone(&polished)?,
-            shape: text("round brilliant")?,
-            four_cs: four_cs(310, "D", "VVS1")?,
-        }])
-        .map_err(|error| CliError::new(error.to_string()))?,
-        cutter: Cutter {
-            name: text("Sarah Levi")?,
-            experience_years: 22,
-        },
-    });
-    let grade = Action::Grade {
-        stone: stone(&polished)?,
-        report: LabReport {
-            report_number: text("IGL-1")?,
-            four_cs: four_cs(310, "D", "VVS1")?,
-            origin_matched: true,
-            report_hash: digest(b"report"),
-        },
-    };
+    let outputs = vec![polished_output(
+        &polished,
+        "round brilliant",
+        310,
+        "D",
+        "VVS1",
+    )?];
+    let manufacture = cut_by_sarah_levi(&rough, outputs, "")?;
+    let grade = grade_d_vvs1(&polished, "IGL-1", b"report")?;
     let to_retailer = sign("cutter", propose(&[&polished], "retailer", "terms")?)?;
     let to_retailer_id = to_retailer.id();
+    let register = sign("miner", register)?;
+    let accept_rough = sign("cutter", accept(to_cutter_id))?;
+    let manufacture = sign("cutter", manufacture)?;
+    let grade = sign("lab", grade)?;
+    let accept_polished = sign("retailer", accept(to_retailer_id))?;
+    let sell = Action::Sell {
+        stone: stone(&polished)?,
+        passport_commitment: digest(b"sale"),
+    };
+    let sell = sign("retailer", sell)?;
     let steps = [
-        ("miner", sign("miner", register)?),
+        ("miner", register),
         ("miner", to_cutter),
-        (
-            "cutter",
-            sign(
-                "cutter",
-                Action::AcceptTransfer {
-                    proposal: to_cutter_id,
-                },
-            )?,
-        ),
-        ("cutter", sign("cutter", manufacture)?),
-        ("lab", sign("lab", grade)?),
+        ("cutter", accept_rough),
+        ("cutter", manufacture),
+        ("lab", grade),
         ("cutter", to_retailer),
-        (
-            "retailer",
-            sign(
-                "retailer",
-                Action::AcceptTransfer {
-                    proposal: to_retailer_id,
-                },
-            )?,
-        ),
-        (
-            "retailer",
-            sign(
-                "retailer",
-                Action::Sell {
-                    stone: stone(&polished)?,
-                    passport_commitment: digest(b"sale"),
-                },
-            )?,
-        ),
+        ("retailer", accept_polished),
+        ("retailer", sell),
     ];
     steps
         .into_iter()
-        .map(|(member, tx)| Ok(encode(&tx.sign(&key(member)?))))
+        .map(|(member, tx)| Ok(encode(&tx.sign(&member_key(consortium, member)?))))
         .collect()
+}
+
+fn member_key(consortium: &Consortium, member: &str) -> CliResult<SecretKey> {
+    let id = OrgId::parse(member).map_err(|error| CliError::new(error.to_string()))?;
+    consortium
+        .sample
+        .member_key(&id)
+        .cloned()
+        .ok_or_else(|| CliError::new(format!("no key for {member}")))
 }
 
 /// One client's pre-signed transactions, encoded, in submission order.
@@ -507,37 +485,11 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         .tempdir()
         .map_err(|error| fail("temporary directory")(error.to_string()))?;
     let dir = temp.path().to_owned();
-    let mut batch_timeout_ms = 0;
-    let consortium = found(&dir, "gemtrail-bench", |document| {
-        document.consensus.batch_max_txs = 2048;
-        if let Some(timeout_ms) = args.batch_timeout_ms {
-            document.consensus.batch_timeout_ms = timeout_ms;
-        }
-        batch_timeout_ms = document.consensus.batch_timeout_ms;
-        document.consensus.snapshot_interval_blocks = args.snapshot_interval_blocks;
-        document.limits.mempool_txs_max = 200_000;
-    })?;
-    let total_seconds = (args.seconds + args.warmup) as f64;
-    let feed_rate = args.rate.unwrap_or(args.max_rate).min(args.max_rate);
-    let stones_per_client = ((feed_rate as f64 * total_seconds)
-        / (args.clients * TXS_PER_STONE) as f64)
-        .ceil()
-        .max(1.0) as usize;
-    let presign_started = Instant::now();
-    let work = presign(&consortium, args.clients, stones_per_client)?;
-    let presigned: usize = work.iter().map(Vec::len).sum();
-    let presign_seconds = presign_started.elapsed().as_secs_f64();
-    if out.is_text() {
-        eprintln!(
-            "bench: pre-signed {presigned} transactions ({stones_per_client} stone lives per client) in {presign_seconds:.1} s"
-        );
-    }
+    let (consortium, batch_timeout_ms) = found_for_load(&dir, &args)?;
+    let (work, presigning) = presign_workload(out, &consortium, &args)?;
     let mut nodes = start_nodes(&dir, consortium.api.keys().copied())?;
-    let clients: std::collections::BTreeMap<u64, NodeClient> = consortium
-        .api
-        .iter()
-        .map(|(id, addr)| Ok((*id, NodeClient::new(addr)?)))
-        .collect::<CliResult<_>>()?;
+    let clients = consortium.clients()?;
+    // One listener for the whole run, so a Ctrl-C between phases is not lost.
     let interrupted = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -549,8 +501,104 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
             return Err(CliError::new("bench: interrupted"));
         }
     }
-    let node_ids: Vec<u64> = clients.keys().copied().collect();
     let tally = Arc::new(Tally::default());
+    let tasks = spawn_submitters(&consortium, &clients, work, &tally, &args)?;
+    let pids: Vec<(u64, u32)> = nodes
+        .children
+        .iter()
+        .map(|(id, child)| (*id, child.id()))
+        .collect();
+    let window = measure(out, &args, &tally, &pids, &mut nodes, interrupted.as_mut()).await?;
+    let cpu_at_end: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+    let leader = leader_stats(&clients).await;
+    let rss: Vec<f64> = pids.iter().map(|(_, pid)| peak_rss_mb(*pid)).collect();
+    // Let each submitter finish the request it has in flight and hand over
+    // its latencies; give up on any that hangs.
+    let finishing = futures_join(tasks);
+    let _ = tokio::time::timeout(Duration::from_secs(15), finishing).await;
+    nodes.stop();
+    let committed = Committed::read(&tally);
+    let usage = node_usage(&dir, &pids, &window.cpu_at_start, &cpu_at_end, &rss);
+    let finished = Run {
+        batch_timeout_ms,
+        committed,
+        window: window.seconds,
+        usage,
+        presigning,
+        leader,
+    };
+    let report = finished.report(&args, &tally);
+    out.print(&report, || summary(&report, args.warmup))?;
+    if report.rejected > 0 || report.errors > 0 {
+        return Err(CliError::new(format!(
+            "bench: {} rejected and {} failed submissions in a workload that should have none",
+            report.rejected, report.errors
+        )));
+    }
+    Ok(())
+}
+
+/// Founds the local consortium with the load's genesis parameters; returns
+/// it and the leader's batch timeout it runs with.
+fn found_for_load(dir: &Path, args: &BenchArgs) -> CliResult<(Consortium, u64)> {
+    let mut batch_timeout_ms = 0;
+    let consortium = found(dir, "gemtrail-bench", |document| {
+        document.consensus.batch_max_txs = 2048;
+        if let Some(timeout_ms) = args.batch_timeout_ms {
+            document.consensus.batch_timeout_ms = timeout_ms;
+        }
+        batch_timeout_ms = document.consensus.batch_timeout_ms;
+        document.consensus.snapshot_interval_blocks = args.snapshot_interval_blocks;
+        document.limits.mempool_txs_max = 200_000;
+    })?;
+    Ok((consortium, batch_timeout_ms))
+}
+
+/// How much was pre-signed, and how long it took.
+struct Presigning {
+    transactions: usize,
+    seconds: f64,
+}
+
+/// Pre-signs enough stone lives for every client to submit at the feed rate
+/// for the whole run, so signing never slows the submitters.
+fn presign_workload(
+    out: Out,
+    consortium: &Consortium,
+    args: &BenchArgs,
+) -> CliResult<(Vec<ClientWork>, Presigning)> {
+    let total_seconds = (args.seconds + args.warmup) as f64;
+    let feed_rate = args.rate.unwrap_or(args.max_rate).min(args.max_rate);
+    let stones_per_client = ((feed_rate as f64 * total_seconds)
+        / (args.clients * TXS_PER_STONE) as f64)
+        .ceil()
+        .max(1.0) as usize;
+    let presign_started = Instant::now();
+    let work = presign(consortium, args.clients, stones_per_client)?;
+    let presigned: usize = work.iter().map(Vec::len).sum();
+    let presign_seconds = presign_started.elapsed().as_secs_f64();
+    if out.is_text() {
+        eprintln!(
+            "bench: pre-signed {presigned} transactions ({stones_per_client} stone lives per client) in {presign_seconds:.1} s"
+        );
+    }
+    let presigning = Presigning {
+        transactions: presigned,
+        seconds: presign_seconds,
+    };
+    Ok((work, presigning))
+}
+
+/// Starts one submitter per client's work, spread over the nodes in turn, so
+/// followers forward to the leader as in production.
+fn spawn_submitters(
+    consortium: &Consortium,
+    clients: &BTreeMap<u64, NodeClient>,
+    work: Vec<ClientWork>,
+    tally: &Arc<Tally>,
+    args: &BenchArgs,
+) -> CliResult<Vec<tokio::task::JoinHandle<()>>> {
+    let node_ids: Vec<u64> = clients.keys().copied().collect();
     let mut tasks = Vec::new();
     let schedule_start = Instant::now();
     for (index, txs) in work.into_iter().enumerate() {
@@ -567,19 +615,35 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         tasks.push(tokio::spawn(submitter(
             server,
             txs,
-            Arc::clone(&tally),
+            Arc::clone(tally),
             schedule,
         )));
     }
+    Ok(tasks)
+}
+
+/// The measured window: each node's CPU seconds when it opened, and how long
+/// it lasted.
+struct Window {
+    cpu_at_start: Vec<f64>,
+    seconds: f64,
+}
+
+/// Runs the warm-up and then the measured seconds, one second at a time
+/// with a progress bar, and stops the submitters; stops the nodes if
+/// interrupted.
+async fn measure(
+    out: Out,
+    args: &BenchArgs,
+    tally: &Tally,
+    pids: &[(u64, u32)],
+    nodes: &mut Nodes,
+    mut interrupted: Pin<&mut impl Future<Output = ()>>,
+) -> CliResult<Window> {
     let bar = out.progress_bar(
         args.warmup + args.seconds,
         "{spinner} {msg} [{bar:30}] {pos}/{len} s",
     );
-    let pids: Vec<(u64, u32)> = nodes
-        .children
-        .iter()
-        .map(|(id, child)| (*id, child.id()))
-        .collect();
     let mut cpu_at_start = Vec::new();
     let mut window_started = Instant::now();
     for second in 0..(args.warmup + args.seconds) {
@@ -599,7 +663,7 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         ));
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = &mut interrupted => {
+            () = interrupted.as_mut() => {
                 tally.stop.store(true, Ordering::Relaxed);
                 nodes.stop();
                 return Err(CliError::new("bench: interrupted"));
@@ -608,20 +672,23 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
         bar.inc(1);
     }
     tally.stop.store(true, Ordering::Relaxed);
-    let window = window_started.elapsed().as_secs_f64();
+    let seconds = window_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let cpu_at_end: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
-    let leader = leader_stats(&clients).await;
-    let rss: Vec<f64> = pids.iter().map(|(_, pid)| peak_rss_mb(*pid)).collect();
-    // Let each submitter finish the request it has in flight and hand over
-    // its latencies; give up on any that hangs.
-    let finishing = futures_join(tasks);
-    let _ = tokio::time::timeout(Duration::from_secs(15), finishing).await;
-    nodes.stop();
-    let committed = tally.committed.load(Ordering::Relaxed);
-    let committed_total = tally.committed_total.load(Ordering::Relaxed).max(1);
-    let usage: Vec<NodeUsage> = pids
-        .iter()
+    Ok(Window {
+        cpu_at_start,
+        seconds,
+    })
+}
+
+/// Each node's CPU over the window, peak memory, and disk at the end.
+fn node_usage(
+    dir: &Path,
+    pids: &[(u64, u32)],
+    cpu_at_start: &[f64],
+    cpu_at_end: &[f64],
+    rss: &[f64],
+) -> Vec<NodeUsage> {
+    pids.iter()
         .enumerate()
         .map(|(index, (node, _))| NodeUsage {
             node: *node,
@@ -629,63 +696,95 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
             peak_rss_mb: rss[index],
             disk_bytes: dir_bytes(&dir.join(format!("node{node}")).join("data")),
         })
-        .collect();
-    let disk_mean =
-        usage.iter().map(|node| node.disk_bytes as f64).sum::<f64>() / usage.len().max(1) as f64;
-    let report = Report {
-        clients: args.clients,
-        offered_tx_per_s: args.rate,
-        batch_timeout_ms,
-        seconds: window,
-        warmup_seconds: args.warmup as f64,
-        committed,
-        committed_tx_per_s: committed as f64 / window.max(1e-9),
-        latency_ms: Latency::of(&tally.latencies_us),
-        rejected: tally.rejected.load(Ordering::Relaxed),
-        errors: tally.errors.load(Ordering::Relaxed),
-        disk_bytes_per_committed_tx: disk_mean / committed_total as f64,
-        nodes: usage,
-        presigned,
-        presign_seconds,
-        leader,
-    };
-    out.print(&report, || {
-        let mut text = format!(
-            "{} clients, batch timeout {} ms, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
-            report.clients,
-            report.batch_timeout_ms,
-            report.seconds,
-            args.warmup,
-            report.committed,
-            report.committed_tx_per_s,
-            report.latency_ms.p50,
-            report.latency_ms.p99,
-            report.latency_ms.max,
-            report.rejected,
-            report.errors,
-            report.disk_bytes_per_committed_tx
-        );
-        if let Some(leader) = &report.leader {
-            text.push_str(&format!(
-                "leader (node {}): {:.0} blocks, {:.1} transactions per block, {:.2} ms from proposal to commit on average\n",
-                leader.node, leader.blocks_proposed, leader.mean_batch_txs, leader.mean_propose_to_commit_ms
-            ));
+        .collect()
+}
+
+/// The commits counted when the nodes stopped.
+struct Committed {
+    /// In the measured window.
+    window: u64,
+    /// In the whole run, at least 1 (it divides).
+    total: u64,
+}
+
+impl Committed {
+    fn read(tally: &Tally) -> Self {
+        Self {
+            window: tally.committed.load(Ordering::Relaxed),
+            total: tally.committed_total.load(Ordering::Relaxed).max(1),
         }
-        for node in &report.nodes {
-            text.push_str(&format!(
-                "node {}: {:.1} CPU s, peak RSS {:.0} MB\n",
-                node.node, node.cpu_seconds, node.peak_rss_mb
-            ));
-        }
-        text
-    })?;
-    if report.rejected > 0 || report.errors > 0 {
-        return Err(CliError::new(format!(
-            "bench: {} rejected and {} failed submissions in a workload that should have none",
-            report.rejected, report.errors
-        )));
     }
-    Ok(())
+}
+
+/// What a finished run measured, beside the submitters' tally.
+struct Run {
+    batch_timeout_ms: u64,
+    committed: Committed,
+    window: f64,
+    usage: Vec<NodeUsage>,
+    presigning: Presigning,
+    leader: Option<LeaderStats>,
+}
+
+impl Run {
+    fn report(self, args: &BenchArgs, tally: &Tally) -> Report {
+        let committed = self.committed.window;
+        let disk_mean = self
+            .usage
+            .iter()
+            .map(|node| node.disk_bytes as f64)
+            .sum::<f64>()
+            / self.usage.len().max(1) as f64;
+        Report {
+            clients: args.clients,
+            offered_tx_per_s: args.rate,
+            batch_timeout_ms: self.batch_timeout_ms,
+            seconds: self.window,
+            warmup_seconds: args.warmup as f64,
+            committed,
+            committed_tx_per_s: committed as f64 / self.window.max(1e-9),
+            latency_ms: Latency::of(&tally.latencies_us),
+            rejected: tally.rejected.load(Ordering::Relaxed),
+            errors: tally.errors.load(Ordering::Relaxed),
+            disk_bytes_per_committed_tx: disk_mean / self.committed.total as f64,
+            nodes: self.usage,
+            presigned: self.presigning.transactions,
+            presign_seconds: self.presigning.seconds,
+            leader: self.leader,
+        }
+    }
+}
+
+/// The report for people.
+fn summary(report: &Report, warmup: u64) -> String {
+    let mut text = format!(
+        "{} clients, batch timeout {} ms, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
+        report.clients,
+        report.batch_timeout_ms,
+        report.seconds,
+        warmup,
+        report.committed,
+        report.committed_tx_per_s,
+        report.latency_ms.p50,
+        report.latency_ms.p99,
+        report.latency_ms.max,
+        report.rejected,
+        report.errors,
+        report.disk_bytes_per_committed_tx
+    );
+    if let Some(leader) = &report.leader {
+        text.push_str(&format!(
+            "leader (node {}): {:.0} blocks, {:.1} transactions per block, {:.2} ms from proposal to commit on average\n",
+            leader.node, leader.blocks_proposed, leader.mean_batch_txs, leader.mean_propose_to_commit_ms
+        ));
+    }
+    for node in &report.nodes {
+        text.push_str(&format!(
+            "node {}: {:.1} CPU s, peak RSS {:.0} MB\n",
+            node.node, node.cpu_seconds, node.peak_rss_mb
+        ));
+    }
+    text
 }
 
 #[cfg(test)]

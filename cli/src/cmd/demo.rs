@@ -9,20 +9,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gemtrail_ledger::codec::{encode, BoundedVec};
+use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::ids::{OrgId, TxId};
-use gemtrail_ledger::model::{
-    Action, Cutter, LabReport, Manufacture, Outcome, PolishedOutput, Transaction,
-};
-use gemtrail_ledger::proof::verify_proof;
+use gemtrail_ledger::model::{Action, Outcome, Transaction};
+use gemtrail_ledger::proof::{verify_proof, Journey as VerifiedJourney};
 use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
-use crate::actions::{digest, four_cs, propose, register_jwaneng_rough, stone, text};
+use crate::actions::{
+    cut_by_sarah_levi, digest, grade_d_vvs1, polished_output, propose, register_jwaneng_rough,
+    stone,
+};
 use crate::args::DemoArgs;
 use crate::cmd::verify::passport_markdown;
 use crate::error::{CliError, CliResult};
-use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, LEADER_WAIT};
+use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, Nodes, LEADER_WAIT};
 use crate::output::Out;
 
 const ROUGH: &str = "GT-DEMO-ROUGH";
@@ -109,6 +110,13 @@ impl Journey<'_> {
     }
 }
 
+/// Prints a line for people; JSON gets everything at the end instead.
+fn say(out: Out, line: &str) {
+    if out.is_text() {
+        println!("{line}");
+    }
+}
+
 /// Runs the demo.
 pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
     let started = Instant::now();
@@ -117,36 +125,8 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
         .tempdir()
         .map_err(|error| fail("temporary directory")(error.to_string()))?;
     let dir = temp.path().to_owned();
-    let say = |line: &str| {
-        if out.is_text() {
-            println!("{line}");
-        }
-    };
-    let consortium = found(&dir, "gemtrail-demo", |document| {
-        // Quick blocks for a demo; the rest as in the sample.
-        document.consensus.batch_timeout_ms = 2;
-    })?;
-    say(&format!(
-        "Founded consortium {} (genesis {}) in {}",
-        consortium.genesis.chain_id(),
-        consortium.genesis.hash(),
-        dir.display()
-    ));
-    say("  members: miner (producer), cutter (manufacturer), lab, retailer, auditor");
-    let mut nodes = start_nodes(&dir, consortium.api.keys().copied())?;
-    let clients = consortium
-        .api
-        .iter()
-        .map(|(id, addr)| Ok((*id, NodeClient::new(addr)?)))
-        .collect::<CliResult<BTreeMap<_, _>>>()?;
-    let leader = tokio::select! {
-        leader = wait_for_leader(&clients) => leader?,
-        _ = tokio::signal::ctrl_c() => return Err(CliError::new("demo: interrupted")),
-    };
-    say(&format!(
-        "Started 3 nodes (miner: node 1, cutter: node 2, retailer: node 3); node {leader} leads\n\nThe journey:"
-    ));
-
+    let consortium = found_demo(out, &dir)?;
+    let (mut nodes, clients) = start_cluster(out, &dir, &consortium).await?;
     let mut journey = Journey {
         out,
         consortium: &consortium,
@@ -165,8 +145,104 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
             return Err(error);
         }
     };
-    // The auditor checks the sold stone from the cutter's node (once it has
-    // applied the sale), then offline.
+    if !caught_up(&journey).await? {
+        nodes.stop();
+        return Err(CliError::new("demo: the cutter's node did not catch up"));
+    }
+    let passport = export_passport(&journey, sold, &passport_path, &dir).await?;
+    nodes.stop();
+    tell_passport(out, sold, &passport_path, &passport);
+    let kept = if args.keep {
+        let kept = temp.keep();
+        say(
+            out,
+            &format!(
+                "Stopped all nodes; kept the demo directory {}",
+                kept.display()
+            ),
+        );
+        Some(kept)
+    } else {
+        say(out, "Stopped all nodes and removed the demo directory with its passport (--keep keeps them).");
+        None
+    };
+    say(
+        out,
+        &format!("Done in {:.1} s.", started.elapsed().as_secs_f64()),
+    );
+    out.print(
+        &json!({
+            "chain_id": consortium.genesis.chain_id().to_string(),
+            "genesis_hash": consortium.genesis.hash().to_string(),
+            "steps": journey.steps,
+            "verified": true,
+            "journey": passport.journey,
+            "kept_dir": kept,
+            "seconds": started.elapsed().as_secs_f64(),
+        }),
+        String::new,
+    )
+}
+
+/// What the auditor found, and where the passport went.
+fn tell_passport(out: Out, sold: &str, passport_path: &Path, passport: &Passport) {
+    say(
+        out,
+        &format!("\nThe auditor verified {sold}'s origin chain against the genesis:\n"),
+    );
+    say(out, &passport.journey.to_string());
+    say(out, &format!(
+        "\nPassport: {} ({} bytes, verified again offline, with no node) and a Markdown copy for the buyer, {}",
+        passport_path.display(),
+        passport.bytes,
+        passport.markdown.display()
+    ));
+}
+
+/// Founds the demo's consortium in `dir` and says so.
+fn found_demo(out: Out, dir: &Path) -> CliResult<Consortium> {
+    let consortium = found(dir, "gemtrail-demo", |document| {
+        // Quick blocks for a demo; the rest as in the sample.
+        document.consensus.batch_timeout_ms = 2;
+    })?;
+    say(
+        out,
+        &format!(
+            "Founded consortium {} (genesis {}) in {}",
+            consortium.genesis.chain_id(),
+            consortium.genesis.hash(),
+            dir.display()
+        ),
+    );
+    say(
+        out,
+        "  members: miner (producer), cutter (manufacturer), lab, retailer, auditor",
+    );
+    Ok(consortium)
+}
+
+/// Starts the three nodes and waits until they agree on a leader.
+async fn start_cluster(
+    out: Out,
+    dir: &Path,
+    consortium: &Consortium,
+) -> CliResult<(Nodes, BTreeMap<u64, NodeClient>)> {
+    let nodes = start_nodes(dir, consortium.api.keys().copied())?;
+    let clients = consortium.clients()?;
+    let leader = tokio::select! {
+        leader = wait_for_leader(&clients) => leader?,
+        _ = tokio::signal::ctrl_c() => return Err(CliError::new("demo: interrupted")),
+    };
+    say(out, &format!(
+        "Started 3 nodes (miner: node 1, cutter: node 2, retailer: node 3); node {leader} leads\n\nThe journey:"
+    ));
+    Ok((nodes, clients))
+}
+
+/// Waits until the cutter's node, where the auditor asks, has applied the
+/// sale (the journey waited only for the retailer's node); false if it does
+/// not within [`LEADER_WAIT`].
+async fn caught_up(journey: &Journey<'_>) -> CliResult<bool> {
     let sale_height = journey
         .steps
         .last()
@@ -175,73 +251,76 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
     let deadline = Instant::now() + LEADER_WAIT;
     while journey.client(2)?.status().await?.height < sale_height {
         if Instant::now() > deadline {
-            nodes.stop();
-            return Err(CliError::new("demo: the cutter's node did not catch up"));
+            return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Ok(true)
+}
+
+/// The sold stone's verified passport, as the demo wrote it.
+struct Passport {
+    journey: VerifiedJourney,
+    /// The encoded proof's size.
+    bytes: usize,
+    /// Where the Markdown copy for the buyer went.
+    markdown: PathBuf,
+}
+
+/// The auditor verifies the sold stone's proof from the cutter's node,
+/// writes the passport and its Markdown copy, and verifies the passport
+/// again offline, as a buyer with only the genesis would.
+async fn export_passport(
+    journey: &Journey<'_>,
+    sold: &str,
+    passport_path: &Path,
+    dir: &Path,
+) -> CliResult<Passport> {
     let proof = journey.client(2)?.proof(&stone(sold)?).await?;
-    let verified = verify_proof(&consortium.genesis.ledger_genesis(), &proof)
+    let genesis = journey.consortium.genesis.ledger_genesis();
+    let verified = verify_proof(&genesis, &proof)
         .map_err(|error| CliError::unverified(format!("demo: the proof does not verify: {error}")))?
         .into_journey();
-    std::fs::write(&passport_path, encode(&proof))
+    std::fs::write(passport_path, encode(&proof))
         .map_err(|error| fail("writing the passport")(error.to_string()))?;
-    let markdown_path = dir.join(format!("{sold}.md"));
-    std::fs::write(&markdown_path, passport_markdown(&verified))
+    let markdown = dir.join(format!("{sold}.md"));
+    std::fs::write(&markdown, passport_markdown(&verified))
         .map_err(|error| fail("writing the passport")(error.to_string()))?;
-    let offline = std::fs::read(&passport_path)
+    let offline = std::fs::read(passport_path)
         .map_err(|error| fail("reading the passport")(error.to_string()))?;
     let offline: gemtrail_ledger::proof::ProvenanceProof = gemtrail_ledger::codec::decode(&offline)
         .map_err(|error| {
             CliError::unverified(format!("demo: the passport does not decode: {error}"))
         })?;
-    verify_proof(&consortium.genesis.ledger_genesis(), &offline).map_err(|error| {
+    verify_proof(&genesis, &offline).map_err(|error| {
         CliError::unverified(format!(
             "demo: the passport does not verify offline: {error}"
         ))
     })?;
-    nodes.stop();
-    say(&format!(
-        "\nThe auditor verified {sold}'s origin chain against the genesis:\n"
-    ));
-    say(&verified.to_string());
-    say(&format!(
-        "\nPassport: {} ({} bytes, verified again offline, with no node) and a Markdown copy for the buyer, {}",
-        passport_path.display(),
-        encode(&proof).len(),
-        markdown_path.display()
-    ));
-    let kept = if args.keep {
-        let kept = temp.keep();
-        say(&format!(
-            "Stopped all nodes; kept the demo directory {}",
-            kept.display()
-        ));
-        Some(kept)
-    } else {
-        say("Stopped all nodes and removed the demo directory with its passport (--keep keeps them).");
-        None
-    };
-    say(&format!(
-        "Done in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    ));
-    out.print(
-        &json!({
-            "chain_id": consortium.genesis.chain_id().to_string(),
-            "genesis_hash": consortium.genesis.hash().to_string(),
-            "steps": journey.steps,
-            "verified": true,
-            "journey": verified,
-            "kept_dir": kept,
-            "seconds": started.elapsed().as_secs_f64(),
-        }),
-        String::new,
-    )
+    Ok(Passport {
+        journey: verified,
+        bytes: encode(&proof).len(),
+        markdown,
+    })
 }
 
 /// The journey itself. Returns the sold stone and where its passport goes.
 async fn walk(journey: &mut Journey<'_>) -> CliResult<(&'static str, PathBuf)> {
+    hand_rough_to_cutter(journey).await?;
+    cut_and_grade(journey).await?;
+    sell_to_customer(journey).await?;
+    let dir = journey
+        .consortium
+        .genesis_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok((POLISHED_A, dir.join(format!("{POLISHED_A}.passport"))))
+}
+
+/// The miner registers the rough and hands it to the cutter; then the miner
+/// tries to pass it on again and is refused.
+async fn hand_rough_to_cutter(journey: &mut Journey<'_>) -> CliResult {
     let register = register_jwaneng_rough(
         ROUGH,
         "octahedral, light yellow",
@@ -285,39 +364,20 @@ async fn walk(journey: &mut Journey<'_>) -> CliResult<(&'static str, PathBuf)> {
             "demo: a non-custodian's transfer was not refused",
         ));
     }
+    Ok(())
+}
+
+/// The cutter cuts the rough into two stones and the lab grades one.
+async fn cut_and_grade(journey: &mut Journey<'_>) -> CliResult {
     let outputs = vec![
-        PolishedOutput {
-            stone_id: stone(POLISHED_A)?,
-            shape: text("round brilliant")?,
-            four_cs: four_cs(310, "D", "VVS1")?,
-        },
-        PolishedOutput {
-            stone_id: stone(POLISHED_B)?,
-            shape: text("oval")?,
-            four_cs: four_cs(205, "E", "VS1")?,
-        },
+        polished_output(POLISHED_A, "round brilliant", 310, "D", "VVS1")?,
+        polished_output(POLISHED_B, "oval", 205, "E", "VS1")?,
     ];
-    let manufacture = Action::Manufacture(Manufacture {
-        rough: stone(ROUGH)?,
-        outputs: BoundedVec::new(outputs)
-            .map_err(|error| CliError::new(format!("demo: {error}")))?,
-        cutter: Cutter {
-            name: text("Sarah Levi")?,
-            experience_years: 22,
-        },
-    });
+    let manufacture = cut_by_sarah_levi(ROUGH, outputs, "demo: ")?;
     journey
         .must("cutter", 2, manufacture, &format!("cuts it into {POLISHED_A} (3.10 ct) and {POLISHED_B} (2.05 ct); cutter Sarah Levi, 22 years"))
         .await?;
-    let grade = Action::Grade {
-        stone: stone(POLISHED_A)?,
-        report: LabReport {
-            report_number: text("IGL-2026-118842")?,
-            four_cs: four_cs(310, "D", "VVS1")?,
-            origin_matched: true,
-            report_hash: digest(b"IGL report 2026-118842"),
-        },
-    };
+    let grade = grade_d_vvs1(POLISHED_A, "IGL-2026-118842", b"IGL report 2026-118842")?;
     journey
         .must(
             "lab",
@@ -326,6 +386,11 @@ async fn walk(journey: &mut Journey<'_>) -> CliResult<(&'static str, PathBuf)> {
             &format!("grades {POLISHED_A}: 3.10 ct D VVS1 Excellent, origin matched"),
         )
         .await?;
+    Ok(())
+}
+
+/// The cutter hands the graded stone to the retailer, who sells it.
+async fn sell_to_customer(journey: &mut Journey<'_>) -> CliResult {
     let offer = journey
         .must(
             "cutter",
@@ -354,11 +419,5 @@ async fn walk(journey: &mut Journey<'_>) -> CliResult<(&'static str, PathBuf)> {
             &format!("sells {POLISHED_A} to a customer"),
         )
         .await?;
-    let dir = journey
-        .consortium
-        .genesis_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    Ok((POLISHED_A, dir.join(format!("{POLISHED_A}.passport"))))
+    Ok(())
 }

@@ -9,7 +9,7 @@
 //! again at the end, so the two figures differ only in the ledger's size.
 //! Last, the whole ledger is audited as `gemtrail ledger audit` does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gemtrail_genesis::sample::SampleConsortium;
@@ -103,6 +103,28 @@ struct Builder {
 }
 
 impl Builder {
+    /// A fresh store at `path`, signed for by the sample's miner and cutter.
+    fn open(path: &Path, sample: &SampleConsortium, genesis: &GenesisState) -> CliResult<Self> {
+        let key = |name: &str| -> CliResult<SecretKey> {
+            sample
+                .member_key(&org(name)?)
+                .cloned()
+                .ok_or_else(|| CliError::new(format!("the sample consortium has no {name}")))
+        };
+        let store = LedgerStore::open_with(path, genesis, StoreOptions::default())
+            .map_err(|error| fail("opening the store")(error.to_string()))?;
+        Ok(Self {
+            store,
+            chain_id: genesis.chain_id.clone(),
+            miner: key("miner")?,
+            cutter: key("cutter")?,
+            nonce: 0,
+            timestamp_ms: genesis.timestamp_ms,
+            stones: 0,
+            transactions: 0,
+        })
+    }
+
     fn unsigned(&mut self, signer: &str, action: Action) -> CliResult<Transaction> {
         self.nonce += 1;
         Ok(Transaction {
@@ -271,24 +293,46 @@ pub(crate) fn run(out: Out, args: ScaleBenchArgs) -> CliResult {
     let sample = SampleConsortium::generate("gemtrail-scale", 7000)
         .map_err(|error| fail("founding the consortium")(error.to_string()))?;
     let genesis = sample.genesis().ledger_genesis();
-    let key = |name: &str| -> CliResult<SecretKey> {
-        sample
-            .member_key(&org(name)?)
-            .cloned()
-            .ok_or_else(|| CliError::new(format!("the sample consortium has no {name}")))
+    let mut builder = Builder::open(&path, &sample, &genesis)?;
+    let (proof_small, build_seconds) = build(out, &mut builder, &genesis, &args)?;
+    let proof_large = measure_proof(&builder, &genesis, args.proof_runs)?;
+    let proof_small =
+        proof_small.ok_or_else(|| CliError::new("the checkpoint was never reached"))?;
+    let build = BuildFigures {
+        stones: builder.stones,
+        blocks: builder.blocks(),
+        transactions: builder.transactions,
+        seconds: build_seconds,
+        transactions_per_second: builder.transactions as f64 / build_seconds.max(1e-9),
+        disk_bytes: dir_bytes(&path),
     };
-    let store = LedgerStore::open_with(&path, &genesis, StoreOptions::default())
-        .map_err(|error| fail("opening the store")(error.to_string()))?;
-    let mut builder = Builder {
-        store,
-        chain_id: genesis.chain_id.clone(),
-        miner: key("miner")?,
-        cutter: key("cutter")?,
-        nonce: 0,
-        timestamp_ms: genesis.timestamp_ms,
-        stones: 0,
-        transactions: 0,
+    drop(builder);
+    let audit = audit(&path, &genesis)?;
+    let report = ScaleReport {
+        proof_ratio: proof_large.total_us / proof_small.total_us.max(1e-9),
+        build,
+        proof_small,
+        proof_large,
+        audit,
     };
+    keep_or_remove(temp, args.keep)?;
+    out.print(&report, || text_summary(&report))?;
+    if report.audit.clean {
+        Ok(())
+    } else {
+        Err(CliError::unverified("the audit of the built ledger failed"))
+    }
+}
+
+/// Registers stones up to `--stones`, the tracked one first, and times the
+/// proof once on the way, at `--checkpoint`. Returns those figures and the
+/// seconds spent building, the proof timing left out.
+fn build(
+    out: Out,
+    builder: &mut Builder,
+    genesis: &GenesisState,
+    args: &ScaleBenchArgs,
+) -> CliResult<(Option<ProofFigures>, f64)> {
     let bar = progress(out, args.stones);
     let started = Instant::now();
     let mut measuring = Duration::ZERO;
@@ -305,51 +349,30 @@ pub(crate) fn run(out: Out, args: ScaleBenchArgs) -> CliResult {
         bar.set_position(builder.stones);
         if proof_small.is_none() && builder.stones >= args.checkpoint {
             let paused = Instant::now();
-            proof_small = Some(measure_proof(&builder, &genesis, args.proof_runs)?);
+            proof_small = Some(measure_proof(builder, genesis, args.proof_runs)?);
             measuring += paused.elapsed();
         }
     }
     bar.finish_and_clear();
     let build_seconds = started.elapsed().saturating_sub(measuring).as_secs_f64();
-    let proof_large = measure_proof(&builder, &genesis, args.proof_runs)?;
-    let proof_small =
-        proof_small.ok_or_else(|| CliError::new("the checkpoint was never reached"))?;
-    let build = BuildFigures {
-        stones: builder.stones,
-        blocks: builder.blocks(),
-        transactions: builder.transactions,
-        seconds: build_seconds,
-        transactions_per_second: builder.transactions as f64 / build_seconds.max(1e-9),
-        disk_bytes: dir_bytes(&path),
-    };
-    drop(builder);
+    Ok((proof_small, build_seconds))
+}
 
+/// Audits the built ledger as `gemtrail ledger audit` does, from a cold
+/// verification memo.
+fn audit(path: &Path, genesis: &GenesisState) -> CliResult<AuditFigures> {
     verify_memo::clear();
     let audit_started = Instant::now();
-    let report = audit_path(&path, &genesis, |_, _| {})
+    let report = audit_path(path, genesis, |_, _| {})
         .map_err(|error| fail("auditing")(error.to_string()))?;
     let audit_seconds = audit_started.elapsed().as_secs_f64();
-    let audit = AuditFigures {
+    Ok(AuditFigures {
         clean: report.is_clean(),
         blocks: report.blocks_checked,
         transactions: report.transactions_checked,
         seconds: audit_seconds,
         transactions_per_second: report.transactions_checked as f64 / audit_seconds.max(1e-9),
-    };
-    let report = ScaleReport {
-        proof_ratio: proof_large.total_us / proof_small.total_us.max(1e-9),
-        build,
-        proof_small,
-        proof_large,
-        audit,
-    };
-    keep_or_remove(temp, args.keep)?;
-    out.print(&report, || text_summary(&report))?;
-    if report.audit.clean {
-        Ok(())
-    } else {
-        Err(CliError::unverified("the audit of the built ledger failed"))
-    }
+    })
 }
 
 fn progress(out: Out, stones: u64) -> ProgressBar {

@@ -16,7 +16,10 @@ use gemtrail_ledger::proof::journey::utc_text;
 use gemtrail_node::api::views::ReceiptView;
 use gemtrail_node::client::NodeClient;
 
-use crate::args::{ProposalArgs, Signer, StoneCommand};
+use crate::args::{
+    FlagArgs, GradeArgs, ManufactureArgs, ProposalArgs, ProposeTransferArgs, RegisterArgs,
+    SellArgs, Signer, StoneCommand,
+};
 use crate::error::{CliError, CliResult};
 use crate::keyfile;
 use crate::output::Out;
@@ -188,68 +191,24 @@ fn evidence(
         .iter()
         .map(|path| file_digest(path))
         .collect::<CliResult<Vec<_>>>()?;
-    BoundedVec::new(digests).map_err(|error| CliError::new(format!("--evidence: {error}")))
+    bounded("evidence", digests)
+}
+
+/// A repeatable flag's values, within the ledger's bound on their number.
+fn bounded<T, const MAX: usize>(flag: &str, items: Vec<T>) -> CliResult<BoundedVec<T, MAX>> {
+    BoundedVec::new(items).map_err(|error| CliError::new(format!("--{flag}: {error}")))
+}
+
+/// Signs and submits `action`; the caller needs no transaction id.
+async fn send(out: Out, signer: &Signer, action: Action, what: &str) -> CliResult {
+    submit(out, signer, action, what).await.map(drop)
 }
 
 /// Runs a stone command.
 pub(crate) async fn run(out: Out, command: StoneCommand) -> CliResult {
     match command {
-        StoneCommand::Register {
-            signer,
-            stone,
-            mine,
-            country,
-            region,
-            extracted,
-            carats,
-            description,
-            kp_certificate,
-            evidence: files,
-        } => {
-            let action = Action::RegisterStone(RegisterStone {
-                stone_id: stone_id(&stone)?,
-                origin: Origin {
-                    mine: text("mine", &mine)?,
-                    country: CountryCode::parse(&country)
-                        .map_err(|error| CliError::new(format!("--country: {error}")))?,
-                    region: text("region", &region)?,
-                    extracted_on: Date::parse(&extracted)
-                        .map_err(|error| CliError::new(format!("--extracted: {error}")))?,
-                },
-                rough: RoughInfo {
-                    carats: parse_carats(&carats)?,
-                    description: text("description", &description)?,
-                },
-                kp_certificate: text("kp-certificate", &kp_certificate)?,
-                evidence: evidence(&files)?,
-            });
-            submit(out, &signer, action, &format!("register {stone}"))
-                .await
-                .map(drop)
-        }
-        StoneCommand::ProposeTransfer {
-            signer,
-            stones,
-            to,
-            terms,
-        } => {
-            let ids = stones
-                .iter()
-                .map(|id| stone_id(id))
-                .collect::<CliResult<Vec<_>>>()?;
-            let action = Action::ProposeTransfer(ProposeTransfer {
-                stones: BoundedVec::new(ids)
-                    .map_err(|error| CliError::new(format!("--stones: {error}")))?,
-                to: org_id(&to)?,
-                terms_commitment: digest_of(terms.as_bytes()),
-            });
-            let what = format!("propose {} to {to}", stones.join(", "));
-            let proposal = submit(out, &signer, action, &what).await?;
-            if out.is_text() {
-                println!("proposal id: {proposal}\n(the receiver accepts with `gemtrail stone accept --proposal {proposal}`)");
-            }
-            Ok(())
-        }
+        StoneCommand::Register(args) => register(out, args).await,
+        StoneCommand::ProposeTransfer(args) => propose_transfer(out, args).await,
         StoneCommand::Accept(args) => {
             on_proposal(
                 out,
@@ -277,136 +236,149 @@ pub(crate) async fn run(out: Out, command: StoneCommand) -> CliResult {
             )
             .await
         }
-        StoneCommand::Manufacture {
-            signer,
-            rough,
-            outputs,
-            cutter,
-            experience_years,
-        } => {
-            let polished = outputs
-                .iter()
-                .map(|spec| polished_output(spec))
-                .collect::<CliResult<Vec<_>>>()?;
-            let action = Action::Manufacture(Manufacture {
-                rough: stone_id(&rough)?,
-                outputs: BoundedVec::new(polished)
-                    .map_err(|error| CliError::new(format!("--polished: {error}")))?,
-                cutter: Cutter {
-                    name: text("cutter", &cutter)?,
-                    experience_years,
-                },
-            });
-            submit(out, &signer, action, &format!("cut {rough}"))
-                .await
-                .map(drop)
-        }
-        StoneCommand::Grade {
-            signer,
-            stone,
-            report,
-            carats,
-            colour,
-            clarity,
-            cut,
-            origin_not_matched,
-            report_file,
-        } => {
-            let report_hash = match &report_file {
-                Some(path) => file_digest(path)?,
-                None => digest_of(report.as_bytes()),
-            };
-            let action = Action::Grade {
-                stone: stone_id(&stone)?,
-                report: LabReport {
-                    report_number: text("report", &report)?,
-                    four_cs: FourCs {
-                        carats: parse_carats(&carats)?,
-                        colour: text("colour", &colour)?,
-                        clarity: text("clarity", &clarity)?,
-                        cut: text("cut", &cut)?,
-                    },
-                    origin_matched: !origin_not_matched,
-                    report_hash,
-                },
-            };
-            submit(out, &signer, action, &format!("grade {stone}"))
-                .await
-                .map(drop)
-        }
-        StoneCommand::Sell {
-            signer,
-            stone,
-            terms,
-        } => {
-            let action = Action::Sell {
-                stone: stone_id(&stone)?,
-                passport_commitment: digest_of(terms.as_bytes()),
-            };
-            submit(out, &signer, action, &format!("sell {stone}"))
-                .await
-                .map(drop)
-        }
-        StoneCommand::Flag {
-            signer,
-            stone,
-            reason,
-        } => {
-            let action = Action::Flag {
-                stone: stone_id(&stone)?,
-                reason: flag_reason(&reason)?,
-            };
-            submit(out, &signer, action, &format!("flag {stone} {reason}"))
-                .await
-                .map(drop)
-        }
-        StoneCommand::ClearFlag { signer, stone } => {
-            let action = Action::ClearFlag {
-                stone: stone_id(&stone)?,
-            };
-            submit(out, &signer, action, &format!("clear the flag on {stone}"))
-                .await
-                .map(drop)
-        }
-        StoneCommand::Show { stone, node } => {
-            let state = NodeClient::new(&node.node)?
-                .stone(&stone_id(&stone)?)
-                .await?;
-            out.print(&state, || {
-                let flag = state
-                    .flag
-                    .map_or_else(|| "none".to_owned(), |reason| reason.to_string());
+        StoneCommand::Manufacture(args) => manufacture(out, args).await,
+        StoneCommand::Grade(args) => grade(out, args).await,
+        StoneCommand::Sell(args) => sell(out, args).await,
+        StoneCommand::Flag(args) => flag(out, args).await,
+        StoneCommand::ClearFlag { signer, stone } => clear_flag(out, &signer, &stone).await,
+        StoneCommand::Show { stone, node } => show(out, &stone, &node.node).await,
+        StoneCommand::History { stone, node } => history(out, &stone, &node.node).await,
+    }
+}
+
+async fn register(out: Out, args: RegisterArgs) -> CliResult {
+    let action = Action::RegisterStone(RegisterStone {
+        stone_id: stone_id(&args.stone)?,
+        origin: Origin {
+            mine: text("mine", &args.mine)?,
+            country: CountryCode::parse(&args.country)
+                .map_err(|error| CliError::new(format!("--country: {error}")))?,
+            region: text("region", &args.region)?,
+            extracted_on: Date::parse(&args.extracted)
+                .map_err(|error| CliError::new(format!("--extracted: {error}")))?,
+        },
+        rough: RoughInfo {
+            carats: parse_carats(&args.carats)?,
+            description: text("description", &args.description)?,
+        },
+        kp_certificate: text("kp-certificate", &args.kp_certificate)?,
+        evidence: evidence(&args.evidence)?,
+    });
+    let what = format!("register {}", args.stone);
+    send(out, &args.signer, action, &what).await
+}
+
+/// Also prints the proposal id, which the receiver needs to accept.
+async fn propose_transfer(out: Out, args: ProposeTransferArgs) -> CliResult {
+    let ids = args.stones.iter().map(|id| stone_id(id));
+    let action = Action::ProposeTransfer(ProposeTransfer {
+        stones: bounded("stones", ids.collect::<CliResult<_>>()?)?,
+        to: org_id(&args.to)?,
+        terms_commitment: digest_of(args.terms.as_bytes()),
+    });
+    let what = format!("propose {} to {}", args.stones.join(", "), args.to);
+    let proposal = submit(out, &args.signer, action, &what).await?;
+    if out.is_text() {
+        println!("proposal id: {proposal}\n(the receiver accepts with `gemtrail stone accept --proposal {proposal}`)");
+    }
+    Ok(())
+}
+
+async fn manufacture(out: Out, args: ManufactureArgs) -> CliResult {
+    let polished = args.outputs.iter().map(|spec| polished_output(spec));
+    let polished = polished.collect::<CliResult<_>>()?;
+    let action = Action::Manufacture(Manufacture {
+        rough: stone_id(&args.rough)?,
+        outputs: bounded("polished", polished)?,
+        cutter: Cutter {
+            name: text("cutter", &args.cutter)?,
+            experience_years: args.experience_years,
+        },
+    });
+    send(out, &args.signer, action, &format!("cut {}", args.rough)).await
+}
+
+async fn grade(out: Out, args: GradeArgs) -> CliResult {
+    // A lab without the document on hand still commits to the report number.
+    let report_hash = match &args.report_file {
+        Some(path) => file_digest(path)?,
+        None => digest_of(args.report.as_bytes()),
+    };
+    let action = Action::Grade {
+        stone: stone_id(&args.stone)?,
+        report: LabReport {
+            report_number: text("report", &args.report)?,
+            four_cs: FourCs {
+                carats: parse_carats(&args.carats)?,
+                colour: text("colour", &args.colour)?,
+                clarity: text("clarity", &args.clarity)?,
+                cut: text("cut", &args.cut)?,
+            },
+            origin_matched: !args.origin_not_matched,
+            report_hash,
+        },
+    };
+    send(out, &args.signer, action, &format!("grade {}", args.stone)).await
+}
+
+async fn sell(out: Out, args: SellArgs) -> CliResult {
+    let action = Action::Sell {
+        stone: stone_id(&args.stone)?,
+        passport_commitment: digest_of(args.terms.as_bytes()),
+    };
+    send(out, &args.signer, action, &format!("sell {}", args.stone)).await
+}
+
+async fn flag(out: Out, args: FlagArgs) -> CliResult {
+    let action = Action::Flag {
+        stone: stone_id(&args.stone)?,
+        reason: flag_reason(&args.reason)?,
+    };
+    let what = format!("flag {} {}", args.stone, args.reason);
+    send(out, &args.signer, action, &what).await
+}
+
+async fn clear_flag(out: Out, signer: &Signer, stone: &str) -> CliResult {
+    let action = Action::ClearFlag {
+        stone: stone_id(stone)?,
+    };
+    send(out, signer, action, &format!("clear the flag on {stone}")).await
+}
+
+async fn show(out: Out, stone: &str, node: &str) -> CliResult {
+    let state = NodeClient::new(node)?.stone(&stone_id(stone)?).await?;
+    out.print(&state, || {
+        let flag = state
+            .flag
+            .map_or_else(|| "none".to_owned(), |reason| reason.to_string());
+        format!(
+            "{}: held by {}, status {:?}, flag {flag}\n{}",
+            state.id,
+            state.custodian,
+            state.status,
+            serde_json::to_string_pretty(&state).unwrap_or_default()
+        )
+    })
+}
+
+async fn history(out: Out, stone: &str, node: &str) -> CliResult {
+    let history = NodeClient::new(node)?.history(&stone_id(stone)?).await?;
+    out.print(&history, || {
+        history
+            .iter()
+            .map(|item| {
                 format!(
-                    "{}: held by {}, status {:?}, flag {flag}\n{}",
-                    state.id,
-                    state.custodian,
-                    state.status,
-                    serde_json::to_string_pretty(&state).unwrap_or_default()
+                    "block {:>6}  {}  {:<18} by {:<12} tx {}",
+                    item.height,
+                    utc_text(item.timestamp_ms),
+                    item.action,
+                    item.transaction.tx.signer.to_string(),
+                    item.tx_id
                 )
             })
-        }
-        StoneCommand::History { stone, node } => {
-            let history = NodeClient::new(&node.node)?
-                .history(&stone_id(&stone)?)
-                .await?;
-            out.print(&history, || {
-                history
-                    .iter()
-                    .map(|item| {
-                        format!(
-                            "block {:>6}  {}  {:<18} by {:<12} tx {}",
-                            item.height,
-                            utc_text(item.timestamp_ms),
-                            item.action,
-                            item.transaction.tx.signer.to_string(),
-                            item.tx_id
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-    }
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 #[cfg(test)]
