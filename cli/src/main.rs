@@ -7,6 +7,10 @@
 //! Exit codes: 0 success, 1 error, 2 usage, 3 refused by the node or the
 //! ledger, 4 verification failed.
 
+// A dependency no code uses is caught here (the integration tests, which see
+// every dependency, are left out).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod actions;
 mod args;
 mod cmd;

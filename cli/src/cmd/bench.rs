@@ -817,11 +817,11 @@ mod tests {
     fn the_outcome_is_read_from_the_nodes_answer() {
         use gemtrail_ledger::ids::TxId;
         use gemtrail_ledger::model::RejectReason;
-        use gemtrail_node::api::views::{ReceiptView, SubmitView};
+        use gemtrail_node::api::views::{ReceiptView, SubmitStatus, SubmitView};
         let answer = |receipt: Option<Outcome>| {
             serde_json::to_vec(&SubmitView {
                 tx_id: TxId([3; 32]),
-                status: "committed".to_owned(),
+                status: SubmitStatus::Committed,
                 duplicate: false,
                 receipt: receipt.map(|outcome| ReceiptView {
                     tx_id: TxId([3; 32]),
