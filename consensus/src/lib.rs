@@ -23,6 +23,10 @@
 //! atomic batch, so the applied state after a crash is exactly what the ledger
 //! holds. This crate does no network I/O of its own.
 
+// A dependency no code uses is caught here (tests and benches, which see
+// every dev-dependency, are left out).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod error;
 pub mod log_store;
 #[cfg(feature = "test-utils")]

@@ -72,6 +72,10 @@
 //! **Architecture invariant:** this crate does no network I/O and knows nothing of
 //! Raft; it reads one file, and only when asked to.
 
+// A dependency no code uses is caught here (tests and benches, which see
+// every dev-dependency, are left out).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod address;
 pub mod document;
 pub mod error;

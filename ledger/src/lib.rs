@@ -12,6 +12,10 @@
 //! **Architecture invariant:** this crate is synchronous and knows nothing of Raft,
 //! tokio or the network. Its only I/O is the RocksDB ledger store.
 
+// A dependency no code uses is caught here (tests and benches, which see
+// every dev-dependency, are left out).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod codec;
 pub mod crypto;
 pub mod error;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::RuleResult;
 use crate::ids::TxId;
-use crate::model::{Action, RejectReason, Role, SignedTransaction};
+use crate::model::{Action, Approval, Membership, RejectReason, Role, SignedTransaction};
 use crate::state::{LedgerView, Overlay};
 
 /// Authorises `signed` (whose id is `id`) against the current membership.
@@ -49,6 +49,18 @@ pub(super) fn authorize<V: LedgerView + ?Sized>(
         }
         .into());
     }
+    check_approvers(membership, approvals, is_governance)?;
+    check_signatures(approvals, id)
+}
+
+/// Checks 6 to 10 of protocol.md §4.1: each approver is a member, approves
+/// once, signs with its own key and, for governance, is an Admin; and
+/// governance has a majority of Admins.
+fn check_approvers(
+    membership: &Membership,
+    approvals: &[Approval],
+    is_governance: bool,
+) -> RuleResult {
     let mut seen = BTreeSet::new();
     for approval in approvals {
         let Some(member) = membership.member(&approval.org) else {
@@ -85,6 +97,11 @@ pub(super) fn authorize<V: LedgerView + ?Sized>(
         }
         .into());
     }
+    Ok(())
+}
+
+/// Check 11, last: every signature verifies over the id.
+fn check_signatures(approvals: &[Approval], id: &TxId) -> RuleResult {
     for approval in approvals {
         if !approval.key.verify(id.as_bytes(), &approval.signature) {
             return Err(RejectReason::BadSignature {

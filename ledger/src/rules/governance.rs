@@ -6,7 +6,9 @@ use super::RuleResult;
 use crate::crypto::PublicKey;
 use crate::error::KeyError;
 use crate::ids::OrgId;
-use crate::model::{Governance, Member, Membership, RejectReason, Role, MEMBERS_MAX, NODES_MAX};
+use crate::model::{
+    Governance, Member, Membership, NodeRecord, RejectReason, Role, MEMBERS_MAX, NODES_MAX,
+};
 use crate::state::{LedgerView, Overlay};
 
 /// Applies `change` to a copy of the membership and installs it.
@@ -38,42 +40,8 @@ pub(super) fn apply<V: LedgerView + ?Sized>(
             membership.members.remove(org);
             check_admin_remains(&membership)?;
         }
-        Governance::RotateKey { org, old, new } => {
-            let existing = existing_member(&mut membership, org)?;
-            if !existing.keys.iter().any(|key| key == old) {
-                return Err(RejectReason::KeyNotOfMember {
-                    org: org.clone(),
-                    key: *old,
-                }
-                .into());
-            }
-            check_new_key(&membership, new)?;
-            if let Some(member) = membership.members.get_mut(org) {
-                let keys = member
-                    .keys
-                    .iter()
-                    .map(|key| if key == old { *new } else { *key })
-                    .collect::<Vec<_>>();
-                member.keys = keys.try_into().unwrap_or_default();
-            }
-        }
-        Governance::AddNode(node) => {
-            if membership.nodes.len() >= NODES_MAX {
-                return Err(RejectReason::NodeCountOutOfRange {
-                    max: NODES_MAX as u32,
-                }
-                .into());
-            }
-            let clash = membership
-                .nodes
-                .values()
-                .any(|existing| existing.id == node.id || existing.peer_id == node.peer_id);
-            if clash {
-                return Err(RejectReason::NodeExists { node: node.id }.into());
-            }
-            existing_member(&mut membership, &node.owner)?;
-            membership.nodes.insert(node.id, node.clone());
-        }
+        Governance::RotateKey { org, old, new } => rotate_key(&mut membership, org, old, new)?,
+        Governance::AddNode(node) => add_node(&mut membership, node)?,
         Governance::RemoveNode { node } => {
             if !membership.nodes.contains_key(node) {
                 return Err(RejectReason::UnknownNode { node: *node }.into());
@@ -88,6 +56,53 @@ pub(super) fn apply<V: LedgerView + ?Sized>(
         }
     }
     overlay.put_membership(membership);
+    Ok(())
+}
+
+/// Replaces `org`'s key `old` with `new`.
+fn rotate_key(
+    membership: &mut Membership,
+    org: &OrgId,
+    old: &PublicKey,
+    new: &PublicKey,
+) -> RuleResult {
+    let existing = existing_member(membership, org)?;
+    if !existing.keys.iter().any(|key| key == old) {
+        return Err(RejectReason::KeyNotOfMember {
+            org: org.clone(),
+            key: *old,
+        }
+        .into());
+    }
+    check_new_key(membership, new)?;
+    if let Some(member) = membership.members.get_mut(org) {
+        let keys = member
+            .keys
+            .iter()
+            .map(|key| if key == old { *new } else { *key })
+            .collect::<Vec<_>>();
+        member.keys = keys.try_into().unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Adds `node`, run by an existing member, within the node limit.
+fn add_node(membership: &mut Membership, node: &NodeRecord) -> RuleResult {
+    if membership.nodes.len() >= NODES_MAX {
+        return Err(RejectReason::NodeCountOutOfRange {
+            max: NODES_MAX as u32,
+        }
+        .into());
+    }
+    let clash = membership
+        .nodes
+        .values()
+        .any(|existing| existing.id == node.id || existing.peer_id == node.peer_id);
+    if clash {
+        return Err(RejectReason::NodeExists { node: node.id }.into());
+    }
+    existing_member(membership, &node.owner)?;
+    membership.nodes.insert(node.id, node.clone());
     Ok(())
 }
 
