@@ -75,26 +75,8 @@ pub fn apply_block<V: LedgerView + ?Sized>(
     let height = tip.height + 1;
     let chain_id = view.chain_id().clone();
     let mut overlay = Overlay::new(view);
-    let mut receipts = Vec::with_capacity(proposal.transactions.len());
-    let mut governance_txs = Vec::new();
-
-    for (index, (signed, &id)) in proposal.transactions.iter().zip(&ids).enumerate() {
-        let tx_index = index as u32;
-        let already_burned = overlay.contains_tx(&id)?;
-        let outcome = match apply_transaction(&mut overlay, signed, id, tx_index, height) {
-            Ok(()) => Outcome::Applied,
-            Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
-            Err(Stop::Store(error)) => return Err(error),
-        };
-        if outcome.is_applied() && matches!(signed.tx.action, Action::Governance(_)) {
-            governance_txs.push(tx_index);
-        }
-        if !already_burned {
-            let burned = overlay.contains_tx(&id)?;
-            overlay.index_tx(id, tx_index, burned);
-        }
-        receipts.push(Receipt { tx_id: id, outcome });
-    }
+    let (receipts, governance_txs) =
+        apply_transactions(&mut overlay, proposal.transactions.as_slice(), &ids, height)?;
 
     let membership_root = overlay.membership().root(&chain_id);
     let mut changes = overlay.into_changes();
@@ -132,6 +114,37 @@ pub fn apply_block<V: LedgerView + ?Sized>(
         tx_leaves,
         receipt_leaves,
     })
+}
+
+/// Applies each transaction of a block in order, burning the ids of those
+/// that passed authorisation; returns one receipt each and the positions
+/// of the applied governance transactions.
+fn apply_transactions<V: LedgerView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    transactions: &[SignedTransaction],
+    ids: &[TxId],
+    height: u64,
+) -> StoreResult<(Vec<Receipt>, Vec<u32>)> {
+    let mut receipts = Vec::with_capacity(transactions.len());
+    let mut governance_txs = Vec::new();
+    for (index, (signed, &id)) in transactions.iter().zip(ids).enumerate() {
+        let tx_index = index as u32;
+        let already_burned = overlay.contains_tx(&id)?;
+        let outcome = match apply_transaction(overlay, signed, id, tx_index, height) {
+            Ok(()) => Outcome::Applied,
+            Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
+            Err(Stop::Store(error)) => return Err(error),
+        };
+        if outcome.is_applied() && matches!(signed.tx.action, Action::Governance(_)) {
+            governance_txs.push(tx_index);
+        }
+        if !already_burned {
+            let burned = overlay.contains_tx(&id)?;
+            overlay.index_tx(id, tx_index, burned);
+        }
+        receipts.push(Receipt { tx_id: id, outcome });
+    }
+    Ok((receipts, governance_txs))
 }
 
 #[cfg(test)]
