@@ -105,8 +105,10 @@ pub trait RaftTransport: Clone + Send + Sync + 'static {
         request: VoteRequest<RaftNodeId>,
     ) -> impl Future<Output = TransportResult<VoteResponse<RaftNodeId>>> + Send;
 
-    /// Delivers a whole snapshot, sent by the leader holding `vote`, in one
-    /// request (gemtrail's snapshots are in-memory byte buffers).
+    /// Delivers a whole snapshot, sent by the leader holding `vote`, as one
+    /// transfer. Its data is a ledger checkpoint or a dump file
+    /// ([`SnapshotData`](crate::snapshot_files::SnapshotData)), never a buffer in
+    /// memory: the transport dumps it to a file if need be and streams that.
     fn full_snapshot(
         &self,
         target: RaftNodeId,
