@@ -22,42 +22,17 @@ use crate::model::{
     RegisterStone, RejectReason, Role, StoneStatus,
 };
 use crate::rules::predicates::{
-    check_active, check_clearable, check_flaggable, check_may_flag, check_movable,
-    check_outputs_fit, check_proposer, check_receiver, check_receiver_is_member, check_rough,
-    check_unflagged, require_role, StoneFacts,
+    check_active, check_answerer, check_clearable, check_flaggable, check_may_flag, check_movable,
+    check_outputs_fit, check_receiver_is_member, check_rough, check_unflagged, require_role,
+    Answer, StoneFacts,
 };
 
-/// What the verifier knows of one lineage stone.
+/// What the verifier knows of one lineage stone: what the rules' predicates
+/// read, and its weight (for a cut's outputs).
 #[derive(Clone, Debug)]
 struct Tracked {
-    id: StoneId,
-    custodian: OrgId,
-    status: StoneStatus,
-    flag: Option<FlagReason>,
-    open_proposal: Option<ProposalId>,
+    facts: StoneFacts,
     carats: Carats,
-    is_rough: bool,
-}
-
-impl StoneFacts for Tracked {
-    fn id(&self) -> &StoneId {
-        &self.id
-    }
-    fn custodian(&self) -> &OrgId {
-        &self.custodian
-    }
-    fn status(&self) -> StoneStatus {
-        self.status
-    }
-    fn flag(&self) -> Option<FlagReason> {
-        self.flag
-    }
-    fn open_proposal(&self) -> Option<ProposalId> {
-        self.open_proposal
-    }
-    fn is_rough(&self) -> bool {
-        self.is_rough
-    }
 }
 
 /// A transfer proposal of the proof, reduced to its lineage stones.
@@ -67,14 +42,6 @@ struct TrackedProposal {
     to: OrgId,
     stones: Vec<StoneId>,
     open: bool,
-}
-
-/// How a proposal is answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Answer {
-    Accept,
-    Reject,
-    Cancel,
 }
 
 /// The event being checked: where it is and who signed it.
@@ -322,13 +289,13 @@ impl Custody {
     }
 
     fn create(&mut self, at: &At<'_>, stone: Tracked) -> Result<(), ProofError> {
-        if self.stones.contains_key(&stone.id) {
+        if self.stones.contains_key(&stone.facts.id) {
             return Err(ProofError::StoneCreatedTwice {
                 height: at.height,
-                stone: stone.id,
+                stone: stone.facts.id,
             });
         }
-        self.stones.insert(stone.id.clone(), stone);
+        self.stones.insert(stone.facts.id.clone(), stone);
         Ok(())
     }
 
@@ -360,13 +327,8 @@ impl Custody {
     ) -> Result<Effect, ProofError> {
         at.enforce(require_role(membership, at.signer, Role::Producer))?;
         let rough = Tracked {
-            id: register.stone_id.clone(),
-            custodian: at.signer.clone(),
-            status: StoneStatus::Active,
-            flag: None,
-            open_proposal: None,
+            facts: StoneFacts::created(register.stone_id.clone(), at.signer.clone(), true),
             carats: register.rough.carats,
-            is_rough: true,
         };
         self.create(at, rough)?;
         self.registration = Some((register.clone(), at.signer.clone()));
@@ -388,10 +350,10 @@ impl Custody {
             .cloned()
             .collect();
         for id in &parcel {
-            at.enforce(check_movable(&self.tracked(at, id)?, at.signer))?;
+            at.enforce(check_movable(&self.tracked(at, id)?.facts, at.signer))?;
         }
         for id in &parcel {
-            self.tracked_mut(at, id)?.open_proposal = Some(at.tx_id);
+            self.tracked_mut(at, id)?.facts.open_proposal = Some(at.tx_id);
         }
         let lead = lead_stone(at, &parcel)?;
         self.proposals.insert(
@@ -417,17 +379,23 @@ impl Custody {
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
         let proposal = self.open_proposal(at, id)?;
-        at.enforce(check_answerer(at.signer, *id, &proposal, answer))?;
+        at.enforce(check_answerer(
+            *id,
+            &proposal.from,
+            &proposal.to,
+            at.signer,
+            answer,
+        ))?;
         if answer == Answer::Accept {
             for stone in &proposal.stones {
-                at.enforce(check_unflagged(&self.tracked(at, stone)?))?;
+                at.enforce(check_unflagged(&self.tracked(at, stone)?.facts))?;
             }
         }
         for stone in &proposal.stones {
             let tracked = self.tracked_mut(at, stone)?;
-            tracked.open_proposal = None;
+            tracked.facts.open_proposal = None;
             if answer == Answer::Accept {
-                tracked.custodian = proposal.to.clone();
+                tracked.facts.custodian = proposal.to.clone();
             }
         }
         if let Some(open) = self.proposals.get_mut(id) {
@@ -470,8 +438,8 @@ impl Custody {
     ) -> Result<Effect, ProofError> {
         at.enforce(require_role(membership, at.signer, Role::Manufacturer))?;
         let rough = self.tracked(at, &manufacture.rough)?;
-        at.enforce(check_movable(&rough, at.signer))?;
-        at.enforce(check_rough(&rough))?;
+        at.enforce(check_movable(&rough.facts, at.signer))?;
+        at.enforce(check_rough(&rough.facts))?;
         at.enforce(check_outputs_fit(
             rough.carats,
             manufacture.outputs.as_slice(),
@@ -479,18 +447,13 @@ impl Custody {
         for output in manufacture.outputs.iter() {
             if self.in_lineage(&output.stone_id) {
                 let polished = Tracked {
-                    id: output.stone_id.clone(),
-                    custodian: at.signer.clone(),
-                    status: StoneStatus::Active,
-                    flag: None,
-                    open_proposal: None,
+                    facts: StoneFacts::created(output.stone_id.clone(), at.signer.clone(), false),
                     carats: output.four_cs.carats,
-                    is_rough: false,
                 };
                 self.create(at, polished)?;
             }
         }
-        self.tracked_mut(at, &manufacture.rough)?.status = StoneStatus::Consumed;
+        self.tracked_mut(at, &manufacture.rough)?.facts.status = StoneStatus::Consumed;
         let kind = StepKind::Manufactured {
             cutter: manufacture.cutter.name.to_string(),
             experience_years: manufacture.cutter.experience_years,
@@ -507,7 +470,7 @@ impl Custody {
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
         at.enforce(require_role(membership, at.signer, Role::Lab))?;
-        at.enforce(check_active(&self.tracked(at, stone)?))?;
+        at.enforce(check_active(&self.tracked(at, stone)?.facts))?;
         let kind = StepKind::Graded {
             lab: at.signer.clone(),
             report_number: report.report_number.to_string(),
@@ -524,8 +487,8 @@ impl Custody {
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
         at.enforce(require_role(membership, at.signer, Role::Retailer))?;
-        at.enforce(check_movable(&self.tracked(at, stone)?, at.signer))?;
-        self.tracked_mut(at, stone)?.status = StoneStatus::Sold;
+        at.enforce(check_movable(&self.tracked(at, stone)?.facts, at.signer))?;
+        self.tracked_mut(at, stone)?.facts.status = StoneStatus::Sold;
         let kind = StepKind::Sold {
             retailer: at.signer.clone(),
         };
@@ -540,24 +503,24 @@ impl Custody {
         reason: Option<FlagReason>,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        let tracked = self.tracked(at, stone)?;
-        at.enforce(check_may_flag(&tracked, at.signer, membership))?;
+        let facts = self.tracked(at, stone)?.facts;
+        at.enforce(check_may_flag(&facts, at.signer, membership))?;
         let kind = match reason {
             Some(reason) => {
-                at.enforce(check_flaggable(&tracked))?;
+                at.enforce(check_flaggable(&facts))?;
                 StepKind::Flagged {
                     reason,
                     by: at.signer.clone(),
                 }
             }
             None => {
-                at.enforce(check_clearable(&tracked))?;
+                at.enforce(check_clearable(&facts))?;
                 StepKind::FlagCleared {
                     by: at.signer.clone(),
                 }
             }
         };
-        self.tracked_mut(at, stone)?.flag = reason;
+        self.tracked_mut(at, stone)?.facts.flag = reason;
         Ok((stone.clone(), kind))
     }
 
@@ -587,9 +550,9 @@ impl Custody {
             rough_carats: register.rough.carats,
             steps: self.steps,
             custody: self.periods,
-            custodian: tracked.custodian.clone(),
-            status: tracked.status,
-            flag: tracked.flag,
+            custodian: tracked.facts.custodian.clone(),
+            status: tracked.facts.status,
+            flag: tracked.facts.flag,
             tip_height,
             tip_hash,
         })
@@ -602,19 +565,6 @@ fn lead_stone(at: &At<'_>, parcel: &[StoneId]) -> Result<StoneId, ProofError> {
         height: at.height,
         tx_index: at.tx_index,
     })
-}
-
-/// Only the receiver answers a proposal; only the proposer withdraws it.
-fn check_answerer(
-    signer: &OrgId,
-    id: ProposalId,
-    proposal: &TrackedProposal,
-    answer: Answer,
-) -> Result<(), RejectReason> {
-    match answer {
-        Answer::Accept | Answer::Reject => check_receiver(id, &proposal.to, signer),
-        Answer::Cancel => check_proposer(id, &proposal.from, signer),
-    }
 }
 
 #[cfg(test)]
@@ -633,16 +583,8 @@ mod tests {
         }
     }
 
-    fn polished_held_by(custodian: &str) -> Tracked {
-        Tracked {
-            id: stone("POL-1"),
-            custodian: org(custodian),
-            status: StoneStatus::Active,
-            flag: None,
-            open_proposal: None,
-            carats: Carats(400),
-            is_rough: false,
-        }
+    fn polished_held_by(custodian: &str) -> StoneFacts {
+        StoneFacts::created(stone("POL-1"), org(custodian), false)
     }
 
     /// The replay reports the first fault the rules would find, in the rules'
@@ -655,7 +597,7 @@ mod tests {
         faulty.status = StoneStatus::Sold;
         faulty.flag = Some(FlagReason::Lost);
         faulty.open_proposal = Some(ProposalId::default());
-        let replayed = |stone: &Tracked| event.enforce(check_movable(stone, &lab));
+        let replayed = |stone: &StoneFacts| event.enforce(check_movable(stone, &lab));
         assert_eq!(
             replayed(&faulty),
             Err(ProofError::NotCustodian {
@@ -721,10 +663,10 @@ mod tests {
             check_unflagged(&flagged),
             check_movable(&locked, &lab),
             check_rough(&held),
-            check_outputs_fit(held.carats, &[heavy]),
+            check_outputs_fit(Carats(400), &[heavy]),
             check_receiver_is_member(&membership, &org("stranger")),
-            check_receiver(proposal, &org("cutter"), &lab),
-            check_proposer(proposal, &org("cutter"), &lab),
+            check_answerer(proposal, &lab, &org("cutter"), &lab, Answer::Accept),
+            check_answerer(proposal, &org("cutter"), &lab, &lab, Answer::Cancel),
             check_may_flag(&held, &lab, &membership),
             check_flaggable(&flagged),
             check_clearable(&held),

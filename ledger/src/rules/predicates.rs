@@ -2,10 +2,10 @@
 //!
 //! Both the state machine's rules (`stones.rs`, `transfers.rs`) and the proof
 //! verifier's custody replay (`crate::proof`) call these, so a rule is changed
-//! in one place and the verifier cannot drift from the chain. They read only a
-//! small view of a stone ([`StoneFacts`]): the ledger's [`Stone`] and the
-//! verifier's replayed stone both provide it. Each answers with the
-//! [`RejectReason`] the chain records; the verifier places it at its event.
+//! in one place and the verifier cannot drift from the chain. They read only
+//! what [`StoneFacts`] holds of a stone: the rules take it from the ledger's
+//! [`Stone`], the verifier replays it for each lineage stone. Each answers with
+//! the [`RejectReason`] the chain records; the verifier places it at its event.
 //!
 //! Where a predicate makes several checks, their order is part of the protocol:
 //! it decides which reason a transaction with several faults gets.
@@ -16,40 +16,50 @@ use crate::model::{
     StoneStatus,
 };
 
-/// What the predicates read of a stone.
-pub(crate) trait StoneFacts {
+/// What the predicates read of a stone. The rules take it from the ledger's
+/// [`Stone`] ([`Stone::facts`]); the verifier keeps it for each lineage stone it
+/// replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StoneFacts {
     /// Its id.
-    fn id(&self) -> &StoneId;
+    pub(crate) id: StoneId,
     /// The member holding it.
-    fn custodian(&self) -> &OrgId;
+    pub(crate) custodian: OrgId,
     /// Active, consumed or sold.
-    fn status(&self) -> StoneStatus;
+    pub(crate) status: StoneStatus,
     /// Its flag, while flagged.
-    fn flag(&self) -> Option<FlagReason>;
+    pub(crate) flag: Option<FlagReason>,
     /// The open proposal it is locked in, if any.
-    fn open_proposal(&self) -> Option<ProposalId>;
+    pub(crate) open_proposal: Option<ProposalId>,
     /// Whether it is a rough (not yet cut).
-    fn is_rough(&self) -> bool;
+    pub(crate) is_rough: bool,
 }
 
-impl StoneFacts for Stone {
-    fn id(&self) -> &StoneId {
-        &self.id
+impl StoneFacts {
+    /// A stone just registered or cut: active, unflagged, in no proposal.
+    pub(crate) fn created(id: StoneId, custodian: OrgId, is_rough: bool) -> Self {
+        Self {
+            id,
+            custodian,
+            status: StoneStatus::Active,
+            flag: None,
+            open_proposal: None,
+            is_rough,
+        }
     }
-    fn custodian(&self) -> &OrgId {
-        &self.custodian
-    }
-    fn status(&self) -> StoneStatus {
-        self.status
-    }
-    fn flag(&self) -> Option<FlagReason> {
-        self.flag
-    }
-    fn open_proposal(&self) -> Option<ProposalId> {
-        self.open_proposal
-    }
-    fn is_rough(&self) -> bool {
-        matches!(self.kind, StoneKind::Rough { .. })
+}
+
+impl Stone {
+    /// What the predicates read of this stone.
+    pub(crate) fn facts(&self) -> StoneFacts {
+        StoneFacts {
+            id: self.id.clone(),
+            custodian: self.custodian.clone(),
+            status: self.status,
+            flag: self.flag,
+            open_proposal: self.open_proposal,
+            is_rough: matches!(self.kind, StoneKind::Rough { .. }),
+        }
     }
 }
 
@@ -74,19 +84,19 @@ pub(crate) fn require_role(
 
 /// Checks that `signer` may move `stone` now: it holds it, and the stone is
 /// active, unflagged and not offered in an open proposal. In that order.
-pub(crate) fn check_movable(stone: &impl StoneFacts, signer: &OrgId) -> Result<(), RejectReason> {
-    if stone.custodian() != signer {
+pub(crate) fn check_movable(stone: &StoneFacts, signer: &OrgId) -> Result<(), RejectReason> {
+    if &stone.custodian != signer {
         return Err(RejectReason::NotCustodian {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
             signer: signer.clone(),
-            custodian: stone.custodian().clone(),
+            custodian: stone.custodian.clone(),
         });
     }
     check_active(stone)?;
     check_unflagged(stone)?;
-    if let Some(proposal) = stone.open_proposal() {
+    if let Some(proposal) = stone.open_proposal {
         return Err(RejectReason::StoneInOpenProposal {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
             proposal,
         });
     }
@@ -94,36 +104,36 @@ pub(crate) fn check_movable(stone: &impl StoneFacts, signer: &OrgId) -> Result<(
 }
 
 /// Rejects sold and consumed stones.
-pub(crate) fn check_active(stone: &impl StoneFacts) -> Result<(), RejectReason> {
-    match stone.status() {
+pub(crate) fn check_active(stone: &StoneFacts) -> Result<(), RejectReason> {
+    match stone.status {
         StoneStatus::Active => Ok(()),
         StoneStatus::Sold => Err(RejectReason::StoneSold {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
         }),
         StoneStatus::Consumed => Err(RejectReason::StoneConsumed {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
         }),
     }
 }
 
 /// Rejects a flagged stone: it cannot move (be proposed, handed over, cut or sold).
-pub(crate) fn check_unflagged(stone: &impl StoneFacts) -> Result<(), RejectReason> {
-    match stone.flag() {
+pub(crate) fn check_unflagged(stone: &StoneFacts) -> Result<(), RejectReason> {
+    match stone.flag {
         None => Ok(()),
         Some(reason) => Err(RejectReason::StoneFlagged {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
             reason,
         }),
     }
 }
 
 /// Only a rough can be cut.
-pub(crate) fn check_rough(stone: &impl StoneFacts) -> Result<(), RejectReason> {
-    if stone.is_rough() {
+pub(crate) fn check_rough(stone: &StoneFacts) -> Result<(), RejectReason> {
+    if stone.is_rough {
         Ok(())
     } else {
         Err(RejectReason::NotRough {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
         })
     }
 }
@@ -160,77 +170,80 @@ pub(crate) fn check_receiver_is_member(
     Ok(())
 }
 
-/// Only the receiver accepts or rejects a proposal.
-pub(crate) fn check_receiver(
-    proposal: ProposalId,
-    receiver: &OrgId,
-    signer: &OrgId,
-) -> Result<(), RejectReason> {
-    if receiver != signer {
-        return Err(RejectReason::NotReceiver {
-            proposal,
-            receiver: receiver.clone(),
-        });
-    }
-    Ok(())
+/// How a proposal is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// The receiver takes the parcel.
+    Accept,
+    /// The receiver refuses it.
+    Reject,
+    /// The proposer withdraws it.
+    Cancel,
 }
 
-/// Only the proposer withdraws a proposal.
-pub(crate) fn check_proposer(
+/// Only the receiver accepts or rejects a proposal; only the proposer
+/// withdraws it.
+pub(crate) fn check_answerer(
     proposal: ProposalId,
     proposer: &OrgId,
+    receiver: &OrgId,
     signer: &OrgId,
+    answer: Answer,
 ) -> Result<(), RejectReason> {
-    if proposer != signer {
-        return Err(RejectReason::NotProposer {
+    match answer {
+        Answer::Accept | Answer::Reject if receiver != signer => Err(RejectReason::NotReceiver {
+            proposal,
+            receiver: receiver.clone(),
+        }),
+        Answer::Cancel if proposer != signer => Err(RejectReason::NotProposer {
             proposal,
             proposer: proposer.clone(),
-        });
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The custodian, an Auditor or an Admin may flag or clear a stone that still
 /// exists as itself (sold stones too: a sold stone can be stolen).
 pub(crate) fn check_may_flag(
-    stone: &impl StoneFacts,
+    stone: &StoneFacts,
     signer: &OrgId,
     membership: &Membership,
 ) -> Result<(), RejectReason> {
-    if stone.status() == StoneStatus::Consumed {
+    if stone.status == StoneStatus::Consumed {
         return Err(RejectReason::StoneConsumed {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
         });
     }
-    let entitled = stone.custodian() == signer
+    let entitled = &stone.custodian == signer
         || require_role(membership, signer, Role::Auditor).is_ok()
         || require_role(membership, signer, Role::Admin).is_ok();
     if !entitled {
         return Err(RejectReason::NotEntitledToFlag {
             org: signer.clone(),
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
         });
     }
     Ok(())
 }
 
 /// A flag goes only on a stone not flagged yet.
-pub(crate) fn check_flaggable(stone: &impl StoneFacts) -> Result<(), RejectReason> {
-    match stone.flag() {
+pub(crate) fn check_flaggable(stone: &StoneFacts) -> Result<(), RejectReason> {
+    match stone.flag {
         None => Ok(()),
         Some(existing) => Err(RejectReason::AlreadyFlagged {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
             reason: existing,
         }),
     }
 }
 
 /// A flag is cleared only from a flagged stone.
-pub(crate) fn check_clearable(stone: &impl StoneFacts) -> Result<(), RejectReason> {
-    match stone.flag() {
+pub(crate) fn check_clearable(stone: &StoneFacts) -> Result<(), RejectReason> {
+    match stone.flag {
         Some(_) => Ok(()),
         None => Err(RejectReason::NotFlagged {
-            stone: stone.id().clone(),
+            stone: stone.id.clone(),
         }),
     }
 }
@@ -262,7 +275,8 @@ mod tests {
         faulty.flag = Some(FlagReason::Stolen);
         faulty.open_proposal = Some(ProposalId::default());
         let mine = org("mine");
-        let verdict = |stone: &Stone| check_movable(stone, &mine).map_err(|reason| reason.code());
+        let verdict =
+            |stone: &Stone| check_movable(&stone.facts(), &mine).map_err(|reason| reason.code());
         assert_eq!(verdict(&faulty), Err("not_custodian"));
         faulty.custodian = mine.clone();
         assert_eq!(verdict(&faulty), Err("stone_sold"));
@@ -280,16 +294,16 @@ mod tests {
         consumed.status = StoneStatus::Consumed;
         let membership = crate::testkit::Consortium::sample().genesis.membership;
         assert!(matches!(
-            check_may_flag(&consumed, &org("auditor"), &membership),
+            check_may_flag(&consumed.facts(), &org("auditor"), &membership),
             Err(RejectReason::StoneConsumed { .. })
         ));
         consumed.status = StoneStatus::Sold;
         assert_eq!(
-            check_may_flag(&consumed, &org("auditor"), &membership),
+            check_may_flag(&consumed.facts(), &org("auditor"), &membership),
             Ok(())
         );
         assert!(matches!(
-            check_may_flag(&consumed, &org("lab"), &membership),
+            check_may_flag(&consumed.facts(), &org("lab"), &membership),
             Err(RejectReason::NotEntitledToFlag { .. })
         ));
     }

@@ -65,8 +65,9 @@ pub(super) fn manufacture<V: LedgerView + ?Sized>(
 ) -> RuleResult {
     require_role(overlay.membership(), context.signer, Role::Manufacturer)?;
     let mut rough = existing_stone(overlay, &manufacture.rough)?;
-    check_movable(&rough, context.signer)?;
-    check_rough(&rough)?;
+    let rough_facts = rough.facts();
+    check_movable(&rough_facts, context.signer)?;
+    check_rough(&rough_facts)?;
     if manufacture.outputs.is_empty() {
         return Err(RejectReason::NoOutputs.into());
     }
@@ -118,7 +119,7 @@ pub(super) fn grade<V: LedgerView + ?Sized>(
 ) -> RuleResult {
     require_role(overlay.membership(), context.signer, Role::Lab)?;
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_active(&stone)?;
+    check_active(&stone.facts())?;
     check_weight(stone_id, report.four_cs.carats)?;
     stone.grade = Some(GradeSummary {
         lab: context.signer.clone(),
@@ -136,7 +137,7 @@ pub(super) fn sell<V: LedgerView + ?Sized>(
 ) -> RuleResult {
     require_role(overlay.membership(), context.signer, Role::Retailer)?;
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_movable(&stone, context.signer)?;
+    check_movable(&stone.facts(), context.signer)?;
     stone.status = StoneStatus::Sold;
     overlay.record_stone_event(stone);
     Ok(())
@@ -150,8 +151,9 @@ pub(super) fn flag<V: LedgerView + ?Sized>(
     reason: FlagReason,
 ) -> RuleResult {
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_may_flag(&stone, context.signer, overlay.membership())?;
-    check_flaggable(&stone)?;
+    let facts = stone.facts();
+    check_may_flag(&facts, context.signer, overlay.membership())?;
+    check_flaggable(&facts)?;
     stone.flag = Some(reason);
     overlay.record_stone_event(stone);
     Ok(())
@@ -164,8 +166,9 @@ pub(super) fn clear_flag<V: LedgerView + ?Sized>(
     stone_id: &StoneId,
 ) -> RuleResult {
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_may_flag(&stone, context.signer, overlay.membership())?;
-    check_clearable(&stone)?;
+    let facts = stone.facts();
+    check_may_flag(&facts, context.signer, overlay.membership())?;
+    check_clearable(&facts)?;
     stone.flag = None;
     overlay.record_stone_event(stone);
     Ok(())

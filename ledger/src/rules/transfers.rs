@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::predicates::{
-    check_movable, check_proposer, check_receiver, check_receiver_is_member, check_unflagged,
+    check_answerer, check_movable, check_receiver_is_member, check_unflagged, Answer,
 };
 use super::{existing_stone, RuleResult, Stop, TxContext};
 use crate::ids::ProposalId;
@@ -34,7 +34,7 @@ pub(super) fn propose<V: LedgerView + ?Sized>(
             return Err(RejectReason::DuplicateStone { stone: id.clone() }.into());
         }
         let stone = existing_stone(overlay, id)?;
-        check_movable(&stone, context.signer)?;
+        check_movable(&stone.facts(), context.signer)?;
         parcel.push(stone);
     }
 
@@ -94,7 +94,7 @@ fn close<V: LedgerView + ?Sized>(
             )));
         }
         if status == ProposalStatus::Accepted {
-            check_unflagged(&stone)?;
+            check_unflagged(&stone.facts())?;
         }
         parcel.push(stone);
     }
@@ -119,7 +119,8 @@ pub(super) fn accept<V: LedgerView + ?Sized>(
     id: &ProposalId,
 ) -> RuleResult {
     let proposal = open_proposal(overlay, id)?;
-    check_receiver(proposal.id, &proposal.to, context.signer)?;
+    let (from, to) = (&proposal.from, &proposal.to);
+    check_answerer(proposal.id, from, to, context.signer, Answer::Accept)?;
     close(overlay, proposal, ProposalStatus::Accepted)
 }
 
@@ -130,7 +131,8 @@ pub(super) fn reject<V: LedgerView + ?Sized>(
     id: &ProposalId,
 ) -> RuleResult {
     let proposal = open_proposal(overlay, id)?;
-    check_receiver(proposal.id, &proposal.to, context.signer)?;
+    let (from, to) = (&proposal.from, &proposal.to);
+    check_answerer(proposal.id, from, to, context.signer, Answer::Reject)?;
     close(overlay, proposal, ProposalStatus::Rejected)
 }
 
@@ -141,6 +143,7 @@ pub(super) fn cancel<V: LedgerView + ?Sized>(
     id: &ProposalId,
 ) -> RuleResult {
     let proposal = open_proposal(overlay, id)?;
-    check_proposer(proposal.id, &proposal.from, context.signer)?;
+    let (from, to) = (&proposal.from, &proposal.to);
+    check_answerer(proposal.id, from, to, context.signer, Answer::Cancel)?;
     close(overlay, proposal, ProposalStatus::Cancelled)
 }
