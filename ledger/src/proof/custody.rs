@@ -5,9 +5,10 @@
 //! by the state so far and by the membership in force at its position. It also
 //! records the steps and custody periods that become the [`Journey`].
 //!
-//! The checks mirror the ledger rules (`crate::rules`) for the stones of one
-//! lineage; stones outside it (other stones of a parcel, sibling cuts) are not
-//! tracked, as the proof holds none of their history.
+//! The checks are the ledger rules' own predicates (`crate::rules::predicates`),
+//! applied to the stones of one lineage, and their rejections are placed at the
+//! event; stones outside the lineage (other stones of a parcel, sibling cuts)
+//! are not tracked, as the proof holds none of their history.
 
 use std::collections::BTreeMap;
 
@@ -18,18 +19,20 @@ use super::ProvenEvent;
 use crate::ids::{BlockHash, ChainId, OrgId, ProposalId, StoneId, TxId};
 use crate::model::{
     Action, BlockHeader, Carats, FlagReason, LabReport, Manufacture, Membership, ProposeTransfer,
-    RegisterStone, Role, StoneStatus,
+    RegisterStone, RejectReason, Role, StoneStatus,
+};
+use crate::rules::predicates::{
+    check_active, check_answerer, check_clearable, check_flaggable, check_may_flag, check_movable,
+    check_outputs_fit, check_receiver_is_member, check_rough, check_unflagged, require_role,
+    Answer, StoneFacts,
 };
 
-/// What the verifier knows of one lineage stone.
+/// What the verifier knows of one lineage stone: what the rules' predicates
+/// read, and its weight (for a cut's outputs).
 #[derive(Clone, Debug)]
 struct Tracked {
-    custodian: OrgId,
-    status: StoneStatus,
-    flag: Option<FlagReason>,
-    open_proposal: Option<ProposalId>,
+    facts: StoneFacts,
     carats: Carats,
-    is_rough: bool,
 }
 
 /// A transfer proposal of the proof, reduced to its lineage stones.
@@ -41,14 +44,6 @@ struct TrackedProposal {
     open: bool,
 }
 
-/// How a proposal is answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Answer {
-    Accept,
-    Reject,
-    Cancel,
-}
-
 /// The event being checked: where it is and who signed it.
 struct At<'e> {
     height: u64,
@@ -56,6 +51,102 @@ struct At<'e> {
     timestamp_ms: u64,
     signer: &'e OrgId,
     tx_id: TxId,
+}
+
+impl At<'_> {
+    /// A rule's verdict on this event, as the verifier reports it.
+    fn enforce(&self, verdict: Result<(), RejectReason>) -> Result<(), ProofError> {
+        verdict.map_err(|reason| self.breach(reason))
+    }
+
+    /// The proof error naming the rule this event breaks, and where. The
+    /// verifier's errors say which block broke a rule, so they add the height
+    /// (and the signer or position where the rejection does not name them).
+    fn breach(&self, reason: RejectReason) -> ProofError {
+        let height = self.height;
+        match reason {
+            RejectReason::NotCustodian {
+                stone,
+                signer,
+                custodian,
+            } => ProofError::NotCustodian {
+                height,
+                stone,
+                signer,
+                custodian,
+            },
+            RejectReason::StoneSold { stone } => ProofError::StoneNotActive {
+                height,
+                stone,
+                status: StoneStatus::Sold,
+            },
+            RejectReason::StoneConsumed { stone } => ProofError::StoneNotActive {
+                height,
+                stone,
+                status: StoneStatus::Consumed,
+            },
+            RejectReason::StoneFlagged { stone, reason } => ProofError::StoneMovedWhileFlagged {
+                height,
+                stone,
+                reason,
+            },
+            RejectReason::StoneInOpenProposal { stone, proposal } => {
+                ProofError::StoneInOpenProposal {
+                    height,
+                    stone,
+                    proposal,
+                }
+            }
+            RejectReason::NotEntitledToFlag { org, stone } => {
+                ProofError::NotEntitledToFlag { height, stone, org }
+            }
+            RejectReason::AlreadyFlagged { stone, .. } => {
+                ProofError::AlreadyFlagged { height, stone }
+            }
+            RejectReason::NotFlagged { stone } => ProofError::NotFlagged { height, stone },
+            reason => self.party_breach(reason),
+        }
+    }
+
+    /// [`At::breach`] for the rules on members, proposals and cuts.
+    fn party_breach(&self, reason: RejectReason) -> ProofError {
+        let height = self.height;
+        let tx_index = self.tx_index;
+        match reason {
+            RejectReason::MissingRole { org, role } => ProofError::MissingRole {
+                height,
+                tx_index,
+                org,
+                role,
+            },
+            RejectReason::UnknownReceiver { org } => ProofError::ReceiverNotMember { height, org },
+            RejectReason::NotReceiver { proposal, receiver } => ProofError::NotReceiver {
+                height,
+                proposal,
+                signer: self.signer.clone(),
+                receiver,
+            },
+            RejectReason::NotProposer { proposal, proposer } => ProofError::NotProposer {
+                height,
+                proposal,
+                signer: self.signer.clone(),
+                proposer,
+            },
+            RejectReason::NotRough { stone } => ProofError::NotRough { height, stone },
+            RejectReason::CaratsExceeded { rough, outputs } => ProofError::CaratsExceeded {
+                height,
+                rough,
+                outputs,
+            },
+            // The predicates give none but the reasons above; any other would
+            // still be a rule the event breaks, so it is reported as rejected.
+            reason => ProofError::NotApplied {
+                height,
+                tx_index,
+                reason,
+            },
+        }
+    }
 }
 
 /// What one event did, for the journey: the lineage stone it concerns, and how.
@@ -197,14 +288,14 @@ impl Custody {
             })
     }
 
-    fn create(&mut self, at: &At<'_>, id: &StoneId, stone: Tracked) -> Result<(), ProofError> {
-        if self.stones.contains_key(id) {
+    fn create(&mut self, at: &At<'_>, stone: Tracked) -> Result<(), ProofError> {
+        if self.stones.contains_key(&stone.facts.id) {
             return Err(ProofError::StoneCreatedTwice {
                 height: at.height,
-                stone: id.clone(),
+                stone: stone.facts.id,
             });
         }
-        self.stones.insert(id.clone(), stone);
+        self.stones.insert(stone.facts.id.clone(), stone);
         Ok(())
     }
 
@@ -234,16 +325,12 @@ impl Custody {
         register: &RegisterStone,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        require_role(at, membership, Role::Producer)?;
+        at.enforce(require_role(membership, at.signer, Role::Producer))?;
         let rough = Tracked {
-            custodian: at.signer.clone(),
-            status: StoneStatus::Active,
-            flag: None,
-            open_proposal: None,
+            facts: StoneFacts::created(register.stone_id.clone(), at.signer.clone(), true),
             carats: register.rough.carats,
-            is_rough: true,
         };
-        self.create(at, &register.stone_id, rough)?;
+        self.create(at, rough)?;
         self.registration = Some((register.clone(), at.signer.clone()));
         self.note_custodian(at.signer, at.timestamp_ms, membership);
         Ok((register.stone_id.clone(), StepKind::Registered))
@@ -255,12 +342,7 @@ impl Custody {
         propose: &ProposeTransfer,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        if membership.member(&propose.to).is_none() {
-            return Err(ProofError::ReceiverNotMember {
-                height: at.height,
-                org: propose.to.clone(),
-            });
-        }
+        at.enforce(check_receiver_is_member(membership, &propose.to))?;
         let parcel: Vec<StoneId> = propose
             .stones
             .iter()
@@ -268,10 +350,10 @@ impl Custody {
             .cloned()
             .collect();
         for id in &parcel {
-            check_movable(at, id, &self.tracked(at, id)?)?;
+            at.enforce(check_movable(&self.tracked(at, id)?.facts, at.signer))?;
         }
         for id in &parcel {
-            self.tracked_mut(at, id)?.open_proposal = Some(at.tx_id);
+            self.tracked_mut(at, id)?.facts.open_proposal = Some(at.tx_id);
         }
         let lead = lead_stone(at, &parcel)?;
         self.proposals.insert(
@@ -297,23 +379,23 @@ impl Custody {
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
         let proposal = self.open_proposal(at, id)?;
-        check_answerer(at, id, &proposal, answer)?;
+        at.enforce(check_answerer(
+            *id,
+            &proposal.from,
+            &proposal.to,
+            at.signer,
+            answer,
+        ))?;
         if answer == Answer::Accept {
             for stone in &proposal.stones {
-                if let Some(reason) = self.tracked(at, stone)?.flag {
-                    return Err(ProofError::StoneMovedWhileFlagged {
-                        height: at.height,
-                        stone: stone.clone(),
-                        reason,
-                    });
-                }
+                at.enforce(check_unflagged(&self.tracked(at, stone)?.facts))?;
             }
         }
         for stone in &proposal.stones {
             let tracked = self.tracked_mut(at, stone)?;
-            tracked.open_proposal = None;
+            tracked.facts.open_proposal = None;
             if answer == Answer::Accept {
-                tracked.custodian = proposal.to.clone();
+                tracked.facts.custodian = proposal.to.clone();
             }
         }
         if let Some(open) = self.proposals.get_mut(id) {
@@ -354,41 +436,24 @@ impl Custody {
         manufacture: &Manufacture,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        require_role(at, membership, Role::Manufacturer)?;
+        at.enforce(require_role(membership, at.signer, Role::Manufacturer))?;
         let rough = self.tracked(at, &manufacture.rough)?;
-        check_movable(at, &manufacture.rough, &rough)?;
-        if !rough.is_rough {
-            return Err(ProofError::NotRough {
-                height: at.height,
-                stone: manufacture.rough.clone(),
-            });
-        }
-        let total = manufacture
-            .outputs
-            .iter()
-            .map(|output| output.four_cs.carats.0)
-            .fold(0u64, u64::saturating_add);
-        if total > rough.carats.0 {
-            return Err(ProofError::CaratsExceeded {
-                height: at.height,
-                rough: rough.carats,
-                outputs: Carats(total),
-            });
-        }
+        at.enforce(check_movable(&rough.facts, at.signer))?;
+        at.enforce(check_rough(&rough.facts))?;
+        at.enforce(check_outputs_fit(
+            rough.carats,
+            manufacture.outputs.as_slice(),
+        ))?;
         for output in manufacture.outputs.iter() {
             if self.in_lineage(&output.stone_id) {
                 let polished = Tracked {
-                    custodian: at.signer.clone(),
-                    status: StoneStatus::Active,
-                    flag: None,
-                    open_proposal: None,
+                    facts: StoneFacts::created(output.stone_id.clone(), at.signer.clone(), false),
                     carats: output.four_cs.carats,
-                    is_rough: false,
                 };
-                self.create(at, &output.stone_id, polished)?;
+                self.create(at, polished)?;
             }
         }
-        self.tracked_mut(at, &manufacture.rough)?.status = StoneStatus::Consumed;
+        self.tracked_mut(at, &manufacture.rough)?.facts.status = StoneStatus::Consumed;
         let kind = StepKind::Manufactured {
             cutter: manufacture.cutter.name.to_string(),
             experience_years: manufacture.cutter.experience_years,
@@ -404,8 +469,8 @@ impl Custody {
         report: &LabReport,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        require_role(at, membership, Role::Lab)?;
-        check_active(at, stone, &self.tracked(at, stone)?)?;
+        at.enforce(require_role(membership, at.signer, Role::Lab))?;
+        at.enforce(check_active(&self.tracked(at, stone)?.facts))?;
         let kind = StepKind::Graded {
             lab: at.signer.clone(),
             report_number: report.report_number.to_string(),
@@ -421,9 +486,9 @@ impl Custody {
         stone: &StoneId,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        require_role(at, membership, Role::Retailer)?;
-        check_movable(at, stone, &self.tracked(at, stone)?)?;
-        self.tracked_mut(at, stone)?.status = StoneStatus::Sold;
+        at.enforce(require_role(membership, at.signer, Role::Retailer))?;
+        at.enforce(check_movable(&self.tracked(at, stone)?.facts, at.signer))?;
+        self.tracked_mut(at, stone)?.facts.status = StoneStatus::Sold;
         let kind = StepKind::Sold {
             retailer: at.signer.clone(),
         };
@@ -438,26 +503,24 @@ impl Custody {
         reason: Option<FlagReason>,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
-        let tracked = self.tracked(at, stone)?;
-        check_may_flag(at, stone, &tracked, membership)?;
-        let kind = match (reason, tracked.flag) {
-            (Some(_), Some(_)) => Err(ProofError::AlreadyFlagged {
-                height: at.height,
-                stone: stone.clone(),
-            }),
-            (None, None) => Err(ProofError::NotFlagged {
-                height: at.height,
-                stone: stone.clone(),
-            }),
-            (Some(reason), None) => Ok(StepKind::Flagged {
-                reason,
-                by: at.signer.clone(),
-            }),
-            (None, Some(_)) => Ok(StepKind::FlagCleared {
-                by: at.signer.clone(),
-            }),
-        }?;
-        self.tracked_mut(at, stone)?.flag = reason;
+        let facts = self.tracked(at, stone)?.facts;
+        at.enforce(check_may_flag(&facts, at.signer, membership))?;
+        let kind = match reason {
+            Some(reason) => {
+                at.enforce(check_flaggable(&facts))?;
+                StepKind::Flagged {
+                    reason,
+                    by: at.signer.clone(),
+                }
+            }
+            None => {
+                at.enforce(check_clearable(&facts))?;
+                StepKind::FlagCleared {
+                    by: at.signer.clone(),
+                }
+            }
+        };
+        self.tracked_mut(at, stone)?.facts.flag = reason;
         Ok((stone.clone(), kind))
     }
 
@@ -487,9 +550,9 @@ impl Custody {
             rough_carats: register.rough.carats,
             steps: self.steps,
             custody: self.periods,
-            custodian: tracked.custodian.clone(),
-            status: tracked.status,
-            flag: tracked.flag,
+            custodian: tracked.facts.custodian.clone(),
+            status: tracked.facts.status,
+            flag: tracked.facts.flag,
             tip_height,
             tip_hash,
         })
@@ -504,112 +567,117 @@ fn lead_stone(at: &At<'_>, parcel: &[StoneId]) -> Result<StoneId, ProofError> {
     })
 }
 
-fn require_role(at: &At<'_>, membership: &Membership, role: Role) -> Result<(), ProofError> {
-    let holds = membership
-        .member(at.signer)
-        .is_some_and(|member| member.roles.contains(role));
-    if holds {
-        return Ok(());
-    }
-    Err(ProofError::MissingRole {
-        height: at.height,
-        tx_index: at.tx_index,
-        org: at.signer.clone(),
-        role,
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PolishedOutput;
+    use crate::testkit::{four_cs, org, stone, text, Consortium};
 
-fn check_active(at: &At<'_>, id: &StoneId, stone: &Tracked) -> Result<(), ProofError> {
-    if stone.status == StoneStatus::Active {
-        return Ok(());
-    }
-    Err(ProofError::StoneNotActive {
-        height: at.height,
-        stone: id.clone(),
-        status: stone.status,
-    })
-}
-
-/// The signer may move the stone now: it holds it, and the stone is active,
-/// unflagged and not locked in an open proposal. In the rules' order.
-fn check_movable(at: &At<'_>, id: &StoneId, stone: &Tracked) -> Result<(), ProofError> {
-    if &stone.custodian != at.signer {
-        return Err(ProofError::NotCustodian {
-            height: at.height,
-            stone: id.clone(),
-            signer: at.signer.clone(),
-            custodian: stone.custodian.clone(),
-        });
-    }
-    check_active(at, id, stone)?;
-    if let Some(reason) = stone.flag {
-        return Err(ProofError::StoneMovedWhileFlagged {
-            height: at.height,
-            stone: id.clone(),
-            reason,
-        });
-    }
-    if let Some(proposal) = stone.open_proposal {
-        return Err(ProofError::StoneInOpenProposal {
-            height: at.height,
-            stone: id.clone(),
-            proposal,
-        });
-    }
-    Ok(())
-}
-
-/// Only the receiver answers a proposal; only the proposer withdraws it.
-fn check_answerer(
-    at: &At<'_>,
-    id: &ProposalId,
-    proposal: &TrackedProposal,
-    answer: Answer,
-) -> Result<(), ProofError> {
-    match answer {
-        Answer::Accept | Answer::Reject if &proposal.to != at.signer => {
-            Err(ProofError::NotReceiver {
-                height: at.height,
-                proposal: *id,
-                signer: at.signer.clone(),
-                receiver: proposal.to.clone(),
-            })
+    fn event_by(signer: &OrgId) -> At<'_> {
+        At {
+            height: 7,
+            tx_index: 2,
+            timestamp_ms: 0,
+            signer,
+            tx_id: TxId::default(),
         }
-        Answer::Cancel if &proposal.from != at.signer => Err(ProofError::NotProposer {
-            height: at.height,
-            proposal: *id,
-            signer: at.signer.clone(),
-            proposer: proposal.from.clone(),
-        }),
-        _ => Ok(()),
     }
-}
 
-/// The custodian, an Auditor or an Admin may flag or clear a stone that still
-/// exists as itself (a sold stone can still be stolen).
-fn check_may_flag(
-    at: &At<'_>,
-    id: &StoneId,
-    stone: &Tracked,
-    membership: &Membership,
-) -> Result<(), ProofError> {
-    if stone.status == StoneStatus::Consumed {
-        return Err(ProofError::StoneNotActive {
-            height: at.height,
-            stone: id.clone(),
-            status: stone.status,
-        });
+    fn polished_held_by(custodian: &str) -> StoneFacts {
+        StoneFacts::created(stone("POL-1"), org(custodian), false)
     }
-    let entitled = &stone.custodian == at.signer
-        || membership.member(at.signer).is_some_and(|member| {
-            member.roles.contains(Role::Auditor) || member.roles.contains(Role::Admin)
-        });
-    if entitled {
-        return Ok(());
+
+    /// The replay reports the first fault the rules would find, in the rules'
+    /// order, as the proof error of the event's block.
+    #[test]
+    fn the_replay_reports_the_rules_first_fault_at_the_event() {
+        let lab = org("lab");
+        let event = event_by(&lab);
+        let mut faulty = polished_held_by("cutter");
+        faulty.status = StoneStatus::Sold;
+        faulty.flag = Some(FlagReason::Lost);
+        faulty.open_proposal = Some(ProposalId::default());
+        let replayed = |stone: &StoneFacts| event.enforce(check_movable(stone, &lab));
+        assert_eq!(
+            replayed(&faulty),
+            Err(ProofError::NotCustodian {
+                height: 7,
+                stone: stone("POL-1"),
+                signer: lab.clone(),
+                custodian: org("cutter"),
+            })
+        );
+        faulty.custodian = lab.clone();
+        assert_eq!(
+            replayed(&faulty),
+            Err(ProofError::StoneNotActive {
+                height: 7,
+                stone: stone("POL-1"),
+                status: StoneStatus::Sold,
+            })
+        );
+        faulty.status = StoneStatus::Active;
+        assert_eq!(
+            replayed(&faulty),
+            Err(ProofError::StoneMovedWhileFlagged {
+                height: 7,
+                stone: stone("POL-1"),
+                reason: FlagReason::Lost,
+            })
+        );
+        faulty.flag = None;
+        assert_eq!(
+            replayed(&faulty),
+            Err(ProofError::StoneInOpenProposal {
+                height: 7,
+                stone: stone("POL-1"),
+                proposal: ProposalId::default(),
+            })
+        );
     }
-    Err(ProofError::NotEntitledToFlag {
-        height: at.height,
-        stone: id.clone(),
-        org: at.signer.clone(),
-    })
+
+    /// Every rejection the shared predicates give the replay has a proof error
+    /// of its own; none falls through to the catch-all.
+    #[test]
+    fn every_predicate_rejection_has_its_own_proof_error() {
+        let membership = Consortium::sample().genesis.membership;
+        let lab = org("lab");
+        let event = event_by(&lab);
+        let held = polished_held_by("cutter");
+        let mut consumed = held.clone();
+        consumed.status = StoneStatus::Consumed;
+        let mut flagged = held.clone();
+        flagged.flag = Some(FlagReason::Stolen);
+        let mut locked = polished_held_by("lab");
+        locked.open_proposal = Some(ProposalId::default());
+        let heavy = PolishedOutput {
+            stone_id: stone("POL-2"),
+            shape: text("round"),
+            four_cs: four_cs(500),
+        };
+        let proposal = ProposalId::default();
+        let verdicts = [
+            require_role(&membership, &lab, Role::Retailer),
+            check_movable(&held, &lab),
+            check_active(&consumed),
+            check_unflagged(&flagged),
+            check_movable(&locked, &lab),
+            check_rough(&held),
+            check_outputs_fit(Carats(400), &[heavy]),
+            check_receiver_is_member(&membership, &org("stranger")),
+            check_answerer(proposal, &lab, &org("cutter"), &lab, Answer::Accept),
+            check_answerer(proposal, &org("cutter"), &lab, &lab, Answer::Cancel),
+            check_may_flag(&held, &lab, &membership),
+            check_flaggable(&flagged),
+            check_clearable(&held),
+        ];
+        for verdict in verdicts {
+            let reason = verdict.clone().unwrap_err();
+            let error = event.enforce(verdict).unwrap_err();
+            assert!(
+                !matches!(error, ProofError::NotApplied { .. }),
+                "{reason:?} has no proof error of its own"
+            );
+        }
+    }
 }

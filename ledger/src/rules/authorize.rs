@@ -29,85 +29,89 @@ pub(super) fn authorize<V: LedgerView + ?Sized>(
         return Err(RejectReason::Replay { tx_id: *id }.into());
     }
     let membership = overlay.membership();
-    if membership.member(&tx.signer).is_none() {
+    let is_governance = matches!(tx.action, Action::Governance(_));
+    check_signer(membership, signed, is_governance)?;
+    check_approvers(membership, signed.approvals.as_slice(), is_governance)?;
+    check_signatures(signed.approvals.as_slice(), id)?;
+    Ok(())
+}
+
+/// The signer is a member and signed first; anything but governance carries
+/// the signer's approval alone.
+fn check_signer(
+    membership: &Membership,
+    signed: &SignedTransaction,
+    is_governance: bool,
+) -> Result<(), RejectReason> {
+    let signer = &signed.tx.signer;
+    if membership.member(signer).is_none() {
         return Err(RejectReason::UnknownSigner {
-            org: tx.signer.clone(),
-        }
-        .into());
+            org: signer.clone(),
+        });
     }
     let approvals = signed.approvals.as_slice();
-    if approvals.first().map(|approval| &approval.org) != Some(&tx.signer) {
+    if approvals.first().map(|approval| &approval.org) != Some(signer) {
         return Err(RejectReason::SignerDidNotSign {
-            signer: tx.signer.clone(),
-        }
-        .into());
+            signer: signer.clone(),
+        });
     }
-    let is_governance = matches!(tx.action, Action::Governance(_));
     if !is_governance && approvals.len() != 1 {
         return Err(RejectReason::UnexpectedApprovals {
             count: approvals.len() as u32,
-        }
-        .into());
+        });
     }
-    check_approvers(membership, approvals, is_governance)?;
-    check_signatures(approvals, id)
+    Ok(())
 }
 
-/// Checks 6 to 10 of protocol.md §4.1: each approver is a member, approves
-/// once, signs with its own key and, for governance, is an Admin; and
-/// governance has a majority of Admins.
+/// Each approver is a member, approves once, with one of its own keys; for
+/// governance, each is an Admin and together they are a majority of Admins.
 fn check_approvers(
     membership: &Membership,
     approvals: &[Approval],
     is_governance: bool,
-) -> RuleResult {
+) -> Result<(), RejectReason> {
     let mut seen = BTreeSet::new();
     for approval in approvals {
         let Some(member) = membership.member(&approval.org) else {
             return Err(RejectReason::UnknownApprover {
                 org: approval.org.clone(),
-            }
-            .into());
+            });
         };
         if !seen.insert(&approval.org) {
             return Err(RejectReason::DuplicateApproval {
                 org: approval.org.clone(),
-            }
-            .into());
+            });
         }
         if !member.keys.iter().any(|key| key == &approval.key) {
             return Err(RejectReason::KeyNotOfMember {
                 org: approval.org.clone(),
                 key: approval.key,
-            }
-            .into());
+            });
         }
         if is_governance && !member.roles.contains(Role::Admin) {
             return Err(RejectReason::MissingRole {
                 org: approval.org.clone(),
                 role: Role::Admin,
-            }
-            .into());
+            });
         }
     }
     if is_governance && approvals.len() < membership.admin_majority() {
         return Err(RejectReason::NotEnoughAdminApprovals {
             approvals: approvals.len() as u32,
             required: membership.admin_majority() as u32,
-        }
-        .into());
+        });
     }
     Ok(())
 }
 
-/// Check 11, last: every signature verifies over the id.
-fn check_signatures(approvals: &[Approval], id: &TxId) -> RuleResult {
+/// Every signature verifies strictly over the transaction id. Checked last:
+/// it is the one check that costs curve arithmetic.
+fn check_signatures(approvals: &[Approval], id: &TxId) -> Result<(), RejectReason> {
     for approval in approvals {
         if !approval.key.verify(id.as_bytes(), &approval.signature) {
             return Err(RejectReason::BadSignature {
                 org: approval.org.clone(),
-            }
-            .into());
+            });
         }
     }
     Ok(())

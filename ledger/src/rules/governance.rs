@@ -5,9 +5,10 @@
 use super::RuleResult;
 use crate::crypto::PublicKey;
 use crate::error::KeyError;
-use crate::ids::OrgId;
+use crate::ids::{NodeId, OrgId};
 use crate::model::{
-    Governance, Member, Membership, NodeRecord, RejectReason, Role, MEMBERS_MAX, NODES_MAX,
+    Governance, Member, Membership, Name, NodeRecord, RejectReason, Role, RoleSet, MEMBERS_MAX,
+    NODES_MAX,
 };
 use crate::state::{LedgerView, Overlay};
 
@@ -20,59 +21,60 @@ pub(super) fn apply<V: LedgerView + ?Sized>(
     match change {
         Governance::AddMember(member) => add_member(&mut membership, member)?,
         Governance::UpdateMember { org, name, roles } => {
-            let existing = existing_member(&mut membership, org)?;
-            if roles.is_empty() {
-                return Err(RejectReason::IncompleteMember { org: org.clone() }.into());
-            }
-            existing.name = name.clone();
-            existing.roles = *roles;
-            check_admin_remains(&membership)?;
+            update_member(&mut membership, org, name, *roles)?;
         }
-        Governance::RemoveMember { org } => {
-            existing_member(&mut membership, org)?;
-            if let Some(node) = membership.nodes.values().find(|node| &node.owner == org) {
-                return Err(RejectReason::MemberRunsNode {
-                    org: org.clone(),
-                    node: node.id,
-                }
-                .into());
-            }
-            membership.members.remove(org);
-            check_admin_remains(&membership)?;
-        }
+        Governance::RemoveMember { org } => remove_member(&mut membership, org)?,
         Governance::RotateKey { org, old, new } => rotate_key(&mut membership, org, old, new)?,
         Governance::AddNode(node) => add_node(&mut membership, node)?,
-        Governance::RemoveNode { node } => {
-            if !membership.nodes.contains_key(node) {
-                return Err(RejectReason::UnknownNode { node: *node }.into());
-            }
-            if membership.nodes.len() == 1 {
-                return Err(RejectReason::NodeCountOutOfRange {
-                    max: NODES_MAX as u32,
-                }
-                .into());
-            }
-            membership.nodes.remove(node);
-        }
+        Governance::RemoveNode { node } => remove_node(&mut membership, node)?,
     }
     overlay.put_membership(membership);
     Ok(())
 }
 
-/// Replaces `org`'s key `old` with `new`.
+/// Renames a member and replaces its roles; it keeps at least one role, and
+/// the consortium keeps an Admin.
+fn update_member(
+    membership: &mut Membership,
+    org: &OrgId,
+    name: &Name,
+    roles: RoleSet,
+) -> Result<(), RejectReason> {
+    let existing = existing_member(membership, org)?;
+    if roles.is_empty() {
+        return Err(RejectReason::IncompleteMember { org: org.clone() });
+    }
+    existing.name = name.clone();
+    existing.roles = roles;
+    check_admin_remains(membership)
+}
+
+/// Removes a member that runs no node; the consortium keeps an Admin.
+fn remove_member(membership: &mut Membership, org: &OrgId) -> Result<(), RejectReason> {
+    existing_member(membership, org)?;
+    if let Some(node) = membership.nodes.values().find(|node| &node.owner == org) {
+        return Err(RejectReason::MemberRunsNode {
+            org: org.clone(),
+            node: node.id,
+        });
+    }
+    membership.members.remove(org);
+    check_admin_remains(membership)
+}
+
+/// Replaces a member's key `old` with the new, unused key `new`.
 fn rotate_key(
     membership: &mut Membership,
     org: &OrgId,
     old: &PublicKey,
     new: &PublicKey,
-) -> RuleResult {
+) -> Result<(), RejectReason> {
     let existing = existing_member(membership, org)?;
     if !existing.keys.iter().any(|key| key == old) {
         return Err(RejectReason::KeyNotOfMember {
             org: org.clone(),
             key: *old,
-        }
-        .into());
+        });
     }
     check_new_key(membership, new)?;
     if let Some(member) = membership.members.get_mut(org) {
@@ -86,23 +88,37 @@ fn rotate_key(
     Ok(())
 }
 
-/// Adds `node`, run by an existing member, within the node limit.
-fn add_node(membership: &mut Membership, node: &NodeRecord) -> RuleResult {
+/// Adds a node of an existing member, within the node maximum, with an id and
+/// peer id no node has.
+fn add_node(membership: &mut Membership, node: &NodeRecord) -> Result<(), RejectReason> {
     if membership.nodes.len() >= NODES_MAX {
         return Err(RejectReason::NodeCountOutOfRange {
             max: NODES_MAX as u32,
-        }
-        .into());
+        });
     }
     let clash = membership
         .nodes
         .values()
         .any(|existing| existing.id == node.id || existing.peer_id == node.peer_id);
     if clash {
-        return Err(RejectReason::NodeExists { node: node.id }.into());
+        return Err(RejectReason::NodeExists { node: node.id });
     }
     existing_member(membership, &node.owner)?;
     membership.nodes.insert(node.id, node.clone());
+    Ok(())
+}
+
+/// Removes a node, unless it is the last one.
+fn remove_node(membership: &mut Membership, node: &NodeId) -> Result<(), RejectReason> {
+    if !membership.nodes.contains_key(node) {
+        return Err(RejectReason::UnknownNode { node: *node });
+    }
+    if membership.nodes.len() == 1 {
+        return Err(RejectReason::NodeCountOutOfRange {
+            max: NODES_MAX as u32,
+        });
+    }
+    membership.nodes.remove(node);
     Ok(())
 }
 

@@ -1,20 +1,23 @@
 //! The transaction rules: who may do what, to which stone, and when.
 //!
 //! [`apply_transaction`] authorises a signed transaction (`authorize.rs`) and then
-//! runs its action's rule (`stones.rs`, `transfers.rs`, `governance.rs`). Every rule
-//! reads and checks everything first and writes to the [`Overlay`] only once all
-//! checks have passed, so a rejected transaction changes no state. The order of
-//! the checks is part of the protocol (it decides which reason a transaction with
-//! several faults gets) and is documented in `docs/protocol.md`.
+//! runs its action's rule (`stones.rs`, `transfers.rs`, `governance.rs`). The
+//! checks on stones and parties are written once, in `predicates.rs`, which the
+//! proof verifier's custody replay calls too. Every rule reads and checks
+//! everything first and writes to the [`Overlay`] only once all checks have
+//! passed, so a rejected transaction changes no state. The order of the checks
+//! is part of the protocol (it decides which reason a transaction with several
+//! faults gets) and is documented in `docs/protocol.md`.
 
 mod authorize;
 mod governance;
+pub(crate) mod predicates;
 mod stones;
 mod transfers;
 
 use crate::error::StoreError;
 use crate::ids::{OrgId, StoneId, TxId};
-use crate::model::{Action, RejectReason, SignedTransaction, Stone, StoneStatus};
+use crate::model::{Action, RejectReason, SignedTransaction, Stone};
 use crate::state::{LedgerView, Overlay};
 
 /// Why a rule stopped: the transaction is rejected, or the store failed (fatal).
@@ -114,43 +117,4 @@ fn existing_stone<V: LedgerView + ?Sized>(
     overlay
         .stone(id)?
         .ok_or_else(|| Stop::Reject(RejectReason::UnknownStone { stone: id.clone() }))
-}
-
-/// Checks that `signer` may move `stone` now: it holds it, and the stone is
-/// active, unflagged and not offered in an open proposal. In that order.
-fn check_movable(stone: &Stone, signer: &OrgId) -> Result<(), RejectReason> {
-    if &stone.custodian != signer {
-        return Err(RejectReason::NotCustodian {
-            stone: stone.id.clone(),
-            signer: signer.clone(),
-            custodian: stone.custodian.clone(),
-        });
-    }
-    check_active(stone)?;
-    if let Some(reason) = stone.flag {
-        return Err(RejectReason::StoneFlagged {
-            stone: stone.id.clone(),
-            reason,
-        });
-    }
-    if let Some(proposal) = stone.open_proposal {
-        return Err(RejectReason::StoneInOpenProposal {
-            stone: stone.id.clone(),
-            proposal,
-        });
-    }
-    Ok(())
-}
-
-/// Rejects sold and consumed stones.
-fn check_active(stone: &Stone) -> Result<(), RejectReason> {
-    match stone.status {
-        StoneStatus::Active => Ok(()),
-        StoneStatus::Sold => Err(RejectReason::StoneSold {
-            stone: stone.id.clone(),
-        }),
-        StoneStatus::Consumed => Err(RejectReason::StoneConsumed {
-            stone: stone.id.clone(),
-        }),
-    }
 }

@@ -3,34 +3,18 @@
 
 use std::collections::BTreeSet;
 
-use super::{check_active, check_movable, existing_stone, RuleResult, TxContext};
+use super::predicates::{
+    check_active, check_clearable, check_flaggable, check_may_flag, check_movable,
+    check_outputs_fit, check_rough, require_role,
+};
+use super::{existing_stone, RuleResult, TxContext};
 use crate::codec::BoundedVec;
-use crate::ids::{OrgId, StoneId};
+use crate::ids::StoneId;
 use crate::model::{
     Carats, FlagReason, GradeSummary, LabReport, Manufacture, RegisterStone, RejectReason, Role,
     Stone, StoneKind, StoneStatus,
 };
 use crate::state::{LedgerView, Overlay};
-
-/// Rejects with `MissingRole` unless `org` holds `role`.
-pub(super) fn require_role<V: LedgerView + ?Sized>(
-    overlay: &Overlay<'_, V>,
-    org: &OrgId,
-    role: Role,
-) -> Result<(), RejectReason> {
-    let holds = overlay
-        .membership()
-        .member(org)
-        .is_some_and(|member| member.roles.contains(role));
-    if holds {
-        Ok(())
-    } else {
-        Err(RejectReason::MissingRole {
-            org: org.clone(),
-            role,
-        })
-    }
-}
 
 fn check_weight(stone: &StoneId, carats: Carats) -> Result<(), RejectReason> {
     if carats.0 == 0 || carats.is_implausible() {
@@ -55,7 +39,7 @@ pub(super) fn register<V: LedgerView + ?Sized>(
     context: &TxContext<'_>,
     register: &RegisterStone,
 ) -> RuleResult {
-    require_role(overlay, context.signer, Role::Producer)?;
+    require_role(overlay.membership(), context.signer, Role::Producer)?;
     check_new_id(overlay, &register.stone_id)?;
     check_weight(&register.stone_id, register.rough.carats)?;
     overlay.record_stone_event(Stone::new(
@@ -79,17 +63,15 @@ pub(super) fn manufacture<V: LedgerView + ?Sized>(
     context: &TxContext<'_>,
     manufacture: &Manufacture,
 ) -> RuleResult {
-    require_role(overlay, context.signer, Role::Manufacturer)?;
+    require_role(overlay.membership(), context.signer, Role::Manufacturer)?;
     let mut rough = existing_stone(overlay, &manufacture.rough)?;
-    check_movable(&rough, context.signer)?;
-    let StoneKind::Rough { .. } = rough.kind else {
-        return Err(RejectReason::NotRough { stone: rough.id }.into());
-    };
+    let rough_facts = rough.facts();
+    check_movable(&rough_facts, context.signer)?;
+    check_rough(&rough_facts)?;
     if manufacture.outputs.is_empty() {
         return Err(RejectReason::NoOutputs.into());
     }
     let mut seen = BTreeSet::new();
-    let mut total = 0u64;
     for output in manufacture.outputs.iter() {
         if output.stone_id == rough.id || !seen.insert(&output.stone_id) {
             return Err(RejectReason::DuplicateStone {
@@ -99,15 +81,8 @@ pub(super) fn manufacture<V: LedgerView + ?Sized>(
         }
         check_new_id(overlay, &output.stone_id)?;
         check_weight(&output.stone_id, output.four_cs.carats)?;
-        total += output.four_cs.carats.0;
     }
-    if total > rough.carats().0 {
-        return Err(RejectReason::CaratsExceeded {
-            rough: rough.carats(),
-            outputs: Carats(total),
-        }
-        .into());
-    }
+    check_outputs_fit(rough.carats(), manufacture.outputs.as_slice())?;
 
     let output_ids = manufacture
         .outputs
@@ -142,9 +117,9 @@ pub(super) fn grade<V: LedgerView + ?Sized>(
     stone_id: &StoneId,
     report: &LabReport,
 ) -> RuleResult {
-    require_role(overlay, context.signer, Role::Lab)?;
+    require_role(overlay.membership(), context.signer, Role::Lab)?;
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_active(&stone)?;
+    check_active(&stone.facts())?;
     check_weight(stone_id, report.four_cs.carats)?;
     stone.grade = Some(GradeSummary {
         lab: context.signer.clone(),
@@ -160,35 +135,11 @@ pub(super) fn sell<V: LedgerView + ?Sized>(
     context: &TxContext<'_>,
     stone_id: &StoneId,
 ) -> RuleResult {
-    require_role(overlay, context.signer, Role::Retailer)?;
+    require_role(overlay.membership(), context.signer, Role::Retailer)?;
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_movable(&stone, context.signer)?;
+    check_movable(&stone.facts(), context.signer)?;
     stone.status = StoneStatus::Sold;
     overlay.record_stone_event(stone);
-    Ok(())
-}
-
-/// The custodian, an Auditor or an Admin may flag or clear a stone that still
-/// exists as itself (sold stones too: a sold stone can be stolen).
-fn check_may_flag<V: LedgerView + ?Sized>(
-    overlay: &Overlay<'_, V>,
-    signer: &OrgId,
-    stone: &Stone,
-) -> Result<(), RejectReason> {
-    if stone.status == StoneStatus::Consumed {
-        return Err(RejectReason::StoneConsumed {
-            stone: stone.id.clone(),
-        });
-    }
-    let entitled = &stone.custodian == signer
-        || require_role(overlay, signer, Role::Auditor).is_ok()
-        || require_role(overlay, signer, Role::Admin).is_ok();
-    if !entitled {
-        return Err(RejectReason::NotEntitledToFlag {
-            org: signer.clone(),
-            stone: stone.id.clone(),
-        });
-    }
     Ok(())
 }
 
@@ -200,14 +151,9 @@ pub(super) fn flag<V: LedgerView + ?Sized>(
     reason: FlagReason,
 ) -> RuleResult {
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_may_flag(overlay, context.signer, &stone)?;
-    if let Some(existing) = stone.flag {
-        return Err(RejectReason::AlreadyFlagged {
-            stone: stone.id,
-            reason: existing,
-        }
-        .into());
-    }
+    let facts = stone.facts();
+    check_may_flag(&facts, context.signer, overlay.membership())?;
+    check_flaggable(&facts)?;
     stone.flag = Some(reason);
     overlay.record_stone_event(stone);
     Ok(())
@@ -220,10 +166,9 @@ pub(super) fn clear_flag<V: LedgerView + ?Sized>(
     stone_id: &StoneId,
 ) -> RuleResult {
     let mut stone = existing_stone(overlay, stone_id)?;
-    check_may_flag(overlay, context.signer, &stone)?;
-    if stone.flag.is_none() {
-        return Err(RejectReason::NotFlagged { stone: stone.id }.into());
-    }
+    let facts = stone.facts();
+    check_may_flag(&facts, context.signer, overlay.membership())?;
+    check_clearable(&facts)?;
     stone.flag = None;
     overlay.record_stone_event(stone);
     Ok(())

@@ -6,7 +6,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{check_movable, existing_stone, RuleResult, Stop, TxContext};
+use super::predicates::{
+    check_answerer, check_movable, check_receiver_is_member, check_unflagged, Answer,
+};
+use super::{existing_stone, RuleResult, Stop, TxContext};
 use crate::ids::ProposalId;
 use crate::model::{Proposal, ProposalStatus, ProposeTransfer, RejectReason, StoneStatus};
 use crate::state::{LedgerView, Overlay};
@@ -23,12 +26,7 @@ pub(super) fn propose<V: LedgerView + ?Sized>(
     if &propose.to == context.signer {
         return Err(RejectReason::TransferToSelf.into());
     }
-    if overlay.membership().member(&propose.to).is_none() {
-        return Err(RejectReason::UnknownReceiver {
-            org: propose.to.clone(),
-        }
-        .into());
-    }
+    check_receiver_is_member(overlay.membership(), &propose.to)?;
     let mut seen = BTreeSet::new();
     let mut parcel = Vec::with_capacity(propose.stones.len());
     for id in propose.stones.iter() {
@@ -36,7 +34,7 @@ pub(super) fn propose<V: LedgerView + ?Sized>(
             return Err(RejectReason::DuplicateStone { stone: id.clone() }.into());
         }
         let stone = existing_stone(overlay, id)?;
-        check_movable(&stone, context.signer)?;
+        check_movable(&stone.facts(), context.signer)?;
         parcel.push(stone);
     }
 
@@ -75,16 +73,6 @@ fn open_proposal<V: LedgerView + ?Sized>(
     Ok(proposal)
 }
 
-fn check_receiver(proposal: &Proposal, context: &TxContext<'_>) -> Result<(), RejectReason> {
-    if &proposal.to != context.signer {
-        return Err(RejectReason::NotReceiver {
-            proposal: proposal.id,
-            receiver: proposal.to.clone(),
-        });
-    }
-    Ok(())
-}
-
 /// Closes `proposal` with `status`, unlocking its stones; when accepted, custody
 /// of every stone moves to the receiver.
 fn close<V: LedgerView + ?Sized>(
@@ -106,13 +94,7 @@ fn close<V: LedgerView + ?Sized>(
             )));
         }
         if status == ProposalStatus::Accepted {
-            if let Some(reason) = stone.flag {
-                return Err(RejectReason::StoneFlagged {
-                    stone: id.clone(),
-                    reason,
-                }
-                .into());
-            }
+            check_unflagged(&stone.facts())?;
         }
         parcel.push(stone);
     }
@@ -137,7 +119,8 @@ pub(super) fn accept<V: LedgerView + ?Sized>(
     id: &ProposalId,
 ) -> RuleResult {
     let proposal = open_proposal(overlay, id)?;
-    check_receiver(&proposal, context)?;
+    let (from, to) = (&proposal.from, &proposal.to);
+    check_answerer(proposal.id, from, to, context.signer, Answer::Accept)?;
     close(overlay, proposal, ProposalStatus::Accepted)
 }
 
@@ -148,7 +131,8 @@ pub(super) fn reject<V: LedgerView + ?Sized>(
     id: &ProposalId,
 ) -> RuleResult {
     let proposal = open_proposal(overlay, id)?;
-    check_receiver(&proposal, context)?;
+    let (from, to) = (&proposal.from, &proposal.to);
+    check_answerer(proposal.id, from, to, context.signer, Answer::Reject)?;
     close(overlay, proposal, ProposalStatus::Rejected)
 }
 
@@ -159,12 +143,7 @@ pub(super) fn cancel<V: LedgerView + ?Sized>(
     id: &ProposalId,
 ) -> RuleResult {
     let proposal = open_proposal(overlay, id)?;
-    if &proposal.from != context.signer {
-        return Err(RejectReason::NotProposer {
-            proposal: proposal.id,
-            proposer: proposal.from.clone(),
-        }
-        .into());
-    }
+    let (from, to) = (&proposal.from, &proposal.to);
+    check_answerer(proposal.id, from, to, context.signer, Answer::Cancel)?;
     close(overlay, proposal, ProposalStatus::Cancelled)
 }
