@@ -470,6 +470,13 @@ mod tests {
         fn verifications(&self) -> usize {
             self.verifier.checked.load(Ordering::SeqCst)
         }
+
+        /// The code `tx` is refused with, and how many signatures the door
+        /// verified by then (panics if it is admitted).
+        async fn refusal(&self, tx: SignedTransaction) -> (ErrorCode, usize) {
+            let refused = self.admit(tx).await.unwrap_err();
+            (refused.code(), self.verifications())
+        }
     }
 
     /// `tx` with its first approval's signature replaced by junk.
@@ -489,9 +496,8 @@ mod tests {
             .unsigned("mine", 1, register("GT-JUNK", 100))
             .sign(&stranger);
         let junk = with_garbage_signature(junk);
-        let refused = fixture.admit(junk).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::KeyNotOfMember);
-        assert_eq!(fixture.verifications(), 0);
+        let refusal = fixture.refusal(junk).await;
+        assert_eq!(refusal, (ErrorCode::KeyNotOfMember, 0));
         assert!(fixture.mempool.is_empty());
     }
 
@@ -500,18 +506,16 @@ mod tests {
         let mut fixture = Fixture::new();
         let tx = fixture.consortium.tx("mine", 1, register("GT-REPLAY", 100));
         fixture.ledger.burned.insert(tx.id());
-        let refused = fixture.admit(with_garbage_signature(tx)).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::Replay);
-        assert_eq!(fixture.verifications(), 0);
+        let refusal = fixture.refusal(with_garbage_signature(tx)).await;
+        assert_eq!(refusal, (ErrorCode::Replay, 0));
     }
 
     #[tokio::test]
     async fn a_members_bad_signature_is_verified_then_refused_bad_signature() {
         let fixture = Fixture::new();
         let tx = fixture.consortium.tx("mine", 1, register("GT-FORGED", 100));
-        let refused = fixture.admit(with_garbage_signature(tx)).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::BadSignature);
-        assert_eq!(fixture.verifications(), 1);
+        let refusal = fixture.refusal(with_garbage_signature(tx)).await;
+        assert_eq!(refusal, (ErrorCode::BadSignature, 1));
         assert!(fixture.mempool.is_empty());
     }
 
@@ -520,13 +524,10 @@ mod tests {
         let fixture = Fixture::new();
         let mut foreign = fixture.consortium.tx("mine", 1, register("GT-ABROAD", 100));
         foreign.tx.chain_id = ChainId::parse("other-chain").unwrap();
-        let refused = fixture.admit(foreign).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::WrongChain);
+        assert_eq!(fixture.refusal(foreign).await, (ErrorCode::WrongChain, 0));
         let mut unsigned = fixture.consortium.tx("mine", 2, register("GT-BARE", 100));
         unsigned.approvals = BoundedVec::default();
-        let refused = fixture.admit(unsigned).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::Unsigned);
-        assert_eq!(fixture.verifications(), 0);
+        assert_eq!(fixture.refusal(unsigned).await, (ErrorCode::Unsigned, 0));
     }
 
     #[tokio::test]

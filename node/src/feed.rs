@@ -17,11 +17,9 @@ use gemtrail_ledger::state::LedgerView;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 
-use crate::commits::{CommitWatch, Committed};
+use crate::commits::Committed;
 use crate::directory::{Directory, NodeDirectory};
-use crate::mempool::Mempool;
-use crate::metrics::Metrics;
-use crate::p2p::swarm::P2pHandle;
+use crate::node::Shared;
 use crate::raft::RaftHandle;
 use crate::shutdown::Shutdown;
 
@@ -37,11 +35,7 @@ const MEMBERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Feed {
     pub(crate) ledger: LedgerStateMachine,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) commits: Arc<CommitWatch>,
-    pub(crate) mempool: Arc<Mempool>,
-    pub(crate) directory: Directory,
-    pub(crate) p2p: P2pHandle,
+    pub(crate) shared: Shared,
     pub(crate) shutdown: Shutdown,
 }
 
@@ -75,35 +69,39 @@ impl Feed {
     }
 
     fn on_block(&self, height: u64, receipts: &[Receipt]) {
-        self.metrics.blocks_applied.inc();
-        self.metrics.txs_applied.inc_by(receipts.len() as u64);
+        self.shared.metrics.blocks_applied.inc();
+        self.shared
+            .metrics
+            .txs_applied
+            .inc_by(receipts.len() as u64);
         let rejected = receipts
             .iter()
             .filter(|receipt| !receipt.outcome.is_applied())
             .count();
-        self.metrics.txs_rejected.inc_by(rejected as u64);
-        self.commits.on_block(height, receipts);
+        self.shared.metrics.txs_rejected.inc_by(rejected as u64);
+        self.shared.commits.on_block(height, receipts);
         if height.is_multiple_of(PRUNE_EVERY_BLOCKS) {
-            self.commits.prune_closed();
+            self.shared.commits.prune_closed();
         }
-        self.mempool
+        self.shared
+            .mempool
             .settle_committed(receipts.iter().map(|receipt| &receipt.tx_id));
     }
 
     /// Settles, against the store, what the missed blocks would have: every
     /// waiter and every held mempool transaction already in the ledger.
     fn sweep(&self) {
-        self.commits.sweep(|tx_id| {
+        self.shared.commits.sweep(|tx_id| {
             let (location, receipt) = self.ledger.read(|store| store.receipt(tx_id)).ok()??;
             Some(Committed { location, receipt })
         });
-        let held = self.mempool.held_ids();
+        let held = self.shared.mempool.held_ids();
         let committed: Vec<_> = self.ledger.read(|store| {
             held.into_iter()
                 .filter(|tx_id| store.contains_tx(tx_id).unwrap_or(false))
                 .collect()
         });
-        self.mempool.settle_committed(&committed);
+        self.shared.mempool.settle_committed(&committed);
     }
 
     /// Reloads the node directory from the ledger; true if it changed.
@@ -111,10 +109,10 @@ impl Feed {
         let fresh = self
             .ledger
             .read(|store| NodeDirectory::new(&store.membership().nodes));
-        let Some(allow_list) = self.directory.replace_if_changed(fresh) else {
+        let Some(allow_list) = self.shared.directory.replace_if_changed(fresh) else {
             return false;
         };
-        self.p2p.set_allowed(allow_list).await;
+        self.shared.p2p.set_allowed(allow_list).await;
         true
     }
 }

@@ -265,6 +265,15 @@ mod tests {
     use super::*;
     use gemtrail_ledger::testkit::{register, Consortium};
 
+    /// A pool holding two waiting transactions, and the two.
+    fn pool_of_two() -> (Mempool, Pending, Pending) {
+        let pool = Mempool::new(10);
+        let (a, b) = (pending(1), pending(2));
+        pool.insert(a.clone()).unwrap();
+        pool.insert(b.clone()).unwrap();
+        (pool, a, b)
+    }
+
     fn pending(nonce: u64) -> Pending {
         let consortium = Consortium::sample();
         let tx = consortium.tx("mine", nonce, register(&format!("S{nonce}"), 100));
@@ -292,10 +301,7 @@ mod tests {
 
     #[test]
     fn forwarded_transactions_stay_known_until_committed_or_reclaimed() {
-        let pool = Mempool::new(10);
-        let (a, b) = (pending(1), pending(2));
-        pool.insert(a.clone()).unwrap();
-        pool.insert(b.clone()).unwrap();
+        let (pool, a, b) = pool_of_two();
         let batch = pool.take(10, u64::MAX);
         pool.mark_forwarded(batch, 1);
         assert_eq!(pool.waiting(), 0);
@@ -312,10 +318,7 @@ mod tests {
 
     #[test]
     fn a_batch_its_block_settled_is_not_put_back_by_a_late_failure() {
-        let pool = Mempool::new(10);
-        let (a, b) = (pending(1), pending(2));
-        pool.insert(a.clone()).unwrap();
-        pool.insert(b.clone()).unwrap();
+        let (pool, a, b) = pool_of_two();
         let batch = pool.take(10, u64::MAX);
         assert_eq!(pool.held_ids().len(), 2);
         pool.settle_committed([&a.id]);

@@ -332,14 +332,22 @@ struct Parts {
     genesis: ValidGenesis,
     raft: RaftHandle,
     ledger: LedgerStateMachine,
-    mempool: Arc<Mempool>,
     door: Door,
-    commits: Arc<CommitWatch>,
-    metrics: Arc<Metrics>,
-    p2p: P2pHandle,
-    directory: Directory,
+    shared: Shared,
     request_timeout: Duration,
     shutdown: Shutdown,
+}
+
+/// What the API, the pump and the feed all use: the mempool, the commit
+/// waiters, the metrics, the swarm and the consortium's nodes. Each is a
+/// handle, so a clone is cheap and sees the same thing.
+#[derive(Clone, Debug)]
+pub(crate) struct Shared {
+    pub(crate) mempool: Arc<Mempool>,
+    pub(crate) commits: Arc<CommitWatch>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) p2p: P2pHandle,
+    pub(crate) directory: Directory,
 }
 
 impl Node {
@@ -399,7 +407,7 @@ impl Node {
             id: me.id,
             raft: parts.raft,
             door: parts.door,
-            mempool: parts.mempool,
+            mempool: parts.shared.mempool,
             trigger,
             tasks,
             api_addr,
@@ -577,12 +585,14 @@ impl Parts {
             genesis,
             raft,
             ledger,
-            mempool,
             door,
-            commits: Arc::default(),
-            metrics: Arc::new(Metrics::new()),
-            p2p,
-            directory,
+            shared: Shared {
+                mempool,
+                commits: Arc::default(),
+                metrics: Arc::new(Metrics::new()),
+                p2p,
+                directory,
+            },
             request_timeout: Duration::from_millis(limits.request_timeout_ms),
             shutdown,
         }
@@ -604,9 +614,9 @@ impl Parts {
         let peers = PeerService::new(
             self.raft.clone(),
             self.ledger.clone(),
-            self.directory.clone(),
+            self.shared.directory.clone(),
             self.door.clone(),
-            Arc::clone(&self.metrics),
+            Arc::clone(&self.shared.metrics),
         );
         vec![
             tokio::spawn(api::serve(listener, router, self.shutdown.clone())),
@@ -615,7 +625,7 @@ impl Parts {
             tokio::spawn(self.feed().run(Arc::clone(&membership_changed))),
             tokio::spawn(feed::reconcile_membership(
                 self.raft.clone(),
-                self.directory.clone(),
+                self.shared.directory.clone(),
                 membership_changed,
                 self.shutdown.clone(),
             )),
@@ -633,11 +643,7 @@ impl Parts {
             raft: self.raft.clone(),
             ledger: self.ledger.clone(),
             door: self.door.clone(),
-            mempool: Arc::clone(&self.mempool),
-            commits: Arc::clone(&self.commits),
-            metrics: Arc::clone(&self.metrics),
-            p2p: self.p2p.clone(),
-            directory: self.directory.clone(),
+            shared: self.shared.clone(),
             request_timeout: self.request_timeout,
         }
     }
@@ -645,12 +651,8 @@ impl Parts {
     fn pump(&self, config: &NodeConfig) -> Pump {
         Pump {
             raft: self.raft.clone(),
-            mempool: Arc::clone(&self.mempool),
             batching: batching(config, &self.genesis),
-            metrics: Arc::clone(&self.metrics),
-            p2p: self.p2p.clone(),
-            directory: self.directory.clone(),
-            commits: Arc::clone(&self.commits),
+            shared: self.shared.clone(),
             shutdown: self.shutdown.clone(),
             request_timeout: self.request_timeout,
         }
@@ -659,11 +661,7 @@ impl Parts {
     fn feed(&self) -> Feed {
         Feed {
             ledger: self.ledger.clone(),
-            metrics: Arc::clone(&self.metrics),
-            commits: Arc::clone(&self.commits),
-            mempool: Arc::clone(&self.mempool),
-            directory: self.directory.clone(),
-            p2p: self.p2p.clone(),
+            shared: self.shared.clone(),
             shutdown: self.shutdown.clone(),
         }
     }

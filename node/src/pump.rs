@@ -23,11 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::admission::SubmitError;
 use crate::codes::ErrorCode;
-use crate::commits::CommitWatch;
-use crate::directory::Directory;
-use crate::mempool::{Mempool, Pending};
-use crate::metrics::Metrics;
-use crate::p2p::swarm::P2pHandle;
+use crate::mempool::Pending;
+use crate::node::Shared;
 use crate::p2p::wire::{ForwardOutcome, PeerRequest, PeerResponse, Refusal, FORWARD_BATCH_MAX};
 use crate::raft::RaftHandle;
 use crate::shutdown::Shutdown;
@@ -55,12 +52,8 @@ pub(crate) struct Batching {
 #[derive(Debug)]
 pub(crate) struct Pump {
     pub(crate) raft: RaftHandle,
-    pub(crate) mempool: Arc<Mempool>,
     pub(crate) batching: Batching,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) p2p: P2pHandle,
-    pub(crate) directory: Directory,
-    pub(crate) commits: Arc<CommitWatch>,
+    pub(crate) shared: Shared,
     pub(crate) shutdown: Shutdown,
     /// How long a peer request may take.
     pub(crate) request_timeout: Duration,
@@ -72,9 +65,9 @@ impl Pump {
         let pipeline = Arc::new(Semaphore::new(self.batching.pipeline_max));
         while !self.shutdown.is_fired() {
             self.reclaim_from_a_gone_leader();
-            if self.mempool.waiting() == 0 {
+            if self.shared.mempool.waiting() == 0 {
                 tokio::select! {
-                    () = self.mempool.arrival() => {}
+                    () = self.shared.mempool.arrival() => {}
                     () = self.shutdown.wait() => break,
                     // Re-check leadership now and then even without arrivals.
                     () = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -102,7 +95,10 @@ impl Pump {
         // A follower trusts a leader with a forwarded transaction for one
         // request timeout (the leader normally orders it within a batch
         // timeout).
-        let reclaimed = self.mempool.reclaim_forwarded(leader, self.request_timeout);
+        let reclaimed = self
+            .shared
+            .mempool
+            .reclaim_forwarded(leader, self.request_timeout);
         if reclaimed > 0 {
             tracing::info!(
                 reclaimed,
@@ -127,6 +123,7 @@ impl Pump {
             return false;
         };
         let batch = self
+            .shared
             .mempool
             .take(self.batching.max_txs, self.batching.max_bytes);
         if !batch.is_empty() {
@@ -142,11 +139,11 @@ impl Pump {
     /// re-check (shutdown, or leadership may have moved).
     async fn batch_ready(&self, idle: impl Fn() -> bool) -> bool {
         loop {
-            let waiting = self.mempool.waiting();
+            let waiting = self.shared.mempool.waiting();
             if waiting >= self.batching.max_txs || (waiting > 0 && idle()) {
                 return true;
             }
-            let Some(oldest) = self.mempool.oldest() else {
+            let Some(oldest) = self.shared.mempool.oldest() else {
                 return false;
             };
             let due = oldest + self.batching.timeout;
@@ -154,7 +151,7 @@ impl Pump {
                 return true;
             }
             tokio::select! {
-                () = self.mempool.arrival() => {}
+                () = self.shared.mempool.arrival() => {}
                 () = tokio::time::sleep_until(due.into()) => return true,
                 () = self.shutdown.wait() => return false,
             }
@@ -173,14 +170,14 @@ impl Pump {
             // `take` never returns more than `max_txs`, which the
             // configuration keeps within a block's limit.
             tracing::error!(count, "batch larger than a block; dropped");
-            self.mempool.discard(&ids);
+            self.shared.mempool.discard(&ids);
             return;
         };
         let proposal = BlockProposal {
             timestamp_ms: now_ms(),
             transactions,
         };
-        self.metrics.batch_size.observe(count as f64);
+        self.shared.metrics.batch_size.observe(count as f64);
         let started = Instant::now();
         match self.raft.raft.client_write_ff(proposal).await {
             Ok(responder) => {
@@ -201,7 +198,7 @@ impl Pump {
             }
             Err(fatal) => {
                 tracing::error!(%fatal, "Raft stopped; proposal dropped");
-                self.mempool.discard(&ids);
+                self.shared.mempool.discard(&ids);
             }
         }
     }
@@ -219,52 +216,59 @@ impl Pump {
         let txs = batch.len();
         match fate {
             ProposalFate::Applied(height) => {
-                self.metrics
+                self.shared
+                    .metrics
                     .propose_to_commit_seconds
                     .observe(started.elapsed().as_secs_f64());
                 tracing::debug!(?height, txs, "block committed");
             }
             ProposalFate::Lost(error) => {
                 tracing::warn!(%error, txs, "proposal lost with the leadership; handing it to the next leader");
-                self.mempool.mark_forwarded(batch, self.raft.id);
+                self.shared.mempool.mark_forwarded(batch, self.raft.id);
             }
             ProposalFate::Unknown => {
                 tracing::warn!(
                     txs,
                     "no outcome for a proposal; handing it to the next leader"
                 );
-                self.mempool.mark_forwarded(batch, self.raft.id);
+                self.shared.mempool.mark_forwarded(batch, self.raft.id);
             }
         }
     }
 
     /// On a follower: sends a batch of waiting transactions to the leader.
     async fn forward(&self, leader: u64) {
-        let Some(peer) = self.directory.peer_of_node(leader) else {
+        let Some(peer) = self.shared.directory.peer_of_node(leader) else {
             tokio::time::sleep(RETRY_PAUSE).await;
             return;
         };
         let batch = self
+            .shared
             .mempool
             .take(FORWARD_BATCH_MAX, self.batching.max_bytes);
         let txs: Vec<_> = batch.iter().map(|pending| pending.tx.clone()).collect();
         let Ok(txs) = BoundedVec::new(txs) else {
-            self.mempool.requeue(batch);
+            self.shared.mempool.requeue(batch);
             return;
         };
-        match self.p2p.request(peer, PeerRequest::Forward(txs)).await {
+        match self
+            .shared
+            .p2p
+            .request(peer, PeerRequest::Forward(txs))
+            .await
+        {
             Ok(PeerResponse::Forwarded(outcomes)) if outcomes.len() == batch.len() => {
-                self.metrics.txs_forwarded.inc_by(batch.len() as u64);
+                self.shared.metrics.txs_forwarded.inc_by(batch.len() as u64);
                 self.forwarded(leader, batch, outcomes.into_inner()).await;
             }
             Ok(other) => {
                 tracing::debug!(leader, answer = ?other, "leader did not take forwarded transactions");
-                self.mempool.requeue(batch);
+                self.shared.mempool.requeue(batch);
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
             Err(error) => {
                 tracing::debug!(leader, %error, "could not forward to the leader");
-                self.mempool.requeue(batch);
+                self.shared.mempool.requeue(batch);
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
@@ -285,9 +289,9 @@ impl Pump {
         }
         // Kept until seen in a block, to be sent again if this leader goes
         // before it proposes them.
-        self.mempool.mark_forwarded(admitted, leader);
+        self.shared.mempool.mark_forwarded(admitted, leader);
         if !retry.is_empty() {
-            self.mempool.requeue(retry);
+            self.shared.mempool.requeue(retry);
             tokio::time::sleep(RETRY_PAUSE).await;
         }
     }
@@ -297,10 +301,10 @@ impl Pump {
     /// ledger: this node's waiters get the receipt when it applies that
     /// block, not an error.
     fn refused_for_good(&self, pending: &Pending, refusal: &Refusal) {
-        self.mempool.discard([&pending.id]);
+        self.shared.mempool.discard([&pending.id]);
         if refusal.code != ErrorCode::Replay {
             let error = SubmitError::from_remote(pending.id, refusal.code, refusal.reason.as_str());
-            self.commits.resolve(&pending.id, &Err(error));
+            self.shared.commits.resolve(&pending.id, &Err(error));
         }
     }
 }

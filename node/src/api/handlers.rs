@@ -81,11 +81,12 @@ pub(super) async fn submit(
     let started = Instant::now();
     let result = submit_inner(&context, &query, &headers, body).await;
     match &result {
-        Ok(_) => context.metrics.submission("accepted"),
-        Err(error) => context.metrics.submission(error.code().as_str()),
+        Ok(_) => context.shared.metrics.submission("accepted"),
+        Err(error) => context.shared.metrics.submission(error.code().as_str()),
     }
     if query.wait && result.is_ok() {
         context
+            .shared
             .metrics
             .submit_to_receipt_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -103,13 +104,13 @@ async fn submit_inner(
     let tx = parse_body(headers, &body)?;
     let tx_id = tx.id();
     // Register before admitting, so a fast commit cannot be missed.
-    let waiter = query.wait.then(|| context.commits.register(tx_id));
+    let waiter = query.wait.then(|| context.shared.commits.register(tx_id));
     let inserted = match context.door.admit(tx, tx_id).await {
         Ok((_, inserted)) => inserted,
         Err(error) => {
             if waiter.is_some() {
                 drop(waiter);
-                context.commits.forget_closed(&tx_id);
+                context.shared.commits.forget_closed(&tx_id);
             }
             return Err(error.into());
         }
@@ -173,7 +174,7 @@ async fn wait_for_commit(
         Ok(Ok(Ok(committed))) => Ok(committed),
         Ok(Ok(Err(error))) => Err(error.into()),
         Ok(Err(_)) | Err(_) => {
-            context.commits.forget_closed(&tx_id);
+            context.shared.commits.forget_closed(&tx_id);
             Err(SubmitError::CommitTimeout {
                 tx_id,
                 waited_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -327,9 +328,9 @@ fn status_view(context: &ApiState) -> StatusView {
         )
     };
     let tip = context.ledger.read(|store| store.tip());
-    let view = context.p2p.view();
-    let local_peer = context.p2p.local_peer();
-    let peers = context.directory.read(|directory| {
+    let view = context.shared.p2p.view();
+    let local_peer = context.shared.p2p.local_peer();
+    let peers = context.shared.directory.read(|directory| {
         directory
             .entries()
             .map(|entry| PeerView {
@@ -356,7 +357,7 @@ fn status_view(context: &ApiState) -> StatusView {
         height: tip.height,
         tip_hash: tip.hash,
         tip_timestamp_ms: tip.timestamp_ms,
-        mempool_txs: context.mempool.len() as u64,
+        mempool_txs: context.shared.mempool.len() as u64,
         peers,
         refused_connections: view.refused_connections,
         accepting: context.door.is_accepting(),
@@ -366,7 +367,7 @@ fn status_view(context: &ApiState) -> StatusView {
 /// `GET /metrics`: Prometheus text exposition.
 pub(super) async fn metrics(State(context): Ctx) -> Response {
     let status = status_view(&context);
-    let metrics = &context.metrics;
+    let metrics = &context.shared.metrics;
     let gauge = crate::metrics::gauge_value;
     metrics.raft_term.set(gauge(status.term));
     metrics.raft_leader.set(gauge(status.leader.unwrap_or(0)));

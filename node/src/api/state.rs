@@ -2,18 +2,13 @@
 //! part of the node that reports on everything (status, metrics), so it holds
 //! handles to most parts, but it changes nothing except through the door.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_genesis::ValidGenesis;
 
 use crate::admission::Door;
-use crate::commits::CommitWatch;
-use crate::directory::Directory;
-use crate::mempool::Mempool;
-use crate::metrics::Metrics;
-use crate::p2p::swarm::P2pHandle;
+use crate::node::Shared;
 use crate::raft::RaftHandle;
 
 /// The handlers' shared state.
@@ -27,16 +22,9 @@ pub(crate) struct ApiState {
     pub(crate) ledger: LedgerStateMachine,
     /// The mempool's door, for submissions.
     pub(crate) door: Door,
-    /// The mempool, for its size.
-    pub(crate) mempool: Arc<Mempool>,
-    /// Where submissions with `wait` wait for their commit.
-    pub(crate) commits: Arc<CommitWatch>,
-    /// The node's metrics.
-    pub(crate) metrics: Arc<Metrics>,
-    /// The swarm, for who is connected.
-    pub(crate) p2p: P2pHandle,
-    /// The consortium's nodes.
-    pub(crate) directory: Directory,
+    /// The mempool (for its size), the commit waiters of submissions with
+    /// `wait`, the metrics, the swarm (who is connected) and the nodes.
+    pub(crate) shared: Shared,
     /// How long a request may take.
     pub(crate) request_timeout: Duration,
 }
