@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
-echo "== building gemtrail (a cold build compiles RocksDB: about ten minutes on two cores)"
+echo "== building gemtrail (a cold build compiles RocksDB: about twenty minutes on two cores)"
 cargo build --workspace --all-targets --all-features --locked --quiet
 
 echo "== gemtrail demo"
