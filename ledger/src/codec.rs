@@ -111,6 +111,12 @@ pub enum Domain {
     Membership,
     /// The genesis document.
     Genesis,
+    /// A key of the state tree: a stone id ([`crate::state_tree`]).
+    StateKey,
+    /// A node or value of the state tree (its hasher, `StateHasher`).
+    StateTree,
+    /// A checkpoint a node signs ([`crate::certificate`]).
+    Checkpoint,
 }
 
 impl Domain {
@@ -125,6 +131,9 @@ impl Domain {
             Domain::BlockHeader => "gemtrail 2026-11 block header v1",
             Domain::Membership => "gemtrail 2026-11 membership v1",
             Domain::Genesis => "gemtrail 2026-11 genesis v1",
+            Domain::StateKey => "gemtrail 2026-12 state key v1",
+            Domain::StateTree => "gemtrail 2026-12 state tree v1",
+            Domain::Checkpoint => "gemtrail 2026-12 checkpoint v1",
         }
     }
 
@@ -137,7 +146,7 @@ impl Domain {
         &keys[self as usize]
     }
 
-    const COUNT: usize = 8;
+    const COUNT: usize = 11;
     const ALL: [Domain; Domain::COUNT] = [
         Domain::Transaction,
         Domain::TransactionLeaf,
@@ -147,7 +156,16 @@ impl Domain {
         Domain::BlockHeader,
         Domain::Membership,
         Domain::Genesis,
+        Domain::StateKey,
+        Domain::StateTree,
+        Domain::Checkpoint,
     ];
+}
+
+/// A blake3 hasher keyed for the state tree's nodes and values: jmt hashes
+/// with it, so no state-tree hash can pass for any other gemtrail hash.
+pub(crate) fn state_tree_hasher() -> blake3::Hasher {
+    blake3::Hasher::new_keyed(Domain::StateTree.key())
 }
 
 /// Hashes `bytes` in `domain` for the chain `chain_id`: blake3 keyed with the

@@ -75,6 +75,14 @@ pub enum StoreError {
         /// What the store holds.
         found: String,
     },
+    /// The store was written in another format by another version of gemtrail.
+    #[error("this data dir holds a ledger of store format {found}, but this gemtrail reads format {expected} only; nothing migrates it: start on an empty data dir and the node catches up from its peers")]
+    WrongFormat {
+        /// The format this code reads and writes.
+        expected: u32,
+        /// The format found (1 when the store does not say).
+        found: u32,
+    },
     /// A block that does not extend the tip.
     #[error("block at height {height} does not extend the tip at height {tip}")]
     NotNextBlock {

@@ -3,8 +3,10 @@
 //! The deterministic, verifiable heart of gemtrail: the data model of stones and
 //! custody ([`model`]), one canonical encoding ([`codec`]), signatures
 //! ([`crypto`], checked in batches by [`signature_batch`]), the transaction
-//! rules ([`rules`]) and the pure block state machine ([`machine`]), merkle trees ([`merkle`]), the RocksDB ledger store ([`store`]),
-//! and provenance proofs that verify offline against the genesis ([`proof`]).
+//! rules ([`rules`]) and the pure block state machine ([`machine`]), merkle trees ([`merkle`]), the state tree that commits to every stone's
+//! present ([`state_tree`]), the RocksDB ledger store ([`store`]),
+//! and provenance proofs that verify offline against the genesis ([`proof`]),
+//! with the node-signed checkpoints that certify a tip ([`certificate`]).
 //!
 //! Start reading at [`machine::apply_block`]: it takes a state and a block
 //! proposal and returns the block, its receipts and the state changes.
@@ -16,6 +18,7 @@
 // every dev-dependency, are left out).
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+pub mod certificate;
 pub mod codec;
 pub mod crypto;
 pub mod error;
@@ -28,6 +31,7 @@ pub mod proof;
 pub mod rules;
 pub mod signature_batch;
 pub mod state;
+pub mod state_tree;
 pub mod store;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;

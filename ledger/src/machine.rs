@@ -7,15 +7,17 @@
 //! proposal to the same state gets the same block hash, receipts and changes.
 
 use crate::codec::{domain_hash, encode, Domain};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::ids::{BlockHash, ChainId, Digest, TxId};
 use crate::merkle;
 use crate::model::{
-    Action, Block, BlockHeader, BlockProposal, Outcome, Receipt, SignedTransaction,
+    Action, Block, BlockHeader, BlockProposal, EventSeq, Outcome, Receipt, SignedTransaction,
+    RECEIPT_EVENTS_MAX,
 };
 use crate::rules::{apply_transaction, Stop};
 use crate::signature_batch;
 use crate::state::{LedgerView, Overlay, StateChanges};
+use crate::state_tree::{self, StateNodes};
 
 /// A block built from a proposal, with everything needed to store it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +62,7 @@ pub fn receipt_leaf(chain_id: &ChainId, receipt: &Receipt) -> Digest {
 /// The block's signatures are first checked as one batch
 /// ([`signature_batch::warm`]); the rules then find each verdict in the memo.
 /// That changes no outcome, only its cost.
-pub fn apply_block<V: LedgerView + ?Sized>(
+pub fn apply_block<V: LedgerView + StateNodes + ?Sized>(
     view: &V,
     proposal: BlockProposal,
 ) -> StoreResult<AppliedBlock> {
@@ -81,6 +83,7 @@ pub fn apply_block<V: LedgerView + ?Sized>(
     let membership_root = overlay.membership().root(&chain_id);
     let mut changes = overlay.into_changes();
     changes.governance_txs = governance_txs;
+    changes.state_tree = state_tree::update(view, &chain_id, &changes.stones, height)?;
     let tx_leaves: Vec<Digest> = proposal
         .transactions
         .iter()
@@ -98,6 +101,7 @@ pub fn apply_block<V: LedgerView + ?Sized>(
         tx_root: merkle::root(&tx_leaves),
         receipts_root: merkle::root(&receipt_leaves),
         membership_root,
+        state_root: changes.state_tree.root,
         history_root: view.history().root(),
     };
     let hash = header.hash(&chain_id);
@@ -130,6 +134,7 @@ fn apply_transactions<V: LedgerView + ?Sized>(
     for (index, (signed, &id)) in transactions.iter().zip(ids).enumerate() {
         let tx_index = index as u32;
         let already_burned = overlay.contains_tx(&id)?;
+        let events_before = overlay.events().len();
         let outcome = match apply_transaction(overlay, signed, id, tx_index, height) {
             Ok(()) => Outcome::Applied,
             Err(Stop::Reject(reason)) => Outcome::Rejected { reason },
@@ -142,9 +147,30 @@ fn apply_transactions<V: LedgerView + ?Sized>(
             let burned = overlay.contains_tx(&id)?;
             overlay.index_tx(id, tx_index, burned);
         }
-        receipts.push(Receipt { tx_id: id, outcome });
+        let events = overlay.events()[events_before..]
+            .iter()
+            .map(|event| EventSeq {
+                stone: event.stone.clone(),
+                seq: event.seq,
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .map_err(|_| too_many_events(height, tx_index))?;
+        receipts.push(Receipt {
+            tx_id: id,
+            outcome,
+            events,
+        });
     }
     Ok((receipts, governance_txs))
+}
+
+/// A transaction made more stone events than a receipt holds: the rules
+/// allow none such, so the state machine has a bug.
+fn too_many_events(height: u64, tx_index: u32) -> StoreError {
+    StoreError::Inconsistent(format!(
+        "transaction {tx_index} of block {height} made more than {RECEIPT_EVENTS_MAX} stone events"
+    ))
 }
 
 #[cfg(test)]

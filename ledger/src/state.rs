@@ -12,6 +12,7 @@ use crate::error::StoreResult;
 use crate::history::{HistoryNode, HistoryPeaks};
 use crate::ids::{BlockHash, ChainId, ProposalId, StoneId, TxId};
 use crate::model::{BlockHeader, Membership, Proposal, Stone};
+use crate::state_tree::{MemoryStateNodes, StateNodes, StateTreeUpdate};
 
 /// The last block of the chain (or the genesis, at height 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,6 +100,8 @@ pub struct StateChanges {
     pub history: HistoryPeaks,
     /// The complete subtrees that appending this block's hash formed.
     pub history_nodes: Vec<HistoryNode>,
+    /// The state tree's new nodes and root, and the nodes it drops.
+    pub state_tree: StateTreeUpdate,
 }
 
 /// A transaction-id index entry made by a block.
@@ -213,6 +216,11 @@ impl<'a, V: LedgerView + ?Sized> Overlay<'a, V> {
         self.pending.stones.insert(stone.id.clone(), stone);
     }
 
+    /// The stone events of the block's applied transactions so far.
+    pub(crate) fn events(&self) -> &[StoneEvent] {
+        &self.changes.events
+    }
+
     /// Stores a proposal's new state.
     pub fn put_proposal(&mut self, proposal: Proposal) {
         self.pending.proposals.insert(proposal.id, proposal);
@@ -255,6 +263,7 @@ pub struct MemoryState {
     proposals: BTreeMap<ProposalId, Proposal>,
     tx_ids: HashSet<TxId>,
     history: HistoryPeaks,
+    state_nodes: MemoryStateNodes,
 }
 
 impl MemoryState {
@@ -268,6 +277,7 @@ impl MemoryState {
             proposals: BTreeMap::new(),
             tx_ids: HashSet::new(),
             history: HistoryPeaks::genesis(genesis.genesis_hash),
+            state_nodes: MemoryStateNodes::default(),
         }
     }
 
@@ -294,6 +304,7 @@ impl MemoryState {
             self.membership = membership.clone();
         }
         self.history = applied.changes.history.clone();
+        self.state_nodes.apply(&applied.changes.state_tree);
     }
 
     /// Every stone, by id.
@@ -304,6 +315,12 @@ impl MemoryState {
     /// Every proposal, by id.
     pub fn proposals(&self) -> &BTreeMap<ProposalId, Proposal> {
         &self.proposals
+    }
+}
+
+impl StateNodes for MemoryState {
+    fn state_node(&self, key: &jmt::storage::NodeKey) -> StoreResult<Option<jmt::storage::Node>> {
+        self.state_nodes.state_node(key)
     }
 }
 

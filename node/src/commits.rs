@@ -130,6 +130,7 @@ mod tests {
         Receipt {
             tx_id: TxId([byte; 32]),
             outcome: Outcome::Applied,
+            events: Default::default(),
         }
     }
 

@@ -1,20 +1,25 @@
 //! Micro-benchmarks of the ledger core: the canonical encoding, signatures,
 //! applying a block of 1,000 transactions (in memory and into RocksDB), and
-//! building and verifying a provenance proof. Run with
+//! building and verifying a provenance proof, and the state root of a
+//! 1,000-stone block. Run with
 //! `cd benches/micro && cargo bench`; figures are in
 //! docs/benchmarks.md.
 
 // Bench code: a failed unwrap is a broken benchmark.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::ids::StoneId;
 use gemtrail_ledger::machine::apply_block;
-use gemtrail_ledger::model::SignedTransaction;
+use gemtrail_ledger::model::{SignedTransaction, Stone};
 use gemtrail_ledger::proof::{build_proof, verify_proof};
 use gemtrail_ledger::signature_batch::{verify_all, SignatureCheck};
+use gemtrail_ledger::state::LedgerView;
+use gemtrail_ledger::state_tree::{self, MemoryStateNodes};
 use gemtrail_ledger::store::LedgerStore;
 use gemtrail_ledger::verify_memo;
 use gemtrail_ledger::testkit::{register, stone, TestChain};
@@ -151,5 +156,42 @@ fn proofs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encoding, signatures, blocks, proofs);
+/// `count` stones like the journey's rough, numbered from `first`.
+fn stones(first: usize, count: usize) -> BTreeMap<StoneId, Stone> {
+    let chain = TestChain::journey();
+    let template = chain.state.stone(&stone("ROUGH-1")).unwrap().unwrap();
+    (first..first + count)
+        .map(|n| {
+            let id = stone(&format!("S-{n}"));
+            let mut changed = template.clone();
+            changed.id = id.clone();
+            changed.event_count = n as u32 % 7;
+            (id, changed)
+        })
+        .collect()
+}
+
+fn state_root(c: &mut Criterion) {
+    let chain_id = TestChain::new().consortium.chain_id();
+    let mut group = c.benchmark_group("state tree");
+    group.throughput(Throughput::Elements(BLOCK_TXS as u64));
+    group.sample_size(20);
+    for size in [10_000usize, 100_000] {
+        let mut nodes = MemoryStateNodes::default();
+        let existing = stones(0, size);
+        nodes.apply(&state_tree::update(&nodes, &chain_id, &existing, 1).unwrap());
+        // A block of 1,000 transactions: half change known stones, half add new ones.
+        let mut block = stones(size / 2, BLOCK_TXS / 2);
+        block.extend(stones(size, BLOCK_TXS / 2));
+        for stone in block.values_mut() {
+            stone.event_count += 1;
+        }
+        group.bench_function(format!("state root of a 1000-stone block, {size} stones"), |b| {
+            b.iter(|| state_tree::update(&nodes, &chain_id, black_box(&block), 2).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, encoding, signatures, blocks, proofs, state_root);
 criterion_main!(benches);

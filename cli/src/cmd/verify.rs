@@ -116,7 +116,8 @@ pub(crate) fn passport_markdown(journey: &Journey) -> String {
          | Kimberley Process certificate | {} |\n\
          | Rough weight | {} |\n\
          | Lineage | {} |\n\
-         | Ledger tip | height {}, hash `{}` |\n\n## Journey\n\n",
+         | Complete as of | {} (ledger block {}) |\n\
+         | Ledger tip | hash `{}` |\n\n## Journey\n\n",
         journey.stone,
         origin.mine,
         origin.region,
@@ -131,6 +132,7 @@ pub(crate) fn passport_markdown(journey: &Journey) -> String {
             .map(|id| id.as_str())
             .collect::<Vec<_>>()
             .join(" → "),
+        utc_text(journey.as_of_ms),
         journey.tip_height,
         journey.tip_hash,
     );
@@ -144,9 +146,12 @@ pub(crate) fn passport_markdown(journey: &Journey) -> String {
     }
     text.push_str("\n## Custody\n\n");
     for period in &journey.custody {
-        let until = period.until_ms.map_or_else(|| "today".to_owned(), utc_text);
+        let until = period.until_ms.map_or_else(
+            || format!(", still as of {}", utc_text(journey.as_of_ms)),
+            |until_ms| format!(" to {}", utc_text(until_ms)),
+        );
         text.push_str(&format!(
-            "- {} ({}): {} to {}\n",
+            "- {} ({}): {}{}\n",
             period.name,
             period.org,
             utc_text(period.from_ms),

@@ -44,6 +44,9 @@ pub struct BlockHeader {
     pub receipts_root: Digest,
     /// Commitment to the membership in force after this block.
     pub membership_root: Digest,
+    /// Root of the state tree after this block ([`crate::state_tree`]): each
+    /// stone's custodian, status, flag, open proposal and event count.
+    pub state_root: Digest,
     /// Root of the history tree over the hashes of every earlier block,
     /// genesis first ([`crate::history`]): lets a proof show an old header
     /// belongs to this chain without the headers in between.

@@ -7,7 +7,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use super::{Carats, FlagReason, ProposalStatus, Role};
+use super::{Carats, FlagReason, ProposalStatus, Role, MANUFACTURE_OUTPUTS_MAX, PARCEL_STONES_MAX};
+use crate::codec::BoundedVec;
 use crate::crypto::PublicKey;
 use crate::ids::{ChainId, NodeId, OrgId, ProposalId, StoneId, TxId};
 
@@ -18,6 +19,28 @@ pub struct Receipt {
     pub tx_id: TxId,
     /// What happened to it.
     pub outcome: Outcome,
+    /// The stone events it made, each with its sequence number among its
+    /// stone's events (none when rejected). Committed under the receipts
+    /// root, so a proof cannot drop an event unseen: the state tree says how
+    /// many each stone has had.
+    pub events: BoundedVec<EventSeq, RECEIPT_EVENTS_MAX>,
+}
+
+/// Most stone events one transaction makes: a parcel transfer moves up to
+/// [`PARCEL_STONES_MAX`] stones, a cut changes its rough and makes up to
+/// [`MANUFACTURE_OUTPUTS_MAX`] stones.
+pub const RECEIPT_EVENTS_MAX: usize = PARCEL_STONES_MAX;
+const _: () = assert!(MANUFACTURE_OUTPUTS_MAX < RECEIPT_EVENTS_MAX);
+
+/// One event of a stone: the `seq`-th (0 is its creation).
+#[derive(
+    Clone, PartialEq, Eq, Debug, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct EventSeq {
+    /// The stone.
+    pub stone: StoneId,
+    /// Its sequence number among the stone's events.
+    pub seq: u32,
 }
 
 /// Applied or rejected.

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::error::ProofBuildError;
 use super::{
     ProofSource, ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation, PROOF_EVENTS_MAX,
-    PROOF_GOVERNANCE_MAX, PROOF_HEADERS_MAX,
+    PROOF_GOVERNANCE_MAX, PROOF_HEADERS_MAX, PROOF_LINEAGE_MAX,
 };
 use crate::codec::BoundedVec;
 use crate::history;
@@ -18,10 +18,7 @@ use crate::ids::StoneId;
 use crate::machine::{receipt_leaf, tx_leaf};
 use crate::merkle::{self, MerklePath};
 use crate::model::BlockHeader;
-
-/// Longest ancestry followed (rough -> polished is 2; the margin tolerates
-/// future kinds of derivation, and stops a cycle in a corrupt store).
-const LINEAGE_DEPTH_MAX: usize = 16;
+use crate::state_tree::{self, ProvenStoneState};
 
 /// Builds the provenance proof of `stone` at the source's current tip.
 pub fn build_proof<S: ProofSource>(
@@ -63,6 +60,7 @@ pub fn build_proof<S: ProofSource>(
             })
         })
         .collect::<Result<Vec<_>, ProofBuildError>>()?;
+    let states = stone_states(source, &lineage, tip.height)?;
     Ok(ProvenanceProof {
         chain_id: source.chain_id().clone(),
         stone: stone.clone(),
@@ -72,7 +70,30 @@ pub fn build_proof<S: ProofSource>(
         headers: bounded::<_, PROOF_HEADERS_MAX>(headers, "headers")?,
         events: bounded::<_, PROOF_EVENTS_MAX>(events, "events")?,
         governance: bounded::<_, PROOF_GOVERNANCE_MAX>(governance, "governance transactions")?,
+        states: bounded::<_, PROOF_LINEAGE_MAX>(states, "lineage stones")?,
     })
+}
+
+/// The state leaf of each lineage stone, proven into the tip's state root.
+fn stone_states<S: ProofSource>(
+    source: &S,
+    lineage: &[StoneId],
+    tip_height: u64,
+) -> Result<Vec<ProvenStoneState>, ProofBuildError> {
+    lineage
+        .iter()
+        .map(|id| {
+            let stone = source
+                .stone(id)?
+                .ok_or_else(|| ProofBuildError::UnknownStone { stone: id.clone() })?;
+            Ok(state_tree::prove(
+                source,
+                source.chain_id(),
+                &stone,
+                tip_height,
+            )?)
+        })
+        .collect()
 }
 
 fn header<S: ProofSource>(source: &S, height: u64) -> Result<BlockHeader, ProofBuildError> {
@@ -100,7 +121,7 @@ fn lineage<S: ProofSource>(source: &S, stone: &StoneId) -> Result<Vec<StoneId>, 
     };
     let mut lineage = vec![stone.clone()];
     while let Some(parent) = current.parent().cloned() {
-        if lineage.len() >= LINEAGE_DEPTH_MAX || lineage.contains(&parent) {
+        if lineage.len() >= PROOF_LINEAGE_MAX || lineage.contains(&parent) {
             return Err(ProofBuildError::BrokenLineage {
                 stone: stone.clone(),
             });

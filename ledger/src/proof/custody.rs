@@ -524,11 +524,17 @@ impl Custody {
         Ok((stone.clone(), kind))
     }
 
+    /// What the replay knows of `stone` now, if it is a lineage stone that
+    /// has been created.
+    pub(super) fn facts(&self, stone: &StoneId) -> Option<&StoneFacts> {
+        self.stones.get(stone).map(|tracked| &tracked.facts)
+    }
+
     /// The journey, once every event has been replayed.
     pub(super) fn into_journey(
         self,
         stone: &StoneId,
-        tip_height: u64,
+        tip: &BlockHeader,
         tip_hash: BlockHash,
     ) -> Result<Journey, ProofError> {
         let root = self.lineage.first().unwrap_or(stone).clone();
@@ -553,7 +559,8 @@ impl Custody {
             custodian: tracked.facts.custodian.clone(),
             status: tracked.facts.status,
             flag: tracked.facts.flag,
-            tip_height,
+            tip_height: tip.height,
+            as_of_ms: tip.timestamp_ms,
             tip_hash,
         })
     }

@@ -476,4 +476,47 @@ pub enum ProofError {
         /// The stone.
         stone: StoneId,
     },
+
+    // --- completeness ---
+    /// The proof carries no state leaf for a stone of the lineage.
+    #[error("the proof carries no state of stone {stone} at its tip")]
+    MissingStateLeaf {
+        /// The stone.
+        stone: StoneId,
+    },
+    /// A state leaf that is not in the tip's state root, or carried twice,
+    /// or of a stone outside the lineage.
+    #[error("the state of stone {stone} is not proven into the tip's state root")]
+    StateLeafNotProven {
+        /// The stone.
+        stone: StoneId,
+    },
+    /// A lineage stone's events are not numbered 0, 1, 2, ... in chain order.
+    #[error("event {found} of stone {stone} comes where its event {expected} should")]
+    EventOutOfSequence {
+        /// The stone.
+        stone: StoneId,
+        /// The sequence number due.
+        expected: u32,
+        /// The one found.
+        found: u32,
+    },
+    /// Events of a lineage stone are left out: the tip's state says it had more.
+    #[error(
+        "the proof holds {held} of the {count} events of stone {stone}: the rest are left out"
+    )]
+    MissingEvents {
+        /// The stone.
+        stone: StoneId,
+        /// How many the proof holds.
+        held: u32,
+        /// How many the tip's state says it had.
+        count: u32,
+    },
+    /// The replayed events leave a stone other than the tip's state says.
+    #[error("the events of stone {stone} do not lead to its state at the tip")]
+    StateLeafDisagrees {
+        /// The stone.
+        stone: StoneId,
+    },
 }

@@ -42,7 +42,8 @@ impl fmt::Display for VerifiedJourney {
     }
 }
 
-/// A stone's provenance, from the mine to now.
+/// A stone's provenance, from the mine to the proof's tip: complete up to
+/// that block, and silent on what came after.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Journey {
     /// The stone the proof is about.
@@ -61,14 +62,17 @@ pub struct Journey {
     pub steps: Vec<JourneyStep>,
     /// Who held the lineage, and when.
     pub custody: Vec<CustodyPeriod>,
-    /// Who holds the stone now.
+    /// Who held the stone at the tip.
     pub custodian: OrgId,
-    /// The stone's status now.
+    /// The stone's status at the tip.
     pub status: StoneStatus,
-    /// The stone's flag now, if any.
+    /// The stone's flag at the tip, if any.
     pub flag: Option<FlagReason>,
     /// Height of the tip the proof was built at.
     pub tip_height: u64,
+    /// The tip's block time (ms since the Unix epoch): the history is
+    /// complete as of this moment.
+    pub as_of_ms: u64,
     /// Hash of that tip: compare it with what the nodes report.
     pub tip_hash: BlockHash,
 }
@@ -168,6 +172,12 @@ impl fmt::Display for Journey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lineage: Vec<&str> = self.lineage.iter().map(StoneId::as_str).collect();
         writeln!(f, "Provenance of {} (verified)", self.stone)?;
+        writeln!(
+            f,
+            "  complete:  every event up to block {}, as of {}",
+            self.tip_height,
+            utc_text(self.as_of_ms)
+        )?;
         writeln!(f, "  lineage:   {}", lineage.join(" -> "))?;
         let origin = &self.origin;
         writeln!(
@@ -182,10 +192,13 @@ impl fmt::Display for Journey {
         )?;
         writeln!(f, "Custody:")?;
         for period in &self.custody {
-            let until = period.until_ms.map_or_else(|| "now".to_owned(), utc_text);
+            let until = period.until_ms.map_or_else(
+                || format!("still as of {}", utc_text(self.as_of_ms)),
+                |until_ms| format!("until {}", utc_text(until_ms)),
+            );
             writeln!(
                 f,
-                "  {} ({}) from {} until {}",
+                "  {} ({}) from {} {}",
                 period.name,
                 period.org,
                 utc_text(period.from_ms),
@@ -208,7 +221,8 @@ impl fmt::Display for Journey {
             .map_or_else(|| "none".to_owned(), |reason| reason.to_string());
         writeln!(
             f,
-            "Now: {} held by {}; flag: {}",
+            "As of {}: {} held by {}; flag: {}",
+            utc_text(self.as_of_ms),
             status_text(self.status),
             self.custodian,
             flag

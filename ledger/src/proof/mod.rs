@@ -31,6 +31,7 @@
 
 mod authority;
 mod build;
+mod complete;
 mod custody;
 pub mod error;
 pub mod journey;
@@ -53,11 +54,15 @@ use crate::history::HistorySource;
 use crate::ids::{BlockHash, ChainId, Digest, StoneId};
 use crate::merkle::MerklePath;
 use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
+use crate::state_tree::{ProvenStoneState, StateNodes};
 
 /// Most stone events one proof may carry.
 pub const PROOF_EVENTS_MAX: usize = 65_536;
 /// Most governance transactions one proof may carry.
 pub const PROOF_GOVERNANCE_MAX: usize = 65_536;
+/// Most stones one proof's lineage may hold (rough and polished are two; the
+/// margin tolerates future kinds of derivation).
+pub const PROOF_LINEAGE_MAX: usize = 16;
 /// Most headers one proof may carry besides the tip's: one per block holding
 /// an event or a governance transaction.
 pub const PROOF_HEADERS_MAX: usize = PROOF_EVENTS_MAX + PROOF_GOVERNANCE_MAX;
@@ -133,10 +138,14 @@ pub struct ProvenanceProof {
     pub events: BoundedVec<ProvenEvent, PROOF_EVENTS_MAX>,
     /// Every applied governance transaction from genesis to the tip, in chain order.
     pub governance: BoundedVec<ProvenEvent, PROOF_GOVERNANCE_MAX>,
+    /// The state leaf of the stone and of each ancestor at the tip, proven
+    /// into the tip's state root, stone first: each says how many events its
+    /// stone has had, so the verifier demands every one of them.
+    pub states: BoundedVec<ProvenStoneState, PROOF_LINEAGE_MAX>,
 }
 
 /// What a proof is built from.
-pub trait ProofSource: HistorySource {
+pub trait ProofSource: HistorySource + StateNodes {
     /// The chain id.
     fn chain_id(&self) -> &ChainId;
     /// Height of the last block (0 before the first).

@@ -8,6 +8,7 @@ use crate::ids::{ChainId, Digest, StoneId};
 use crate::machine::AppliedBlock;
 use crate::model::{BlockHeader, Receipt, SignedTransaction, Stone};
 use crate::state::LedgerView;
+use crate::state_tree::StateNodes;
 use crate::testkit::TestChain;
 
 /// The block at `height` (1-based), if the chain has one.
@@ -29,6 +30,12 @@ impl HistorySource for TestChain {
         Ok(leaves
             .get(start..start.saturating_add(span))
             .map(crate::merkle::root))
+    }
+}
+
+impl StateNodes for TestChain {
+    fn state_node(&self, key: &jmt::storage::NodeKey) -> StoreResult<Option<jmt::storage::Node>> {
+        self.state.state_node(key)
     }
 }
 

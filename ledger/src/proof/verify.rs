@@ -12,6 +12,7 @@ use std::iter::Peekable;
 use std::slice;
 
 use super::authority::apply_governance;
+use super::complete::check_complete;
 use super::custody::Custody;
 use super::error::ProofError;
 use super::journey::VerifiedJourney;
@@ -55,9 +56,10 @@ pub fn verify_proof(
         }
     })?;
     let lineage = find_lineage(&proof.stone, proof.events.as_slice())?;
-    let mut custody = Custody::new(lineage);
+    let mut custody = Custody::new(lineage.clone());
     replay(genesis, proof, &headers, &mut custody)?;
-    let journey = custody.into_journey(&proof.stone, proof.tip.height, proof.tip_hash)?;
+    check_complete(&genesis.chain_id, proof, &lineage, &custody)?;
+    let journey = custody.into_journey(&proof.stone, &proof.tip, proof.tip_hash)?;
     Ok(VerifiedJourney::new(journey))
 }
 

@@ -33,7 +33,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::ids::{BlockHash, ChainId};
 
 /// The first bytes of a dump, naming its format and version.
-pub const DUMP_MAGIC: &[u8; 8] = b"GTDUMP01";
+pub const DUMP_MAGIC: &[u8; 8] = b"GTDUMP02";
 
 /// A handle that writes the store's dump without holding the store: it shares
 /// the database, and reads it through a RocksDB snapshot.

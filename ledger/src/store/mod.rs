@@ -39,6 +39,8 @@ use crate::model::{
 };
 use crate::proof::{ProofSource, TxLocation};
 use crate::state::{ChainTip, GenesisState, LedgerView};
+use crate::state_tree::StateNodes;
+use jmt::storage::{Node, NodeKey};
 
 /// How the store writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,6 +172,7 @@ impl LedgerStore {
             schema::META_GENESIS_HASH,
             encode(&genesis.genesis_hash),
         );
+        batch.put_cf(meta, schema::META_FORMAT, encode(&schema::STORE_FORMAT));
         batch.put_cf(meta, schema::META_MEMBERSHIP, encode(&genesis.membership));
         batch.put_cf(
             meta,
@@ -195,6 +198,13 @@ impl LedgerStore {
             return Err(StoreError::WrongGenesis {
                 expected: chain_description(&genesis.chain_id, &genesis.genesis_hash),
                 found: chain_description(&found_chain, &found_hash),
+            });
+        }
+        let format: u32 = self.get(schema::META, schema::META_FORMAT)?.unwrap_or(1);
+        if format != schema::STORE_FORMAT {
+            return Err(StoreError::WrongFormat {
+                expected: schema::STORE_FORMAT,
+                found: format,
             });
         }
         self.load_tip()
@@ -416,6 +426,13 @@ impl LedgerStore {
                 schema::history_key(node.level, node.position),
                 encode(&node.hash),
             );
+        }
+        let state_nodes = self.cf(schema::STATE_NODES)?;
+        for key in &applied.changes.state_tree.stale {
+            batch.delete_cf(state_nodes, encode(key));
+        }
+        for (key, node) in &applied.changes.state_tree.nodes {
+            batch.put_cf(state_nodes, encode(key), encode(node));
         }
         let meta = self.cf(schema::META)?;
         batch.put_cf(meta, schema::META_HISTORY, encode(&applied.changes.history));
@@ -871,6 +888,12 @@ impl LedgerView for LedgerStore {
     }
     fn history(&self) -> &HistoryPeaks {
         &self.history
+    }
+}
+
+impl StateNodes for LedgerStore {
+    fn state_node(&self, key: &NodeKey) -> StoreResult<Option<Node>> {
+        self.get(schema::STATE_NODES, &encode(key))
     }
 }
 

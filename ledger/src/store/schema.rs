@@ -7,7 +7,7 @@
 //!
 //! | column | key | value |
 //! |---|---|---|
-//! | [`META`] | [`META_CHAIN_ID`], [`META_GENESIS_HASH`], [`META_MEMBERSHIP`], [`META_TIP`], [`META_HISTORY`], [`META_APPLIER_MARKER`] | `ChainId`, `BlockHash`, `Membership`, [`TipRecord`], `HistoryPeaks`, opaque bytes |
+//! | [`META`] | [`META_CHAIN_ID`], [`META_GENESIS_HASH`], [`META_MEMBERSHIP`], [`META_TIP`], [`META_HISTORY`], [`META_APPLIER_MARKER`], [`META_FORMAT`] | `ChainId`, `BlockHash`, `Membership`, [`TipRecord`], `HistoryPeaks`, opaque bytes, `u32` |
 //! | [`HEADERS`] | [`height_key`] | `BlockHeader` |
 //! | [`BLOCK_HASHES`] | block hash (32 bytes) | height (`u64`) |
 //! | [`BLOCK_TXS`] | [`location_key`] | `SignedTransaction` |
@@ -19,6 +19,7 @@
 //! | [`PROPOSALS`] | proposal id (32 bytes) | `Proposal` |
 //! | [`GOVERNANCE`] | [`location_key`] | `()` (empty) |
 //! | [`HISTORY`] | [`history_key`] | `Digest` (a complete subtree's root) |
+//! | [`STATE_NODES`] | jmt `NodeKey` (borsh) | jmt `Node` (the tip's state tree only) |
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -54,8 +55,11 @@ pub const GOVERNANCE: &str = "governance";
 /// The history tree's complete subtrees by level and position.
 pub const HISTORY: &str = "history";
 
+/// The state tree's nodes ([`crate::state_tree`]).
+pub const STATE_NODES: &str = "state_nodes";
+
 /// Every column family, in the order they are opened.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     META,
     HEADERS,
     BLOCK_HASHES,
@@ -68,11 +72,13 @@ pub const COLUMNS: [&str; 12] = [
     PROPOSALS,
     GOVERNANCE,
     HISTORY,
+    STATE_NODES,
 ];
 
 /// The columns read by key for every transaction applied or admitted, which
 /// get bloom filters (see the store's `tune_for_point_lookups`).
-pub const POINT_LOOKUP_COLUMNS: [&str; 4] = [TX_INDEX, STONES, PROPOSALS, BLOCK_HASHES];
+pub const POINT_LOOKUP_COLUMNS: [&str; 5] =
+    [TX_INDEX, STONES, PROPOSALS, BLOCK_HASHES, STATE_NODES];
 
 /// The small columns a provenance proof reads by whole key, one entry or a
 /// few per block, which get bloom filters too; their keys arrive in order, so
@@ -91,6 +97,12 @@ pub const META_MEMBERSHIP: &[u8] = b"membership";
 pub const META_TIP: &[u8] = b"tip";
 /// `meta` key of the history tree's peaks at the tip.
 pub const META_HISTORY: &[u8] = b"history";
+/// `meta` key of the store's format version ([`STORE_FORMAT`]).
+pub const META_FORMAT: &[u8] = b"format";
+/// The format this code writes. 2: headers carry a state root, receipts
+/// their stone events' sequence numbers, and the state tree is stored. A
+/// store without the key is of format 1.
+pub const STORE_FORMAT: u32 = 2;
 /// `meta` key of the applier marker: opaque bytes its applier (the consensus
 /// layer) stores with each block, see [`super::LedgerStore::apply_with_marker`].
 pub const META_APPLIER_MARKER: &[u8] = b"applier_marker";

@@ -1282,19 +1282,18 @@ impl Harness {
         }
         let transactions = std::mem::take(&mut self.pending);
         let before = self.chain.state.clone();
-        let expected: Vec<Receipt> = transactions
+        // The model predicts each outcome; the stone events' numbers are
+        // checked against the state by the proofs' tests.
+        let expected: Vec<(TxId, Outcome)> = transactions
             .iter()
-            .map(|signed| Receipt {
-                tx_id: signed.id(),
-                outcome: self.model.apply(signed),
-            })
+            .map(|signed| (signed.id(), self.model.apply(signed)))
             .collect();
         let receipts = self.chain.apply(transactions.clone()).receipts.clone();
         for (index, (real, predicted)) in receipts.iter().zip(&expected).enumerate() {
             let tx = &transactions[index].tx;
             prop_assert_eq!(
-                real,
-                predicted,
+                (real.tx_id, &real.outcome),
+                (predicted.0, &predicted.1),
                 "tx {} of the block: {} by {} {:?}",
                 index,
                 tx.action.name(),

@@ -340,6 +340,11 @@ fn the_journey_text_reads_from_mine_to_sale() {
     let text = verify_proof(genesis(&chain), &proof).unwrap().to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "Provenance of POL-1 (verified)");
+    assert_eq!(
+        lines[1],
+        "  complete:  every event up to block 8, as of 2026-09-21 14:13:28 UTC"
+    );
+    let lines = [&lines[..1], &lines[2..]].concat();
     assert_eq!(lines[1], "  lineage:   ROUGH-1 -> POL-1");
     assert_eq!(
         lines[2],
@@ -366,7 +371,14 @@ fn the_journey_text_reads_from_mine_to_sale() {
         lines[16],
         "  #8 2026-09-21 14:13:28 UTC POL-1: sold by retailer"
     );
-    assert_eq!(lines[17], "Now: sold held by retailer; flag: none");
+    assert_eq!(
+        lines[7],
+        "  retailer ltd (retailer) from 2026-09-21 14:13:27 UTC still as of 2026-09-21 14:13:28 UTC"
+    );
+    assert_eq!(
+        lines[17],
+        "As of 2026-09-21 14:13:28 UTC: sold held by retailer; flag: none"
+    );
     assert_eq!(
         lines[18],
         format!("Tip: height 8 hash {}", chain.blocks.last().unwrap().hash)
@@ -1124,4 +1136,167 @@ proptest! {
     ) {
         prop_assert_eq!(flip_is_refused(governed_bytes(), position, mask), Ok(()));
     }
+}
+
+// --- completeness ------------------------------------------------------------
+
+/// `proof` without the events at `indexes` (ascending).
+fn without_events(proof: &ProvenanceProof, indexes: &[usize]) -> ProvenanceProof {
+    indexes
+        .iter()
+        .rev()
+        .fold(proof.clone(), |proof, &index| without_event(&proof, index))
+}
+
+#[test]
+fn a_proof_missing_a_trailing_stolen_flag_is_refused() {
+    let mut chain = TestChain::new();
+    chain.must("mine", register("R-7", 300));
+    let offer = chain.must("mine", propose(&["R-7"], "cutter"));
+    chain.must("cutter", accept(offer));
+    chain.must("auditor", flag("R-7", FlagReason::Stolen));
+    let proof = proof_of(&chain, "R-7");
+    assert_eq!(verify(&chain, &proof), Ok(()));
+    let before_the_theft = without_event(&proof, 3);
+    assert_eq!(
+        verify(&chain, &before_the_theft),
+        Err(ProofError::MissingEvents {
+            stone: stone("R-7"),
+            held: 3,
+            count: 4
+        })
+    );
+}
+
+#[test]
+fn a_proof_missing_a_grade_whose_origin_did_not_match_is_refused() {
+    let mut chain = TestChain::new();
+    chain.must("mine", register("ROUGH-1", 1000));
+    let offer = chain.must("mine", propose(&["ROUGH-1"], "cutter"));
+    chain.must("cutter", accept(offer));
+    chain.must("cutter", testkit::manufacture("ROUGH-1", &[("POL-1", 400)]));
+    let mut doubtful = testkit::grade("POL-1", 400);
+    if let Action::Grade { report, .. } = &mut doubtful {
+        report.origin_matched = false;
+    }
+    chain.must("lab", doubtful);
+    let proof = proof_of(&chain, "POL-1");
+    assert_eq!(verify(&chain, &proof), Ok(()));
+    let last = proof.events.len() - 1;
+    assert_eq!(
+        verify(&chain, &without_event(&proof, last)),
+        Err(ProofError::MissingEvents {
+            stone: stone("POL-1"),
+            held: 1,
+            count: 2
+        })
+    );
+}
+
+/// Registers `name`, lets `pair` make two events of it, hands it to the
+/// cutter, and checks that its proof without the pair is refused at the gap.
+fn a_pair_left_out_is_refused(name: &str, pair: impl FnOnce(&mut TestChain)) {
+    let mut chain = TestChain::new();
+    chain.must("mine", register(name, 300));
+    pair(&mut chain);
+    let offer = chain.must("mine", propose(&[name], "cutter"));
+    chain.must("cutter", accept(offer));
+    let proof = proof_of(&chain, name);
+    assert_eq!(verify(&chain, &proof), Ok(()));
+    assert_eq!(
+        verify(&chain, &without_events(&proof, &[1, 2])),
+        Err(ProofError::EventOutOfSequence {
+            stone: stone(name),
+            expected: 1,
+            found: 3
+        })
+    );
+}
+
+#[test]
+fn a_proof_missing_a_flag_and_its_clearance_is_refused() {
+    a_pair_left_out_is_refused("R-9", |chain| {
+        chain.must("auditor", flag("R-9", FlagReason::Stolen));
+        chain.must("auditor", clear_flag("R-9"));
+    });
+}
+
+#[test]
+fn a_proof_missing_a_proposal_and_its_rejection_is_refused() {
+    a_pair_left_out_is_refused("R-5", |chain| {
+        let refused = chain.must("mine", propose(&["R-5"], "trader"));
+        chain.must("trader", testkit::reject(refused));
+    });
+}
+
+#[test]
+fn a_proof_without_its_state_leaves_is_refused() {
+    let (chain, proof) = journey();
+    let bare = ProvenanceProof {
+        states: BoundedVec::default(),
+        ..proof.clone()
+    };
+    assert_eq!(
+        verify(&chain, &bare),
+        Err(ProofError::MissingStateLeaf {
+            stone: stone("ROUGH-1")
+        })
+    );
+}
+
+#[test]
+fn a_state_leaf_edited_to_hide_events_is_not_in_the_state_root() {
+    let (chain, proof) = journey();
+    let mut states = proof.states.clone().into_inner();
+    let polished = states
+        .iter_mut()
+        .find(|state| state.stone == stone("POL-1"))
+        .unwrap();
+    polished.leaf.event_count -= 1;
+    let edited = ProvenanceProof {
+        states: BoundedVec::new(states).unwrap(),
+        ..proof.clone()
+    };
+    assert_eq!(
+        verify(&chain, &edited),
+        Err(ProofError::StateLeafNotProven {
+            stone: stone("POL-1")
+        })
+    );
+}
+
+#[test]
+fn a_state_leaf_carried_twice_or_outside_the_lineage_is_refused() {
+    let (chain, proof) = journey();
+    let mut states = proof.states.clone().into_inner();
+    states.push(states[0].clone());
+    let doubled = ProvenanceProof {
+        states: BoundedVec::new(states).unwrap(),
+        ..proof.clone()
+    };
+    assert_eq!(
+        verify(&chain, &doubled),
+        Err(ProofError::StateLeafNotProven {
+            stone: proof.states.as_slice()[0].stone.clone()
+        })
+    );
+    let sibling = proof_of(&chain, "POL-2");
+    let mut states = proof.states.clone().into_inner();
+    states.extend(
+        sibling
+            .states
+            .iter()
+            .filter(|state| state.stone == stone("POL-2"))
+            .cloned(),
+    );
+    let foreign = ProvenanceProof {
+        states: BoundedVec::new(states).unwrap(),
+        ..proof.clone()
+    };
+    assert_eq!(
+        verify(&chain, &foreign),
+        Err(ProofError::StateLeafNotProven {
+            stone: stone("POL-2")
+        })
+    );
 }

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::crypto::Signature;
-use gemtrail_ledger::ids::{BlockHash, ChainId};
+use gemtrail_ledger::ids::{BlockHash, ChainId, TxId};
 use gemtrail_ledger::model::{
-    BlockHeader, BlockProposal, FlagReason, Governance, Outcome, Receipt, RejectReason,
+    BlockHeader, BlockProposal, EventSeq, FlagReason, Governance, Outcome, Receipt, RejectReason,
     SignedTransaction,
 };
 use gemtrail_ledger::proof::{ProofSource, TxLocation};
@@ -485,7 +485,13 @@ fn receipts_and_transactions_are_found_by_id() {
         receipt,
         Receipt {
             tx_id: registered.id(),
-            outcome: Outcome::Applied
+            outcome: Outcome::Applied,
+            events: vec![EventSeq {
+                stone: stone("R-1"),
+                seq: 0
+            }]
+            .try_into()
+            .unwrap(),
         }
     );
     let (location, receipt) = store.receipt(&not_custodian.id()).unwrap().unwrap();
@@ -515,6 +521,20 @@ fn receipts_and_transactions_are_found_by_id() {
     let unknown = consortium.tx("mine", 3, register("R-2", 100));
     assert_eq!(store.receipt(&unknown.id()).unwrap(), None);
     assert_eq!(store.transaction(&unknown.id()).unwrap(), None);
+}
+
+/// The receipt of `R-1`'s registration: applied, its event 0.
+fn first_registration(tx_id: TxId) -> Receipt {
+    Receipt {
+        tx_id,
+        outcome: Outcome::Applied,
+        events: vec![EventSeq {
+            stone: stone("R-1"),
+            seq: 0,
+        }]
+        .try_into()
+        .unwrap(),
+    }
 }
 
 #[test]
@@ -550,13 +570,7 @@ fn a_spoiled_copy_does_not_shadow_the_genuine_transaction() {
     };
     assert_eq!(
         store.receipt(&id).unwrap(),
-        Some((
-            applied_at,
-            Receipt {
-                tx_id: id,
-                outcome: Outcome::Applied
-            }
-        ))
+        Some((applied_at, first_registration(id)))
     );
     assert!(store.contains_tx(&id).unwrap());
 
@@ -572,13 +586,7 @@ fn a_spoiled_copy_does_not_shadow_the_genuine_transaction() {
     assert_eq!(replay, 2);
     assert_eq!(
         store.receipt(&id).unwrap(),
-        Some((
-            applied_at,
-            Receipt {
-                tx_id: id,
-                outcome: Outcome::Applied
-            }
-        ))
+        Some((applied_at, first_registration(id)))
     );
     assert_eq!(store.transaction(&id).unwrap(), Some((applied_at, genuine)));
     assert_eq!(store.stone(&stone("R-1")).unwrap().unwrap().created_at, 2);
@@ -689,6 +697,7 @@ fn audit_finds_a_forged_receipt() {
             outcome: Outcome::Rejected {
                 reason: RejectReason::Replay { tx_id },
             },
+            events: Default::default(),
         };
         tamper(path, schema::RECEIPTS, &location_key(at), encode(&forged));
     });
@@ -791,6 +800,41 @@ fn a_corrupt_record_is_reported_with_its_column() {
                 ..
             }
         ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_store_of_the_previous_format_is_refused_with_what_to_do() {
+    let dir = TempDir::new().unwrap();
+    drop(LedgerStore::open(dir.path(), &genesis()).unwrap());
+    // A format-1 store has no format key at all.
+    {
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), schema::COLUMNS)
+            .unwrap();
+        db.delete_cf(db.cf_handle(schema::META).unwrap(), schema::META_FORMAT)
+            .unwrap();
+    }
+    let error = LedgerStore::open(dir.path(), &genesis()).err().unwrap();
+    assert!(
+        matches!(
+            error,
+            StoreError::WrongFormat {
+                expected: 2,
+                found: 1
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("start on an empty data dir"),
+        "{error}"
+    );
+    // A future format is refused as well.
+    tamper(dir.path(), schema::META, schema::META_FORMAT, encode(&3u32));
+    let error = LedgerStore::open(dir.path(), &genesis()).err().unwrap();
+    assert!(
+        matches!(error, StoreError::WrongFormat { found: 3, .. }),
         "{error}"
     );
 }

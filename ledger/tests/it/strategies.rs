@@ -12,12 +12,15 @@ use gemtrail_ledger::ids::{BlockHash, ChainId, Digest, NodeId, OrgId, StoneId, T
 use gemtrail_ledger::merkle::MerklePath;
 use gemtrail_ledger::model::{
     Action, Approval, Block, BlockHeader, BlockProposal, Carats, CountryCode, Cutter, Date,
-    FlagReason, FourCs, Governance, GradeSummary, LabReport, Manufacture, Member, Membership,
-    NodeRecord, Origin, Outcome, PolishedOutput, Proposal, ProposalStatus, ProposeTransfer,
-    Receipt, RegisterStone, RejectReason, Role, RoleSet, RoughInfo, SignedTransaction, Stone,
-    StoneKind, StoneStatus, Transaction,
+    EventSeq, FlagReason, FourCs, Governance, GradeSummary, LabReport, Manufacture, Member,
+    Membership, NodeRecord, Origin, Outcome, PolishedOutput, Proposal, ProposalStatus,
+    ProposeTransfer, Receipt, RegisterStone, RejectReason, Role, RoleSet, RoughInfo,
+    SignedTransaction, Stone, StoneKind, StoneStatus, Transaction,
 };
-use gemtrail_ledger::proof::{ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation};
+use gemtrail_ledger::proof::{
+    ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation, PROOF_LINEAGE_MAX,
+};
+use gemtrail_ledger::state_tree::ProvenStoneState;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 
@@ -489,6 +492,7 @@ pub fn block_header() -> BoxedStrategy<BlockHeader> {
         digest(),
         digest(),
         digest(),
+        digest(),
     )
         .prop_map(
             |(
@@ -499,6 +503,7 @@ pub fn block_header() -> BoxedStrategy<BlockHeader> {
                 tx_root,
                 receipts_root,
                 membership_root,
+                state_root,
                 history_root,
             )| {
                 BlockHeader {
@@ -509,6 +514,7 @@ pub fn block_header() -> BoxedStrategy<BlockHeader> {
                     tx_root,
                     receipts_root,
                     membership_root,
+                    state_root,
                     history_root,
                 }
             },
@@ -700,9 +706,19 @@ pub fn outcome() -> BoxedStrategy<Outcome> {
     .boxed()
 }
 
+pub fn event_seq() -> BoxedStrategy<EventSeq> {
+    (stone_id(), any::<u32>())
+        .prop_map(|(stone, seq)| EventSeq { stone, seq })
+        .boxed()
+}
+
 pub fn receipt() -> BoxedStrategy<Receipt> {
-    (tx_id(), outcome())
-        .prop_map(|(tx_id, outcome)| Receipt { tx_id, outcome })
+    (tx_id(), outcome(), bounded_vec(event_seq(), 3))
+        .prop_map(|(tx_id, outcome, events)| Receipt {
+            tx_id,
+            outcome,
+            events,
+        })
         .boxed()
 }
 
@@ -750,6 +766,15 @@ pub fn proven_header() -> BoxedStrategy<ProvenHeader> {
         .boxed()
 }
 
+/// State leaves with real jmt paths (their private fields cannot be drawn):
+/// those of a polished stone of the sample journey.
+fn real_states() -> BoundedVec<ProvenStoneState, PROOF_LINEAGE_MAX> {
+    let chain = gemtrail_ledger::testkit::TestChain::journey();
+    gemtrail_ledger::proof::build_proof(&chain, &gemtrail_ledger::testkit::stone("POL-1"))
+        .unwrap()
+        .states
+}
+
 pub fn provenance_proof() -> BoxedStrategy<ProvenanceProof> {
     (
         (chain_id(), stone_id(), block_hash()),
@@ -769,6 +794,7 @@ pub fn provenance_proof() -> BoxedStrategy<ProvenanceProof> {
                     headers,
                     events,
                     governance,
+                    states: real_states(),
                 }
             },
         )

@@ -16,7 +16,7 @@ use libp2p::StreamProtocol;
 use super::wire::{PeerRequest, PeerResponse};
 
 /// The protocol name negotiated on each stream; bump on incompatible change.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/gemtrail/peer/1");
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/gemtrail/peer/2");
 
 /// Length-prefixed borsh, capped at `bytes_max` per message.
 #[derive(Clone, Copy, Debug)]

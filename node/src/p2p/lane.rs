@@ -40,7 +40,7 @@ use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
 /// The protocol of a lane's stream; bump on incompatible change.
-pub(crate) const LANE_PROTOCOL: StreamProtocol = StreamProtocol::new("/gemtrail/lane/1");
+pub(crate) const LANE_PROTOCOL: StreamProtocol = StreamProtocol::new("/gemtrail/lane/2");
 /// Most requests of one lane being handled at once.
 pub(crate) const LANE_REQUESTS_MAX: usize = 256;
 /// Bytes of a frame before its message: the length and the request id.
