@@ -699,6 +699,28 @@ mod tests {
     }
 
     #[test]
+    fn a_data_dir_of_the_previous_store_format_is_refused_with_what_to_do() {
+        use gemtrail_ledger::store::schema;
+        let sample = SampleConsortium::generate_from_seed([3; 32], "format-test", 7000).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        drop(open_stores(dir.path(), sample.genesis()).ok().unwrap());
+        // A format-1 store is one without the format key.
+        let ledger = dir.path().join("ledger");
+        let db =
+            rocksdb::DB::open_cf(&rocksdb::Options::default(), &ledger, schema::COLUMNS).unwrap();
+        db.delete_cf(db.cf_handle(schema::META).unwrap(), schema::META_FORMAT)
+            .unwrap();
+        drop(db);
+        let error = open_stores(dir.path(), sample.genesis()).err().unwrap();
+        let text = error.to_string();
+        assert!(
+            text.contains("ledger of store format 1")
+                && text.contains("start on an empty data dir and the node catches up"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_node_id_that_belongs_to_another_key_is_refused() {
         let sample = SampleConsortium::generate_from_seed([3; 32], "start-test", 7000).unwrap();
         let node_two = sample.genesis().peer_ids()[&gemtrail_ledger::ids::NodeId(2)];
