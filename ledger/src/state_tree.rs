@@ -138,6 +138,19 @@ pub fn update<S: StateNodes + ?Sized>(
     })
 }
 
+/// The root of the tree of version `version`, as stored: what the header of
+/// that height must hold.
+pub fn root_at<S: StateNodes + ?Sized>(source: &S, version: Version) -> StoreResult<Digest> {
+    let reader = Reader {
+        source,
+        value: None,
+    };
+    let root = JellyfishMerkleTree::<_, StateHasher>::new(&reader)
+        .get_root_hash(version)
+        .map_err(|error| tree_error("root", &error))?;
+    Ok(Digest(root.0))
+}
+
 /// A stone's leaf with its path into a state root.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ProvenStoneState {

@@ -39,7 +39,7 @@ use crate::model::{
 };
 use crate::proof::{ProofSource, TxLocation};
 use crate::state::{ChainTip, GenesisState, LedgerView};
-use crate::state_tree::StateNodes;
+use crate::state_tree::{self, StateNodes};
 use jmt::storage::{Node, NodeKey};
 
 /// How the store writes.
@@ -230,6 +230,14 @@ impl LedgerStore {
             if header.hash(&self.chain_id) != self.tip.hash {
                 return Err(StoreError::Inconsistent(format!(
                     "the header at the tip height {} does not hash to the tip",
+                    tip.height
+                )));
+            }
+            // The next block builds on the stored tree: a damaged tree would
+            // give every later block a root no other node computes.
+            if state_tree::root_at(self, self.tip.height)? != header.state_root {
+                return Err(StoreError::Inconsistent(format!(
+                    "the state tree at the tip height {} does not match its header's state root",
                     tip.height
                 )));
             }

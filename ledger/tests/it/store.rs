@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use gemtrail_ledger::codec::encode;
+use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::crypto::Signature;
 use gemtrail_ledger::ids::{BlockHash, ChainId, TxId};
 use gemtrail_ledger::model::{
@@ -836,5 +836,38 @@ fn a_store_of_the_previous_format_is_refused_with_what_to_do() {
     assert!(
         matches!(error, StoreError::WrongFormat { found: 3, .. }),
         "{error}"
+    );
+}
+
+/// A key and value as RocksDB stores them.
+type StoredRecord = (Box<[u8]>, Box<[u8]>);
+
+#[test]
+fn a_store_whose_state_tree_root_was_altered_refuses_to_open_naming_the_height() {
+    let chain = long_journey();
+    let dir = TempDir::new().unwrap();
+    let tip = store_with(&dir, &proposals(&chain)).tip().height;
+    let db =
+        rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), schema::COLUMNS).unwrap();
+    let column = db.cf_handle(schema::STATE_NODES).unwrap();
+    let nodes: Vec<StoredRecord> = db
+        .iterator_cf(column, rocksdb::IteratorMode::Start)
+        .map(Result::unwrap)
+        .collect();
+    // The tip's root, and another node whose bytes replace it.
+    let is_tip_root = |key: &[u8]| {
+        let key: jmt::storage::NodeKey = decode(key).unwrap();
+        key.version() == tip && key.nibble_path().num_nibbles() == 0
+    };
+    let root = nodes.iter().find(|(key, _)| is_tip_root(key)).unwrap();
+    let other = nodes.iter().find(|(_, value)| *value != root.1).unwrap();
+    db.put_cf(column, &root.0, &other.1).unwrap();
+    drop(db);
+    let error = LedgerStore::open(dir.path(), &genesis()).err().unwrap();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "inconsistent store: the state tree at the tip height {tip} does not match its header's state root"
+        )
     );
 }
