@@ -414,9 +414,11 @@ pub(crate) struct VerifyArgs {
     /// The genesis file to verify against.
     #[arg(long, default_value = "genesis.toml")]
     pub(crate) genesis: PathBuf,
-    /// The node to fetch the proof from.
-    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
-    pub(crate) node: String,
+    /// The node to fetch the proof from (default 127.0.0.1:7001). With
+    /// `--proof`, the node is asked what happened to the stone after the
+    /// passport's block.
+    #[arg(long, env = "GEMTRAIL_NODE")]
+    pub(crate) node: Option<String>,
 }
 
 /// Passport commands.

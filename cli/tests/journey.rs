@@ -336,10 +336,25 @@ fn a_consortium_founded_with_the_cli_runs_the_whole_journey_and_verifies_it() {
     );
     let to_retailer = propose(&consortium, "cutter", "GT-1-A", "retailer");
     consortium.stone_ok("retailer", "accept", &["--proposal", &to_retailer]);
+    let root = consortium.path().to_owned();
+    let node = consortium.node_of("retailer").to_owned();
+    // A passport taken before the sale, checked again after it below.
+    ok(
+        &root,
+        &[
+            "passport",
+            "export",
+            "GT-1-A",
+            "-o",
+            "before-sale.passport",
+            "--node",
+            &node,
+        ],
+    );
     consortium.stone_ok("retailer", "sell", &["--stone", "GT-1-A"]);
 
-    let root = consortium.path();
-    let node = consortium.node_of("retailer");
+    let root = root.as_path();
+    let node = node.as_str();
     let shown = ok(
         root,
         &[
@@ -408,6 +423,45 @@ fn a_consortium_founded_with_the_cli_runs_the_whole_journey_and_verifies_it() {
         ],
     );
     assert!(offline.contains("Jwaneng mine"), "{offline}");
+    assert!(!offline.contains("Since the passport"), "{offline}");
+
+    // The older passport is complete as of its block, and a node tells what
+    // happened since: the sale.
+    let before_sale = ok(
+        root,
+        &[
+            "verify",
+            "--proof",
+            "before-sale.passport",
+            "--genesis",
+            "genesis.toml",
+        ],
+    );
+    assert!(
+        before_sale.contains("active held by retailer"),
+        "{before_sale}"
+    );
+    let since = ok(
+        root,
+        &[
+            "verify",
+            "--proof",
+            "before-sale.passport",
+            "--genesis",
+            "genesis.toml",
+            "--node",
+            node,
+        ],
+    );
+    let tail = since
+        .split("Since the passport's block")
+        .nth(1)
+        .unwrap_or("");
+    assert!(
+        tail.contains("reports (not part of the verified passport)")
+            && tail.contains("sell by retailer"),
+        "{since}"
+    );
 
     // The same passport with one field altered (the mine's name) fails.
     let bytes = std::fs::read(root.join("GT-1-A.passport")).unwrap();

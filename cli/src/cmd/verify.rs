@@ -8,6 +8,7 @@ use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::ids::StoneId;
 use gemtrail_ledger::proof::journey::{step_text, utc_text};
 use gemtrail_ledger::proof::{verify_proof, Journey, ProvenanceProof};
+use gemtrail_node::api::views::HistoryItemView;
 use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
@@ -51,7 +52,7 @@ pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
                 ))
             })?
         }
-        (None, Some(stone)) => fetch(&args.node, stone).await?,
+        (None, Some(stone)) => fetch(args.node.as_deref().unwrap_or(DEFAULT_NODE), stone).await?,
         (None, None) => {
             return Err(CliError::new("name a stone, or give --proof FILE")
                 .hint("`gemtrail verify GT-0001 --genesis genesis.toml`"))
@@ -68,7 +69,66 @@ pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
         }
     }
     let journey = verify_against(&args.genesis, &proof)?;
-    print_journey(out, &journey)
+    match (&args.proof, &args.node) {
+        (Some(_), Some(node)) => {
+            let later = events_after(node, &journey).await?;
+            print_with_later_events(out, &journey, node, &later)
+        }
+        _ => print_journey(out, &journey),
+    }
+}
+
+/// Where `verify` fetches a proof when no node is named.
+const DEFAULT_NODE: &str = "127.0.0.1:7001";
+
+/// What `node` reports of the stone after the block a passport is complete to.
+async fn events_after(node: &str, journey: &Journey) -> CliResult<Vec<HistoryItemView>> {
+    let history = NodeClient::new(node)?.history(&journey.stone).await?;
+    Ok(history
+        .into_iter()
+        .filter(|item| item.height > journey.tip_height)
+        .collect())
+}
+
+/// The verified journey, then what a node reports since (not verified: the
+/// node is trusted for it, which the text says).
+fn print_with_later_events(
+    out: Out,
+    journey: &Journey,
+    node: &str,
+    later: &[HistoryItemView],
+) -> CliResult {
+    let since = later
+        .iter()
+        .map(|item| {
+            json!({ "height": item.height, "timestamp_ms": item.timestamp_ms,
+                    "action": item.action, "signer": item.transaction.tx.signer,
+                    "tx_id": item.tx_id })
+        })
+        .collect::<Vec<_>>();
+    out.print(
+        &json!({ "verified": true, "journey": journey,
+                 "since_passport": { "node": node, "events": since } }),
+        || {
+            let mut text = format!(
+                "{journey}\n\nSince the passport's block {}, node {node} reports (not part of the verified passport):",
+                journey.tip_height
+            );
+            if later.is_empty() {
+                text.push_str(&format!("\n  nothing new for {}", journey.stone));
+            }
+            for item in later {
+                text.push_str(&format!(
+                    "\n  #{} {} {} by {}",
+                    item.height,
+                    utc_text(item.timestamp_ms),
+                    item.action,
+                    item.transaction.tx.signer
+                ));
+            }
+            text
+        },
+    )
 }
 
 /// Runs `gemtrail passport`.
