@@ -427,32 +427,23 @@ fn a_consortium_founded_with_the_cli_runs_the_whole_journey_and_verifies_it() {
 
     // The older passport is complete as of its block, and a node tells what
     // happened since: the sale.
-    let before_sale = ok(
-        root,
-        &[
+    let verify_before_sale = |extra: &[&str]| {
+        let mut args = vec![
             "verify",
             "--proof",
             "before-sale.passport",
             "--genesis",
             "genesis.toml",
-        ],
-    );
+        ];
+        args.extend_from_slice(extra);
+        ok(root, &args)
+    };
+    let before_sale = verify_before_sale(&[]);
     assert!(
         before_sale.contains("active held by retailer"),
         "{before_sale}"
     );
-    let since = ok(
-        root,
-        &[
-            "verify",
-            "--proof",
-            "before-sale.passport",
-            "--genesis",
-            "genesis.toml",
-            "--node",
-            node,
-        ],
-    );
+    let since = verify_before_sale(&["--node", node]);
     let tail = since
         .split("Since the passport's block")
         .nth(1)

@@ -373,6 +373,17 @@ mod tests {
     }
 
     #[test]
+    fn a_node_whose_peer_id_holds_no_key_cannot_sign() {
+        let mut cluster = Cluster::new();
+        let certificate = cluster.certificate(&[0, 1]);
+        cluster.nodes[1].peer_id = "peer-2".try_into().unwrap();
+        assert_eq!(
+            cluster.verify(&certificate),
+            Err(CertificateError::NoNodeKey { node: NodeId(2) })
+        );
+    }
+
+    #[test]
     fn a_peer_id_round_trips_to_its_key_and_junk_holds_none() {
         let key = SecretKey::generate().unwrap().public_key();
         assert_eq!(node_key(&peer_id_of(&key)), Some(key));

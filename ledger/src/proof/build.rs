@@ -17,7 +17,7 @@ use crate::history;
 use crate::ids::StoneId;
 use crate::machine::{receipt_leaf, tx_leaf};
 use crate::merkle::{self, MerklePath};
-use crate::model::BlockHeader;
+use crate::model::{BlockHeader, Stone};
 use crate::state_tree::{self, ProvenStoneState};
 
 /// Builds the provenance proof of `stone` at the source's current tip.
@@ -27,9 +27,9 @@ pub fn build_proof<S: ProofSource>(
 ) -> Result<ProvenanceProof, ProofBuildError> {
     let lineage = lineage(source, stone)?;
     let mut locations = BTreeSet::new();
-    for id in &lineage {
+    for ancestor in &lineage {
         // A manufacture is an event of the rough and of its outputs: the set keeps it once.
-        locations.extend(source.stone_event_locations(id)?);
+        locations.extend(source.stone_event_locations(&ancestor.id)?);
     }
     let events = locations
         .into_iter()
@@ -77,19 +77,16 @@ pub fn build_proof<S: ProofSource>(
 /// The state leaf of each lineage stone, proven into the tip's state root.
 fn stone_states<S: ProofSource>(
     source: &S,
-    lineage: &[StoneId],
+    lineage: &[Stone],
     tip_height: u64,
 ) -> Result<Vec<ProvenStoneState>, ProofBuildError> {
     lineage
         .iter()
-        .map(|id| {
-            let stone = source
-                .stone(id)?
-                .ok_or_else(|| ProofBuildError::UnknownStone { stone: id.clone() })?;
+        .map(|stone| {
             Ok(state_tree::prove(
                 source,
                 source.chain_id(),
-                &stone,
+                stone,
                 tip_height,
             )?)
         })
@@ -112,26 +109,26 @@ fn history_path<S: history::HistorySource + ?Sized>(
     history::path(source, tip_height, height)?.ok_or(ProofBuildError::MissingHistory { height })
 }
 
-/// The stone and its ancestors, the stone first.
-fn lineage<S: ProofSource>(source: &S, stone: &StoneId) -> Result<Vec<StoneId>, ProofBuildError> {
-    let Some(mut current) = source.stone(stone)? else {
+/// The stone and its ancestors in their current state, the stone first.
+fn lineage<S: ProofSource>(source: &S, stone: &StoneId) -> Result<Vec<Stone>, ProofBuildError> {
+    let Some(first) = source.stone(stone)? else {
         return Err(ProofBuildError::UnknownStone {
             stone: stone.clone(),
         });
     };
-    let mut lineage = vec![stone.clone()];
-    while let Some(parent) = current.parent().cloned() {
-        if lineage.len() >= PROOF_LINEAGE_MAX || lineage.contains(&parent) {
+    let mut lineage = vec![first];
+    while let Some(parent) = lineage.last().and_then(Stone::parent).cloned() {
+        if lineage.len() >= PROOF_LINEAGE_MAX || lineage.iter().any(|known| known.id == parent) {
             return Err(ProofBuildError::BrokenLineage {
                 stone: stone.clone(),
             });
         }
-        current = source
+        let ancestor = source
             .stone(&parent)?
             .ok_or_else(|| ProofBuildError::BrokenLineage {
                 stone: stone.clone(),
             })?;
-        lineage.push(parent);
+        lineage.push(ancestor);
     }
     Ok(lineage)
 }

@@ -9,6 +9,8 @@
 //! the leaf says. A trailing theft flag, a failed origin check, a flag and
 //! its clearance: none can be left out unseen.
 
+use std::collections::BTreeSet;
+
 use super::custody::Custody;
 use super::error::ProofError;
 use super::{ProvenEvent, ProvenanceProof};
@@ -26,17 +28,13 @@ pub(super) fn check_complete(
 ) -> Result<(), ProofError> {
     // Every byte is bound: a leaf for a stone outside the lineage, or a
     // second leaf for one, is refused rather than ignored.
-    if let Some(extra) = proof.states.iter().enumerate().find(|(index, state)| {
-        !lineage.contains(&state.stone)
-            || proof
-                .states
-                .iter()
-                .take(*index)
-                .any(|earlier| earlier.stone == state.stone)
-    }) {
-        return Err(ProofError::StateLeafNotProven {
-            stone: extra.1.stone.clone(),
-        });
+    let mut seen = BTreeSet::new();
+    for state in proof.states.iter() {
+        if !lineage.contains(&state.stone) || !seen.insert(&state.stone) {
+            return Err(ProofError::StateLeafNotProven {
+                stone: state.stone.clone(),
+            });
+        }
     }
     for stone in lineage {
         let state = proof

@@ -18,6 +18,7 @@ use gemtrail_ledger::proof::{
     ProvenanceProof, StepKind, TxLocation,
 };
 use gemtrail_ledger::state::GenesisState;
+use gemtrail_ledger::state_tree::{self, MemoryStateNodes};
 use gemtrail_ledger::testkit::{
     self, accept, clear_flag, flag, four_cs, key_for, org, propose, register, sell, stone,
     TestChain, GENESIS_TIME_MS,
@@ -1297,6 +1298,37 @@ fn a_state_leaf_carried_twice_or_outside_the_lineage_is_refused() {
         verify(&chain, &foreign),
         Err(ProofError::StateLeafNotProven {
             stone: stone("POL-2")
+        })
+    );
+}
+
+#[test]
+fn a_tip_resealed_over_a_state_tree_of_its_own_disagrees_with_the_events() {
+    // Without node certificates the tip header is the anchor, so a forger
+    // can give it a state root of their own; the leaves must still agree
+    // with the events the proof replays.
+    let (chain, proof) = journey();
+    let chain_id = chain.consortium.chain_id();
+    let mut stones = chain.state.stones().clone();
+    stones.get_mut(&stone("POL-1")).unwrap().custodian = org("cutter");
+    let mut nodes = MemoryStateNodes::default();
+    let forged = state_tree::update(&nodes, &chain_id, &stones, proof.tip.height).unwrap();
+    nodes.apply(&forged);
+    let mut resealed = proof.clone();
+    resealed.tip.state_root = forged.root;
+    resealed.tip_hash = resealed.tip.hash(&chain_id);
+    let states: Vec<_> = proof
+        .states
+        .iter()
+        .map(|state| {
+            state_tree::prove(&nodes, &chain_id, &stones[&state.stone], proof.tip.height).unwrap()
+        })
+        .collect();
+    resealed.states = BoundedVec::new(states).unwrap();
+    assert_eq!(
+        verify(&chain, &resealed),
+        Err(ProofError::StateLeafDisagrees {
+            stone: stone("POL-1")
         })
     );
 }
