@@ -150,6 +150,20 @@ pub fn quorum(nodes: usize) -> usize {
 }
 
 impl QuorumCertificate {
+    /// `checkpoint` with no signature yet: what a proof carries until its
+    /// tip is certified.
+    pub fn unsigned(checkpoint: Checkpoint) -> Self {
+        QuorumCertificate {
+            checkpoint,
+            signatures: BoundedVec::EMPTY,
+        }
+    }
+
+    /// The nodes that signed, in ascending order.
+    pub fn signers(&self) -> Vec<NodeId> {
+        self.signatures.iter().map(|signed| signed.node).collect()
+    }
+
     /// Checks that the certificate is for `block_hash` and that a majority of
     /// `nodes` (the node set in force at its height) signed it, each once
     /// and in ascending order. Returns the signers.

@@ -5,6 +5,8 @@
 //! different: a storage failure or a broken invariant in stored data means the
 //! node must stop rather than build on a ledger it cannot trust.
 
+use crate::ids::BlockHash;
+
 /// Bytes that are not the canonical encoding of the expected type.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -82,6 +84,17 @@ pub enum StoreError {
         expected: u32,
         /// The format found (1 when the store does not say).
         found: u32,
+    },
+    /// The stored block at a certified height is not the one a majority of
+    /// the nodes signed: this store was altered, or its node forked.
+    #[error("the stored block at height {height} is {stored}, but a majority of the nodes certified {certified}; this ledger was altered or forked: move its data dir aside and start on an empty one, and the node catches up from its peers")]
+    DiffersFromCertificate {
+        /// The height.
+        height: u64,
+        /// The block hash the certificate signs.
+        certified: BlockHash,
+        /// The hash of the stored block.
+        stored: BlockHash,
     },
     /// A block that does not extend the tip.
     #[error("block at height {height} does not extend the tip at height {tip}")]

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::certificate::{peer_id_of, Checkpoint, QuorumCertificate};
 use crate::codec::{BoundedString, BoundedVec};
 use crate::crypto::SecretKey;
 use crate::ids::{BlockHash, ChainId, Digest, NodeId, OrgId, ProposalId, StoneId, TxId};
@@ -20,6 +21,7 @@ use crate::model::{
     RegisterStone, Role, RoleSet, RoughInfo, SignedTransaction, Transaction,
 };
 use crate::model::{BlockProposal, Outcome};
+use crate::proof::{build_proof, ProofBuildError, ProvenanceProof};
 use crate::state::{GenesisState, LedgerView, MemoryState};
 
 /// The test chain's id.
@@ -67,6 +69,35 @@ pub fn text<const MAX: usize>(value: &str) -> BoundedString<MAX> {
 pub fn key_for(seed_name: &str) -> SecretKey {
     let seed = blake3::hash(format!("gemtrail test key {seed_name}").as_bytes());
     SecretKey::from_seed(seed.as_bytes())
+}
+
+/// The node key of test node `id`: its peer id, in [`node_record`], holds
+/// the public half, so certificates it signs verify.
+pub fn node_key_for(id: u64) -> SecretKey {
+    key_for(&format!("node {id}"))
+}
+
+/// `checkpoint` signed by the test nodes `nodes` (ascending ids).
+pub fn certify(chain_id: &ChainId, checkpoint: Checkpoint, nodes: &[u64]) -> QuorumCertificate {
+    let signatures = nodes
+        .iter()
+        .map(|id| checkpoint.sign(chain_id, NodeId(*id), &node_key_for(*id)))
+        .collect();
+    QuorumCertificate {
+        checkpoint,
+        signatures: fixture(BoundedVec::new(signatures), "node signatures"),
+    }
+}
+
+/// The proof of `stone` at the chain's tip, certified by all three nodes.
+pub fn certified_proof(
+    chain: &TestChain,
+    stone: &StoneId,
+) -> Result<ProvenanceProof, ProofBuildError> {
+    let mut proof = build_proof(chain, stone)?;
+    let certificate = certify(&chain.consortium.chain_id(), proof.checkpoint(), &[1, 2, 3]);
+    proof.certificate = certificate;
+    Ok(proof)
 }
 
 /// A small consortium with deterministic keys.
@@ -159,7 +190,7 @@ pub fn node_record(id: u64, owner: &str) -> NodeRecord {
     NodeRecord {
         id: NodeId(id),
         owner: org(owner),
-        peer_id: text(&format!("peer-{id}")),
+        peer_id: text(&peer_id_of(&node_key_for(id).public_key())),
         listen_addr: text(&format!("/ip4/127.0.0.1/tcp/{}", 17000 + id)),
         api_addr: text(&format!("127.0.0.1:{}", 18000 + id)),
     }

@@ -12,6 +12,7 @@ use super::{
     ProofSource, ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation, PROOF_EVENTS_MAX,
     PROOF_GOVERNANCE_MAX, PROOF_HEADERS_MAX, PROOF_LINEAGE_MAX,
 };
+use crate::certificate::{Checkpoint, QuorumCertificate};
 use crate::codec::BoundedVec;
 use crate::history;
 use crate::ids::StoneId;
@@ -20,7 +21,9 @@ use crate::merkle::{self, MerklePath};
 use crate::model::{BlockHeader, Stone};
 use crate::state_tree::{self, ProvenStoneState};
 
-/// Builds the provenance proof of `stone` at the source's current tip.
+/// Builds the provenance proof of `stone` at the source's current tip. Its
+/// certificate holds the tip's checkpoint but no signature yet: the caller
+/// adds the tip's quorum certificate ([`ProvenanceProof::certify`]).
 pub fn build_proof<S: ProofSource>(
     source: &S,
     stone: &StoneId,
@@ -61,10 +64,12 @@ pub fn build_proof<S: ProofSource>(
         })
         .collect::<Result<Vec<_>, ProofBuildError>>()?;
     let states = stone_states(source, &lineage, tip.height)?;
+    let tip_hash = tip.hash(source.chain_id());
     Ok(ProvenanceProof {
         chain_id: source.chain_id().clone(),
         stone: stone.clone(),
-        tip_hash: tip.hash(source.chain_id()),
+        tip_hash,
+        certificate: QuorumCertificate::unsigned(Checkpoint::of(&tip, tip_hash)),
         genesis_path: history_path(&history, tip.height, 0)?,
         tip,
         headers: bounded::<_, PROOF_HEADERS_MAX>(headers, "headers")?,

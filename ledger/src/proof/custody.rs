@@ -562,6 +562,7 @@ impl Custody {
             tip_height: tip.height,
             as_of_ms: tip.timestamp_ms,
             tip_hash,
+            certified_by: Vec::new(),
         })
     }
 }

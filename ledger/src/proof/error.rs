@@ -5,6 +5,7 @@
 //! from a forged signature from a custody gap. [`ProofBuildError`] is what a node
 //! reports when it cannot assemble a proof from its own store.
 
+use crate::certificate::CertificateError;
 use crate::error::StoreError;
 use crate::ids::{BlockHash, ChainId, OrgId, ProposalId, StoneId};
 use crate::model::{Carats, FlagReason, RejectReason, Role, StoneStatus};
@@ -518,5 +519,17 @@ pub enum ProofError {
     StateLeafDisagrees {
         /// The stone.
         stone: StoneId,
+    },
+
+    // --- the certificate ---
+    /// The tip's certificate does not certify it.
+    #[error("the tip is not certified: {0}")]
+    Uncertified(#[from] CertificateError),
+    /// The certificate signs the tip's hash, but another height, state root
+    /// or time.
+    #[error("the certificate's checkpoint (height {height}) does not describe the proof's tip")]
+    CertificateForOtherTip {
+        /// The height the certificate names.
+        height: u64,
     },
 }

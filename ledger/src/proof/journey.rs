@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::ids::{BlockHash, OrgId, StoneId, TxId};
+use crate::ids::{BlockHash, NodeId, OrgId, StoneId, TxId};
 use crate::model::{Carats, FlagReason, FourCs, Origin, PolishedOutput, StoneStatus};
 
 /// A stone's verified provenance. Only [`super::verify_proof`] makes one.
@@ -75,6 +75,17 @@ pub struct Journey {
     pub as_of_ms: u64,
     /// Hash of that tip: compare it with what the nodes report.
     pub tip_hash: BlockHash,
+    /// The nodes whose signatures certify the tip, a majority of those in
+    /// force there.
+    pub certified_by: Vec<NodeId>,
+}
+
+impl Journey {
+    /// The journey, certified by `nodes`.
+    pub(super) fn certified_by(mut self, nodes: Vec<NodeId>) -> Self {
+        self.certified_by = nodes;
+        self
+    }
 }
 
 /// One event of the journey.
@@ -168,15 +179,23 @@ pub struct CustodyPeriod {
     pub until_ms: Option<u64>,
 }
 
+/// "nodes 1, 2, 3" (or "node 1").
+fn nodes_text(nodes: &[NodeId]) -> String {
+    let ids: Vec<String> = nodes.iter().map(|node| node.0.to_string()).collect();
+    let noun = if ids.len() == 1 { "node" } else { "nodes" };
+    format!("{noun} {}", ids.join(", "))
+}
+
 impl fmt::Display for Journey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lineage: Vec<&str> = self.lineage.iter().map(StoneId::as_str).collect();
         writeln!(f, "Provenance of {} (verified)", self.stone)?;
         writeln!(
             f,
-            "  complete:  every event up to block {}, as of {}",
+            "  complete history as of {} (block {}), certified by {}",
+            utc_text(self.as_of_ms),
             self.tip_height,
-            utc_text(self.as_of_ms)
+            nodes_text(&self.certified_by)
         )?;
         writeln!(f, "  lineage:   {}", lineage.join(" -> "))?;
         let origin = &self.origin;

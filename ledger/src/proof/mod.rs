@@ -20,14 +20,14 @@
 //! each merkle inclusion and receipt (`verify.rs`), the lineage (`lineage.rs`),
 //! then replays the chain height by height: governance through the real rules to
 //! rebuild the membership and compare it with every header (`authority.rs`), and
-//! every stone event's signatures, roles and custody continuity (`custody.rs`).
-//! What it proves is told as a [`Journey`] ([`journey`]).
+//! every stone event's signatures, roles and custody continuity (`custody.rs`);
+//! then the tip's quorum certificate against the node set the replay ends with
+//! (`crate::certificate`); last, that no event is missing and the replay ends
+//! where the certified state leaves say (`complete.rs`). What it proves is told
+//! as a [`Journey`] ([`journey`]).
 //!
-//! **Limit:** a proof shows that every event it holds happened, in order, and that
-//! no governance was left out (each header commits to the membership). It does
-//! not yet show that no stone event was left out: omissions that leave the
-//! replayed custody state unchanged (a trailing event, a grade, a flag and its
-//! clearance) go unnoticed. See `docs/protocol.md` §7 for the planned fix.
+//! **Limit:** a proof is complete up to its certified tip and silent on what
+//! came after it (`docs/protocol.md` §7).
 
 mod authority;
 mod build;
@@ -48,6 +48,7 @@ pub use verify::verify_proof;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::certificate::{Checkpoint, QuorumCertificate};
 use crate::codec::BoundedVec;
 use crate::error::StoreResult;
 use crate::history::HistorySource;
@@ -142,6 +143,28 @@ pub struct ProvenanceProof {
     /// into the tip's state root, stone first: each says how many events its
     /// stone has had, so the verifier demands every one of them.
     pub states: BoundedVec<ProvenStoneState, PROOF_LINEAGE_MAX>,
+    /// The tip's quorum certificate: a majority of the nodes in force at the
+    /// tip signed its checkpoint. A proof fresh from the store carries the
+    /// checkpoint with no signatures ([`ProvenanceProof::certify`] adds them);
+    /// it does not verify until a majority has signed.
+    pub certificate: QuorumCertificate,
+}
+
+impl ProvenanceProof {
+    /// The checkpoint of the proof's tip: what its certificate must sign.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::of(&self.tip, self.tip_hash)
+    }
+
+    /// Attaches `certificate`, if it certifies this proof's tip; otherwise
+    /// gives it back.
+    pub fn certify(&mut self, certificate: QuorumCertificate) -> Result<(), QuorumCertificate> {
+        if certificate.checkpoint != self.checkpoint() {
+            return Err(certificate);
+        }
+        self.certificate = certificate;
+        Ok(())
+    }
 }
 
 /// What a proof is built from.

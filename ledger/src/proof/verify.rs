@@ -21,7 +21,7 @@ use super::{ProvenEvent, ProvenanceProof, TxLocation};
 use crate::ids::{ChainId, Digest};
 use crate::machine::{receipt_leaf, tx_leaf};
 use crate::merkle::MerklePath;
-use crate::model::{BlockHeader, Outcome};
+use crate::model::{BlockHeader, Membership, Outcome};
 use crate::signature_batch::{self, SignatureCheck};
 use crate::state::GenesisState;
 
@@ -57,10 +57,21 @@ pub fn verify_proof(
     })?;
     let lineage = find_lineage(&proof.stone, proof.events.as_slice())?;
     let mut custody = Custody::new(lineage.clone());
-    replay(genesis, proof, &headers, &mut custody)?;
+    let membership = replay(genesis, proof, &headers, &mut custody)?;
+    // The node set in force at the tip is the replayed one: the tip header's
+    // membership root has just been compared with it.
+    let certified_by =
+        proof
+            .certificate
+            .verify(&genesis.chain_id, proof.tip_hash, membership.nodes.values())?;
+    if proof.certificate.checkpoint != proof.checkpoint() {
+        return Err(ProofError::CertificateForOtherTip {
+            height: proof.certificate.checkpoint.height,
+        });
+    }
     check_complete(&genesis.chain_id, proof, &lineage, &custody)?;
     let journey = custody.into_journey(&proof.stone, &proof.tip, proof.tip_hash)?;
-    Ok(VerifiedJourney::new(journey))
+    Ok(VerifiedJourney::new(journey.certified_by(certified_by)))
 }
 
 /// Checks the chain id; that the tip header hashes to the claimed tip; that
@@ -195,13 +206,14 @@ type Events<'p> = Peekable<slice::Iter<'p, ProvenEvent>>;
 
 /// Replays the proof height by height: governance rebuilds the membership, and
 /// each header's membership root must match it after the block; stone events are
-/// checked against the membership in force at their position.
+/// checked against the membership in force at their position. Returns the
+/// membership at the tip.
 fn replay(
     genesis: &GenesisState,
     proof: &ProvenanceProof,
     headers: &[&BlockHeader],
     custody: &mut Custody,
-) -> Result<(), ProofError> {
+) -> Result<Membership, ProofError> {
     let chain_id = &genesis.chain_id;
     let mut membership = genesis.membership.clone();
     // Hashing the membership once per change, not once per header.
@@ -224,7 +236,7 @@ fn replay(
             });
         }
     }
-    Ok(())
+    Ok(membership)
 }
 
 /// The next transaction at `height` from either list, in (height, index) order.

@@ -13,6 +13,7 @@
 //! iteration: its cost does not grow with the size of the ledger.
 
 pub mod audit;
+mod certificates;
 mod dump;
 pub mod schema;
 
@@ -222,6 +223,7 @@ impl LedgerStore {
                 self.history.leaf_count, tip.height
             )));
         }
+        self.check_certified()?;
         if self.tip.height > 0 {
             // Stored data is input: a tip without its header is reported, not asserted.
             let header = self.header(self.tip.height)?.ok_or_else(|| {

@@ -58,8 +58,12 @@ pub const HISTORY: &str = "history";
 /// The state tree's nodes ([`crate::state_tree`]).
 pub const STATE_NODES: &str = "state_nodes";
 
+/// Quorum certificates by height ([`crate::certificate`]), written apart
+/// from the blocks.
+pub const CERTIFICATES: &str = "certificates";
+
 /// Every column family, in the order they are opened.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 14] = [
     META,
     HEADERS,
     BLOCK_HASHES,
@@ -73,6 +77,7 @@ pub const COLUMNS: [&str; 13] = [
     GOVERNANCE,
     HISTORY,
     STATE_NODES,
+    CERTIFICATES,
 ];
 
 /// The columns read by key for every transaction applied or admitted, which

@@ -9,6 +9,7 @@
     clippy::too_many_lines
 )]
 
+mod certified;
 mod encoding;
 mod model;
 mod proof;

@@ -27,8 +27,9 @@ use proptest::prelude::*;
 
 // --- fixtures --------------------------------------------------------------
 
+/// The proof of stone `id`, certified by all three test nodes.
 fn proof_of(chain: &TestChain, id: &str) -> ProvenanceProof {
-    build_proof(chain, &stone(id)).unwrap()
+    testkit::certified_proof(chain, &stone(id)).unwrap()
 }
 
 fn genesis(chain: &TestChain) -> &GenesisState {
@@ -163,6 +164,9 @@ fn rebuild_history(proof: &mut ProvenanceProof, chain: &TestChain) {
     }
     proof.headers = BoundedVec::new(headers).unwrap();
     proof.tip_hash = proof.tip.hash(chain_id);
+    // A forger who holds a majority of the node keys as well: what is left
+    // to catch the forgery is the verifier's own replay.
+    proof.certificate = testkit::certify(chain_id, proof.checkpoint(), &[1, 2, 3]);
 }
 
 /// Replaces event `index` of the proof by `signer`'s re-signed `change` of it.
@@ -343,7 +347,7 @@ fn the_journey_text_reads_from_mine_to_sale() {
     assert_eq!(lines[0], "Provenance of POL-1 (verified)");
     assert_eq!(
         lines[1],
-        "  complete:  every event up to block 8, as of 2026-09-21 14:13:28 UTC"
+        "  complete history as of 2026-09-21 14:13:28 UTC (block 8), certified by nodes 1, 2, 3"
     );
     let lines = [&lines[..1], &lines[2..]].concat();
     assert_eq!(lines[1], "  lineage:   ROUGH-1 -> POL-1");
@@ -1304,9 +1308,8 @@ fn a_state_leaf_carried_twice_or_outside_the_lineage_is_refused() {
 
 #[test]
 fn a_tip_resealed_over_a_state_tree_of_its_own_disagrees_with_the_events() {
-    // Without node certificates the tip header is the anchor, so a forger
-    // can give it a state root of their own; the leaves must still agree
-    // with the events the proof replays.
+    // Even a majority of node operators who certify a state root of their
+    // own cannot make the leaves disagree with the events the proof replays.
     let (chain, proof) = journey();
     let chain_id = chain.consortium.chain_id();
     let mut stones = chain.state.stones().clone();
@@ -1317,6 +1320,7 @@ fn a_tip_resealed_over_a_state_tree_of_its_own_disagrees_with_the_events() {
     let mut resealed = proof.clone();
     resealed.tip.state_root = forged.root;
     resealed.tip_hash = resealed.tip.hash(&chain_id);
+    resealed.certificate = testkit::certify(&chain_id, resealed.checkpoint(), &[1, 2, 3]);
     let states: Vec<_> = proof
         .states
         .iter()

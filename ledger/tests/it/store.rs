@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use gemtrail_ledger::certificate::Checkpoint;
 use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::crypto::Signature;
 use gemtrail_ledger::ids::{BlockHash, ChainId, TxId};
@@ -870,4 +871,66 @@ fn a_store_whose_state_tree_root_was_altered_refuses_to_open_naming_the_height()
             "inconsistent store: the state tree at the tip height {tip} does not match its header's state root"
         )
     );
+}
+
+#[test]
+fn certificates_are_stored_by_height_and_replaced_as_signatures_join() {
+    let chain = long_journey();
+    let dir = TempDir::new().unwrap();
+    let store = store_with(&dir, &proposals(&chain));
+    assert_eq!(store.latest_certificate().unwrap(), None);
+    let chain_id = chain.consortium.chain_id();
+    let checkpoint_at = |height: u64| {
+        Checkpoint::of(
+            &header_at(&chain, height),
+            chain.blocks[height as usize - 1].hash,
+        )
+    };
+    store
+        .put_certificate(&certify(&chain_id, checkpoint_at(3), &[1, 2]))
+        .unwrap();
+    store
+        .put_certificate(&certify(&chain_id, checkpoint_at(2), &[1, 2]))
+        .unwrap();
+    let full = certify(&chain_id, checkpoint_at(3), &[1, 2, 3]);
+    store.put_certificate(&full).unwrap();
+    assert_eq!(store.certificate(3).unwrap(), Some(full.clone()));
+    assert_eq!(store.certificate(4).unwrap(), None);
+    assert_eq!(store.latest_certificate().unwrap(), Some(full));
+}
+
+#[test]
+fn a_store_whose_certified_block_was_altered_refuses_to_open_naming_the_height() {
+    let chain = long_journey();
+    let dir = TempDir::new().unwrap();
+    let store = store_with(&dir, &proposals(&chain));
+    let certified = store.tip().height - 2;
+    let header = header_at(&chain, certified);
+    let hash = chain.blocks[certified as usize - 1].hash;
+    store
+        .put_certificate(&certify(
+            &chain.consortium.chain_id(),
+            Checkpoint::of(&header, hash),
+            &[1, 2],
+        ))
+        .unwrap();
+    drop(store);
+    let mut altered = header.clone();
+    altered.timestamp_ms += 1;
+    tamper(
+        dir.path(),
+        schema::HEADERS,
+        &schema::height_key(certified),
+        encode(&altered),
+    );
+    let error = LedgerStore::open(dir.path(), &genesis()).err().unwrap();
+    let stored = altered.hash(&chain.consortium.chain_id());
+    assert!(
+        matches!(error, StoreError::DiffersFromCertificate { height, certified: signed, stored: found }
+            if height == certified && signed == hash && found == stored),
+        "{error}"
+    );
+    assert!(error
+        .to_string()
+        .starts_with(&format!("the stored block at height {certified} is ")));
 }

@@ -775,6 +775,8 @@ fn real_states() -> BoundedVec<ProvenStoneState, PROOF_LINEAGE_MAX> {
         .states
 }
 
+use gemtrail_ledger::certificate::{Checkpoint, QuorumCertificate};
+
 pub fn provenance_proof() -> BoxedStrategy<ProvenanceProof> {
     (
         (chain_id(), stone_id(), block_hash()),
@@ -789,6 +791,7 @@ pub fn provenance_proof() -> BoxedStrategy<ProvenanceProof> {
                     chain_id,
                     stone,
                     tip_hash,
+                    certificate: QuorumCertificate::unsigned(Checkpoint::of(&tip, tip_hash)),
                     tip,
                     genesis_path,
                     headers,

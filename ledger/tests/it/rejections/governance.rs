@@ -293,7 +293,7 @@ fn adding_a_node_whose_id_or_peer_id_is_taken_is_refused_with_node_exists() {
     assert_governance_refused(&mut chain, Governance::AddNode(same_id), reason);
 
     let mut same_peer = node_record(9, "lab");
-    same_peer.peer_id = text("peer-1");
+    same_peer.peer_id = node_record(1, "mine").peer_id;
     let reason = RejectReason::NodeExists { node: NodeId(9) };
     assert_governance_refused(&mut chain, Governance::AddNode(same_peer), reason);
 }
