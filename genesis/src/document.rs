@@ -64,6 +64,10 @@ pub struct ConsensusParams {
     pub election_timeout_max_ms: u64,
     /// A node snapshots its state every this many blocks, for catch-up.
     pub snapshot_interval_blocks: u64,
+    /// A node refuses to sign the checkpoint of a block whose time is ahead
+    /// of its own clock by more than this: a leader whose clock runs ahead
+    /// gets no certificates for its blocks.
+    pub checkpoint_clock_skew_ms_max: u64,
 }
 
 /// Caps on input from clients and peers. They live in the genesis, not in each

@@ -25,6 +25,7 @@
 //! election_timeout_min_ms = 300     # below election_timeout_max_ms
 //! election_timeout_max_ms = 600
 //! snapshot_interval_blocks = 1000
+//! checkpoint_clock_skew_ms_max = 30000 # refuse to certify blocks further ahead
 //!
 //! [limits]
 //! request_body_bytes_max = 1048576  # HTTP request bodies

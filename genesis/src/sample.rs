@@ -198,6 +198,7 @@ pub const SAMPLE_CONSENSUS: ConsensusParams = ConsensusParams {
     election_timeout_min_ms: 300,
     election_timeout_max_ms: 600,
     snapshot_interval_blocks: 1000,
+    checkpoint_clock_skew_ms_max: 30_000,
 };
 
 /// The limits of the sample.

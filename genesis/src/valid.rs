@@ -26,7 +26,7 @@ use crate::validate;
 
 /// Version of the canonical form, hashed first: a future change to what the
 /// genesis contains changes the hash of every genesis, never silently aliases one.
-pub const CANONICAL_FORMAT_VERSION: u32 = 1;
+pub const CANONICAL_FORMAT_VERSION: u32 = 2;
 
 /// A genesis document that passed every check. Only [`ValidGenesis::new`] (and
 /// the parsing shortcuts that call it) make one.
@@ -45,7 +45,7 @@ struct CanonicalGenesis<'a> {
     format_version: u32,
     chain_id: &'a ChainId,
     genesis_time_ms: u64,
-    consensus: [u64; 6],
+    consensus: [u64; 7],
     limits: [u64; 5],
     membership: &'a Membership,
 }
@@ -145,6 +145,7 @@ fn canonical_hash(
         election_timeout_min_ms,
         election_timeout_max_ms,
         snapshot_interval_blocks,
+        checkpoint_clock_skew_ms_max,
     } = document.consensus;
     let Limits {
         request_body_bytes_max,
@@ -164,6 +165,7 @@ fn canonical_hash(
             election_timeout_min_ms,
             election_timeout_max_ms,
             snapshot_interval_blocks,
+            checkpoint_clock_skew_ms_max,
         ],
         limits: [
             request_body_bytes_max,

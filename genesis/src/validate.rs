@@ -29,6 +29,9 @@ pub const BATCH_TIMEOUT_MS_MAX: u64 = 10_000;
 pub const ELECTION_TIMEOUT_MS_MAX: u64 = 60_000;
 /// Largest snapshot interval, in blocks.
 pub const SNAPSHOT_INTERVAL_BLOCKS_MAX: u64 = 100_000_000;
+/// Largest clock-skew bound for checkpoints: an hour ahead is a broken clock,
+/// not a tolerance.
+pub const CLOCK_SKEW_MS_MAX: u64 = 3_600_000;
 /// Smallest request-body and snapshot-chunk cap: one signed transaction must fit.
 pub const MESSAGE_BYTES_MIN: u64 = 1024;
 /// Smallest peer-message cap: a Raft RPC with a modest block proposal must fit.
@@ -130,6 +133,12 @@ fn check_consensus(params: &ConsensusParams) -> Result<()> {
         snapshot,
         1,
         snapshot_max,
+    )?;
+    check_range(
+        "consensus.checkpoint_clock_skew_ms_max",
+        params.checkpoint_clock_skew_ms_max,
+        1,
+        CLOCK_SKEW_MS_MAX,
     )?;
     // Raft needs a spread of election timeouts to break ties, and heartbeats well
     // inside the shortest one so that followers of a live leader never time out.

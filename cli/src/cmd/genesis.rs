@@ -196,8 +196,12 @@ fn describe(valid: &ValidGenesis) -> String {
     }
     let consensus = &document.consensus;
     text.push_str(&format!(
-        "batching: {} transactions or {} ms; snapshot every {} blocks",
-        consensus.batch_max_txs, consensus.batch_timeout_ms, consensus.snapshot_interval_blocks
+        "batching: {} transactions or {} ms; snapshot every {} blocks; \
+         checkpoints signed up to {} ms ahead of a node's clock",
+        consensus.batch_max_txs,
+        consensus.batch_timeout_ms,
+        consensus.snapshot_interval_blocks,
+        consensus.checkpoint_clock_skew_ms_max
     ));
     text
 }

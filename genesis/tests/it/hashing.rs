@@ -108,6 +108,9 @@ fn every_change_of_meaning_changes_the_hash() {
         ("snapshot interval", |d| {
             d.consensus.snapshot_interval_blocks += 1
         }),
+        ("clock skew bound", |d| {
+            d.consensus.checkpoint_clock_skew_ms_max += 1
+        }),
         ("request cap", |d| d.limits.request_body_bytes_max += 1),
         ("chunk cap", |d| d.limits.snapshot_chunk_bytes_max -= 1),
         ("api address", |d| {

@@ -107,7 +107,8 @@ mod text {
             error.to_string(),
             "consensus.batch_max_tx: unknown field (expected one of `batch_max_txs`, \
              `batch_timeout_ms`, `heartbeat_interval_ms`, `election_timeout_min_ms`, \
-             `election_timeout_max_ms`, `snapshot_interval_blocks`)"
+             `election_timeout_max_ms`, `snapshot_interval_blocks`, \
+             `checkpoint_clock_skew_ms_max`)"
         );
     }
 
