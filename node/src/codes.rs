@@ -79,6 +79,11 @@ pub enum ErrorCode {
     InvalidSnapshot,
     /// An answer would hold more items than a peer message carries.
     TooMany,
+    /// No certificate is stored for that height.
+    CertificateNotFound,
+    /// The tip was not certified in time: fewer than a majority of the
+    /// nodes signed it.
+    NotCertified,
 }
 
 impl ErrorCode {
@@ -111,6 +116,8 @@ impl ErrorCode {
             ErrorCode::SnapshotOutOfBounds => "snapshot_out_of_bounds",
             ErrorCode::InvalidSnapshot => "invalid_snapshot",
             ErrorCode::TooMany => "too_many",
+            ErrorCode::CertificateNotFound => "certificate_not_found",
+            ErrorCode::NotCertified => "not_certified",
         }
     }
 
@@ -142,6 +149,7 @@ mod tests {
             ErrorCode::KeyNotOfMember,
             ErrorCode::SnapshotOutOfBounds,
             ErrorCode::TooMany,
+            ErrorCode::NotCertified,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

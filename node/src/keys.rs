@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use gemtrail_ledger::crypto::SecretKey;
 use libp2p_identity::{Keypair, PeerId};
 
 const PREFIX: &str = "ed25519-secret:";
@@ -59,6 +60,15 @@ fn parse(text: &str) -> Result<Keypair, &'static str> {
         return Err("the secret is not 32 bytes");
     }
     Keypair::ed25519_from_bytes(&mut secret).map_err(|_| "the secret is not an ed25519 key")
+}
+
+/// The node key as a ledger signing key, for checkpoints: the same ed25519
+/// secret, so the peer id the genesis records holds its public half. `None`
+/// if the key is not ed25519.
+pub fn signing_key(keypair: &Keypair) -> Option<SecretKey> {
+    let ed25519 = keypair.clone().try_into_ed25519().ok()?;
+    let seed: [u8; 32] = ed25519.secret().as_ref().try_into().ok()?;
+    Some(SecretKey::from_seed(&seed))
 }
 
 /// The text of a key file for `keypair`, or `None` if it is not ed25519.
@@ -124,6 +134,21 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(matches!(generate(&path), Err(KeyError::Exists { .. })));
+    }
+
+    #[test]
+    fn the_signing_key_is_the_one_inside_the_peer_id() {
+        let keypair = Keypair::generate_ed25519();
+        let signing = signing_key(&keypair).unwrap();
+        let peer = keypair.public().to_peer_id().to_string();
+        assert_eq!(
+            gemtrail_ledger::certificate::node_key(&peer),
+            Some(signing.public_key())
+        );
+        assert_eq!(
+            gemtrail_ledger::certificate::peer_id_of(&signing.public_key()),
+            peer
+        );
     }
 
     #[test]

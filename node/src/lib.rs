@@ -59,6 +59,7 @@ use clap as _;
 
 pub(crate) mod admission;
 pub mod api;
+pub(crate) mod certify;
 pub mod client;
 pub mod codes;
 pub(crate) mod commits;

@@ -55,6 +55,14 @@ pub(crate) struct Metrics {
     pub(crate) mempool_txs: Gauge,
     /// Height of the ledger's tip.
     pub(crate) ledger_height: Gauge,
+    /// The highest height this node holds a quorum certificate for.
+    pub(crate) certified_height: Gauge,
+    /// Checkpoints this node refused to sign (a block time too far ahead of
+    /// its clock).
+    pub(crate) checkpoints_refused: Counter,
+    /// Forks detected: a majority certified another block at a height this
+    /// node applied.
+    pub(crate) forks_detected: Counter,
 }
 
 /// Label of the peer request counter.
@@ -91,12 +99,16 @@ impl Metrics {
             peers_connected: Gauge::default(),
             mempool_txs: Gauge::default(),
             ledger_height: Gauge::default(),
+            certified_height: Gauge::default(),
+            checkpoints_refused: Counter::default(),
+            forks_detected: Counter::default(),
             registry: Registry::default(),
         };
         // In the order the text exposition has always listed them.
         metrics.register_ledger(&mut registry);
         metrics.register_flow(&mut registry);
         metrics.register_gauges(&mut registry);
+        metrics.register_certification(&mut registry);
         Self {
             registry,
             ..metrics
@@ -188,6 +200,25 @@ impl Metrics {
             "ledger_height",
             "Height of the ledger tip",
             self.ledger_height.clone(),
+        );
+    }
+
+    /// What certification reached and what it refused.
+    fn register_certification(&self, registry: &mut Registry) {
+        registry.register(
+            "certified_height",
+            "Highest height this node holds a quorum certificate for",
+            self.certified_height.clone(),
+        );
+        registry.register(
+            "checkpoints_refused",
+            "Checkpoints this node refused to sign: the block time was too far ahead of its clock",
+            self.checkpoints_refused.clone(),
+        );
+        registry.register(
+            "forks_detected",
+            "Heights where a majority certified another block than the one this node applied",
+            self.forks_detected.clone(),
         );
     }
 

@@ -18,17 +18,20 @@ use std::time::{Duration, Instant};
 use gemtrail_consensus::network::TransportNetwork;
 use gemtrail_consensus::types::{NodeInfo, RaftNodeId};
 use gemtrail_consensus::{LedgerStateMachine, RocksLogStore};
-use gemtrail_genesis::{Limits, ValidGenesis};
+use gemtrail_genesis::ValidGenesis;
+use gemtrail_ledger::crypto::SecretKey;
+use gemtrail_ledger::ids::NodeId;
 use gemtrail_ledger::store::StoreOptions;
 use gemtrail_ledger::StoreError;
 use libp2p::{Multiaddr, PeerId};
 use openraft::{Config, Raft, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::admission::Door;
 use crate::api::{self, ApiState};
+use crate::certify::{Certifier, CertifierParts};
 use crate::commits::CommitWatch;
 use crate::config::NodeConfig;
 use crate::directory::{node_info, Directory, NodeDirectory};
@@ -68,6 +71,9 @@ pub enum StartError {
     /// The node key could not be read.
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    /// The node key is not an ed25519 key, so it cannot sign checkpoints.
+    #[error("the node key is not an ed25519 key; create one with `gemtrail node init`")]
+    NotEd25519,
     /// The key's peer id is not a genesis node and no node id was configured.
     #[error("this node's peer id {peer_id} is not among the genesis nodes; add it to the genesis, or set `node_id`, `listen_addr` and `api_addr` to join by governance")]
     NotAGenesisNode {
@@ -319,6 +325,7 @@ pub struct Node {
     tasks: Vec<JoinHandle<()>>,
     api_addr: SocketAddr,
     grace: Duration,
+    failure: watch::Receiver<Option<String>>,
 }
 
 /// The stores a node opens in its data directory.
@@ -333,6 +340,7 @@ struct Parts {
     raft: RaftHandle,
     ledger: LedgerStateMachine,
     door: Door,
+    certifier: Certifier,
     shared: Shared,
     request_timeout: Duration,
     shutdown: Shutdown,
@@ -360,6 +368,7 @@ impl Node {
                 source,
             })?;
         let keypair = keys::load(&config.node_key)?;
+        let signing_key = keys::signing_key(&keypair).ok_or(StartError::NotEd25519)?;
         let peer = keypair.public().to_peer_id();
         let me = whoami(&config, &genesis, peer)?;
         claim_data_dir(&config.data_dir, &Identity::of(&genesis, me.id, peer))?;
@@ -382,7 +391,7 @@ impl Node {
             swarm::spawn(keypair, settings, allow_list, inbound, shutdown.clone()).await?;
         let transport = P2pTransport::new(p2p.clone(), directory.clone(), &limits, request_timeout);
         let raft = start_raft(me.id, &genesis, transport, log_store, &ledger).await?;
-        let parts = Parts::new(genesis, raft, ledger, p2p, directory, &limits, shutdown);
+        let parts = Parts::new(genesis, raft, ledger, p2p, directory, signing_key, shutdown);
         initialize_if_new(&parts, me.in_genesis).await?;
 
         let listener = api::bind(me.api_addr)
@@ -394,6 +403,7 @@ impl Node {
         let api_addr = api::local_addr(&listener).unwrap_or(me.api_addr);
         let mut tasks = vec![swarm_task];
         tasks.extend(parts.spawn_tasks(&config, inbound_calls, listener));
+        let failure = parts.certifier.failure();
         tracing::info!(
             node = me.id,
             %peer,
@@ -412,7 +422,24 @@ impl Node {
             tasks,
             api_addr,
             grace: Duration::from_millis(config.limits.shutdown_grace_ms),
+            failure,
         })
+    }
+
+    /// Resolves, with the reason, once this node must stop: a majority of
+    /// the nodes certified another block than one it applied. Never
+    /// resolves on a healthy node.
+    pub async fn failed(&mut self) -> String {
+        loop {
+            if let Some(reason) = self.failure.borrow_and_update().clone() {
+                return reason;
+            }
+            if self.failure.changed().await.is_err() {
+                // The certifier is gone (the node is stopping): no failure
+                // will come.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The address the API listens on.
@@ -569,9 +596,23 @@ impl Parts {
         ledger: LedgerStateMachine,
         p2p: P2pHandle,
         directory: Directory,
-        limits: &Limits,
+        node_key: SecretKey,
         shutdown: Shutdown,
     ) -> Self {
+        let limits = *genesis.limits();
+        let request_timeout = Duration::from_millis(limits.request_timeout_ms);
+        let metrics = Arc::new(Metrics::new());
+        let certifier = Certifier::new(CertifierParts {
+            chain_id: genesis.chain_id().clone(),
+            me: NodeId(raft.id),
+            key: node_key,
+            clock_skew_ms_max: genesis.consensus().checkpoint_clock_skew_ms_max,
+            ledger: ledger.clone(),
+            p2p: p2p.clone(),
+            directory: directory.clone(),
+            metrics: Arc::clone(&metrics),
+            request_timeout,
+        });
         let mempool = Arc::new(Mempool::new(
             usize::try_from(limits.mempool_txs_max).unwrap_or(usize::MAX),
         ));
@@ -586,14 +627,15 @@ impl Parts {
             raft,
             ledger,
             door,
+            certifier,
             shared: Shared {
                 mempool,
                 commits: Arc::default(),
-                metrics: Arc::new(Metrics::new()),
+                metrics,
                 p2p,
                 directory,
             },
-            request_timeout: Duration::from_millis(limits.request_timeout_ms),
+            request_timeout,
             shutdown,
         }
     }
@@ -616,6 +658,7 @@ impl Parts {
             self.ledger.clone(),
             self.shared.directory.clone(),
             self.door.clone(),
+            self.certifier.clone(),
             Arc::clone(&self.shared.metrics),
         );
         vec![
@@ -623,6 +666,7 @@ impl Parts {
             tokio::spawn(peers.serve(inbound_calls, self.shutdown.clone())),
             tokio::spawn(Arc::new(self.pump(config)).run()),
             tokio::spawn(self.feed().run(Arc::clone(&membership_changed))),
+            tokio::spawn(self.certifier.clone().run(self.shutdown.clone())),
             tokio::spawn(feed::reconcile_membership(
                 self.raft.clone(),
                 self.shared.directory.clone(),
@@ -643,6 +687,7 @@ impl Parts {
             raft: self.raft.clone(),
             ledger: self.ledger.clone(),
             door: self.door.clone(),
+            certifier: self.certifier.clone(),
             shared: self.shared.clone(),
             request_timeout: self.request_timeout,
         }

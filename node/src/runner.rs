@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use crate::{logging, Node, NodeConfig};
 
 /// Runs the node of `config` until SIGTERM or Ctrl-C. Exit code 0 after a
-/// graceful stop, 1 if the node could not start.
+/// graceful stop; 1 if the node could not start, or had to stop because a
+/// majority of the nodes certified another block than one it applied.
 pub fn run_until_signal(config: NodeConfig) -> ExitCode {
     logging::init(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -18,7 +19,7 @@ pub fn run_until_signal(config: NodeConfig) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let node = match Node::start(config).await {
+        let mut node = match Node::start(config).await {
             Ok(node) => node,
             Err(error) => {
                 tracing::error!(%error, "node failed to start");
@@ -26,7 +27,15 @@ pub fn run_until_signal(config: NodeConfig) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_signal().await;
+        tokio::select! {
+            () = wait_for_signal() => {}
+            reason = node.failed() => {
+                eprintln!("error: {reason}");
+                // No draining: this node's ledger is not the consortium's.
+                node.halt().await;
+                return ExitCode::FAILURE;
+            }
+        }
         tracing::info!("stopping: finishing transactions in flight");
         node.stop().await;
         ExitCode::SUCCESS

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gemtrail_ledger::certificate::QuorumCertificate;
 use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::ids::{BlockHash, StoneId, TxId};
 use gemtrail_ledger::model::SignedTransaction;
@@ -270,18 +271,70 @@ pub(super) async fn proof(
 ) -> Result<Response, ApiError> {
     let stone_id: StoneId = parse("stone id", &stone_id)?;
     let ledger = context.ledger.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        ledger.read(|store| build_proof(store, &stone_id).map(|proof| encode(&proof)))
+    let built =
+        tokio::task::spawn_blocking(move || ledger.read(|store| build_proof(store, &stone_id)))
+            .await
+            .map_err(ApiError::internal)?;
+    let mut proof = match built {
+        Ok(proof) => proof,
+        Err(ProofBuildError::UnknownStone { stone }) => return Err(unknown_stone(&stone)),
+        Err(error) => return Err(ApiError::internal(error)),
+    };
+    // The tip was just applied here; its certificate follows within a round
+    // trip to the other nodes, unless fewer than a majority are up.
+    let height = proof.tip.height;
+    let certificate = context
+        .certifier
+        .wait_for(height, context.request_timeout / 2)
+        .await
+        .ok_or_else(|| not_certified(height))?;
+    proof.certify(certificate).map_err(|_| {
+        ApiError::internal(format!(
+            "the certificate stored for height {height} is of another block"
+        ))
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        encode(&proof),
+    )
+        .into_response())
+}
+
+fn not_certified(height: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::NotCertified,
+        format!(
+            "block {height} has no quorum certificate yet: fewer than a majority of the nodes signed it; check that a majority of the nodes are up and their clocks agree"
+        ),
+    )
+}
+
+/// `GET /v1/certificates/latest`: the certificate of the highest certified
+/// height.
+pub(super) async fn latest_certificate(
+    State(context): Ctx,
+) -> Result<Json<QuorumCertificate>, ApiError> {
+    context.certifier.latest().map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            ErrorCode::CertificateNotFound,
+            "no block has been certified yet",
+        )
     })
-    .await
-    .map_err(ApiError::internal)?;
-    match built {
-        Ok(bytes) => {
-            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
-        }
-        Err(ProofBuildError::UnknownStone { stone }) => Err(unknown_stone(&stone)),
-        Err(error) => Err(ApiError::internal(error)),
-    }
+}
+
+/// `GET /v1/certificates/{height}`: the certificate of one height.
+pub(super) async fn certificate(
+    State(context): Ctx,
+    Path(height): Path<String>,
+) -> Result<Json<QuorumCertificate>, ApiError> {
+    let height: u64 = parse("height", &height)?;
+    context.certifier.stored(height).map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            ErrorCode::CertificateNotFound,
+            format!("no certificate for height {height}"),
+        )
+    })
 }
 
 /// `GET /v1/blocks/{height or hash}`: a block.

@@ -8,6 +8,7 @@ use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_genesis::ValidGenesis;
 
 use crate::admission::Door;
+use crate::certify::Certifier;
 use crate::node::Shared;
 use crate::raft::RaftHandle;
 
@@ -22,6 +23,8 @@ pub(crate) struct ApiState {
     pub(crate) ledger: LedgerStateMachine,
     /// The mempool's door, for submissions.
     pub(crate) door: Door,
+    /// Certificates, for proofs and the certificate routes.
+    pub(crate) certifier: Certifier,
     /// The mempool (for its size), the commit waiters of submissions with
     /// `wait`, the metrics, the swarm (who is connected) and the nodes.
     pub(crate) shared: Shared,

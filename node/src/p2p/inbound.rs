@@ -1,5 +1,6 @@
-//! Requests from peers: handed to Raft, to the snapshot assembler, or to the
-//! door (transactions forwarded by followers).
+//! Requests from peers: handed to Raft, to the snapshot assembler, to the
+//! door (transactions forwarded by followers), or to the certifier
+//! (checkpoint signatures).
 //!
 //! The swarm starts before Raft exists (Raft needs the swarm to talk), so the
 //! swarm's handler is an [`InboundQueue`]: requests wait in a bounded queue
@@ -19,6 +20,7 @@ use gemtrail_consensus::snapshot_files::SnapshotData;
 use gemtrail_consensus::types::RaftNodeId;
 use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_ledger::codec::BoundedVec;
+use gemtrail_ledger::ids::NodeId;
 use gemtrail_ledger::model::SignedTransaction;
 use libp2p::PeerId;
 use openraft::Snapshot;
@@ -31,6 +33,7 @@ use super::wire::{
     Refusal, SnapshotChunkWire, VoteResponseWire,
 };
 use crate::admission::Door;
+use crate::certify::Certifier;
 use crate::codes::ErrorCode;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
@@ -103,17 +106,20 @@ pub(crate) struct PeerService {
     ledger: LedgerStateMachine,
     directory: Directory,
     door: Door,
+    certifier: Certifier,
     metrics: Arc<Metrics>,
     incoming: Arc<Mutex<HashMap<RaftNodeId, Incoming>>>,
 }
 
 impl PeerService {
-    /// A service handing requests to `raft`, `ledger` and `door`.
+    /// A service handing requests to `raft`, `ledger`, `door` and
+    /// `certifier`.
     pub(crate) fn new(
         raft: RaftHandle,
         ledger: LedgerStateMachine,
         directory: Directory,
         door: Door,
+        certifier: Certifier,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -121,6 +127,7 @@ impl PeerService {
             ledger,
             directory,
             door,
+            certifier,
             metrics,
             incoming: Arc::default(),
         }
@@ -173,6 +180,10 @@ impl PeerService {
             PeerRequest::Forward(txs) => {
                 self.metrics.peer_request("forward");
                 self.forward(txs.into_inner()).await
+            }
+            PeerRequest::Checkpoint(vote) => {
+                self.metrics.peer_request("checkpoint");
+                PeerResponse::Checkpoint(self.certifier.on_vote(NodeId(from), vote))
             }
         }
     }

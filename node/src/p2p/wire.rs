@@ -1,5 +1,5 @@
-//! The peer-to-peer messages: Raft RPCs, snapshot chunks and forwarded
-//! transactions, in the one canonical borsh encoding.
+//! The peer-to-peer messages: Raft RPCs, snapshot chunks, forwarded
+//! transactions and checkpoint signatures, in the one canonical borsh encoding.
 //!
 //! openraft's own types are serde-only, so each RPC travels as a borsh mirror
 //! built from the consensus crate's stored records ([`EntryRecord`],
@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use gemtrail_consensus::error::RecordError;
 use gemtrail_consensus::record::{EntryRecord, LogIdRecord, StoredMembershipRecord, VoteRecord};
 use gemtrail_consensus::types::{RaftNodeId, TypeConfig};
+use gemtrail_ledger::certificate::{Checkpoint, NodeSignature};
 use gemtrail_ledger::codec::{BoundedString, BoundedVec};
 use gemtrail_ledger::ids::TxId;
 use gemtrail_ledger::model::SignedTransaction;
@@ -60,6 +61,17 @@ pub enum PeerRequest {
     SnapshotChunk(SnapshotChunkWire),
     /// Client transactions a follower received, for the leader's mempool.
     Forward(BoundedVec<SignedTransaction, FORWARD_BATCH_MAX>),
+    /// The sender's signature of the checkpoint of a block it applied.
+    Checkpoint(CheckpointVote),
+}
+
+/// A node's signature of a checkpoint, as sent to the other nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CheckpointVote {
+    /// What was signed.
+    pub checkpoint: Checkpoint,
+    /// The signature, naming its node.
+    pub signature: NodeSignature,
 }
 
 /// The answer to a [`PeerRequest`].
@@ -85,6 +97,9 @@ pub enum PeerResponse {
     /// The request was not handled (unknown peer, Raft stopped, a chunk out of
     /// order, not the leader ...).
     Refused(Refusal),
+    /// Answer to [`PeerRequest::Checkpoint`]: the receiver's own signature
+    /// of that height, if it has applied and signed it.
+    Checkpoint(Option<CheckpointVote>),
 }
 
 /// Why a request was not handled.
