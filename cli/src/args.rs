@@ -419,6 +419,11 @@ pub(crate) struct VerifyArgs {
     /// passport's block.
     #[arg(long, env = "GEMTRAIL_NODE")]
     pub(crate) node: Option<String>,
+    /// Fail (exit 4) when the certified block is older than this, e.g.
+    /// `10m`, `24h`, `7days`: a passport shows the history up to its
+    /// certificate, and nothing after.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) max_age: Option<std::time::Duration>,
 }
 
 /// Passport commands.

@@ -443,6 +443,47 @@ fn a_consortium_founded_with_the_cli_runs_the_whole_journey_and_verifies_it() {
         before_sale.contains("active held by retailer"),
         "{before_sale}"
     );
+    // Its certificate names who signed its block; `--max-age` refuses it
+    // once that block is older than the auditor accepts.
+    assert!(
+        before_sale.contains("), certified by nodes "),
+        "{before_sale}"
+    );
+    verify_before_sale(&["--max-age", "1h"]);
+    std::thread::sleep(Duration::from_millis(50));
+    let output = gemtrail(
+        root,
+        &[
+            "verify",
+            "--proof",
+            "before-sale.passport",
+            "--genesis",
+            "genesis.toml",
+            "--max-age",
+            "10ms",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("older than the --max-age of 10ms"),
+        "{stderr}"
+    );
+    let output = gemtrail(
+        root,
+        &[
+            "verify",
+            "--proof",
+            "before-sale.passport",
+            "--max-age",
+            "soon",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a duration that does not parse is a usage error"
+    );
     let since = verify_before_sale(&["--node", node]);
     let tail = since
         .split("Since the passport's block")

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use gemtrail_ledger::certificate::QuorumCertificate;
 use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::ids::{StoneId, TxId};
 use gemtrail_ledger::model::{SignedTransaction, Stone};
@@ -180,6 +181,16 @@ impl NodeClient {
     /// A block by height.
     pub async fn block(&self, height: u64) -> Result<BlockView, ClientError> {
         self.get_json(&format!("/v1/blocks/{height}")).await
+    }
+
+    /// The quorum certificate the node holds for `height`.
+    pub async fn certificate(&self, height: u64) -> Result<QuorumCertificate, ClientError> {
+        self.get_json(&format!("/v1/certificates/{height}")).await
+    }
+
+    /// The node's certificate of the highest height it holds one for.
+    pub async fn latest_certificate(&self) -> Result<QuorumCertificate, ClientError> {
+        self.get_json("/v1/certificates/latest").await
     }
 
     /// The node's status.

@@ -202,7 +202,7 @@ impl Cluster {
         let node = loop {
             match Node::start(config.clone()).await {
                 Ok(node) => break node,
-                Err(error) if Instant::now() < deadline && error.to_string().contains("lock") => {
+                Err(error) if Instant::now() < deadline && error.to_string().contains("LOCK") => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(error) => return Err(error.into()),

@@ -191,6 +191,13 @@ fn tell_passport(out: Out, sold: &str, passport_path: &Path, passport: &Passport
         &format!("\nThe auditor verified {sold}'s origin chain against the genesis:\n"),
     );
     say(out, &passport.journey.to_string());
+    let journey = &passport.journey;
+    say(out, &format!(
+        "\nCertificate: block {} (hash {}) signed by {}, a majority of the 3 nodes; no single operator can sign a chain of its own.",
+        journey.tip_height,
+        journey.tip_hash,
+        journey.certifiers_text()
+    ));
     say(out, &format!(
         "\nPassport: {} ({} bytes, verified again offline, with no node) and a Markdown copy for the buyer, {}",
         passport_path.display(),

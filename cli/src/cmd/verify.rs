@@ -3,6 +3,7 @@
 //! print its journey. Any failure exits with code 4 and the reason.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::ids::StoneId;
@@ -69,6 +70,9 @@ pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
         }
     }
     let journey = verify_against(&args.genesis, &proof)?;
+    if let Some(max_age) = args.max_age {
+        check_age(&proof, max_age)?;
+    }
     match (&args.proof, &args.node) {
         (Some(_), Some(node)) => {
             let later = events_after(node, &journey).await?;
@@ -76,6 +80,30 @@ pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
         }
         _ => print_journey(out, &journey),
     }
+}
+
+/// Refuses a proof whose certified block is older than `max_age`.
+fn check_age(proof: &ProvenanceProof, max_age: Duration) -> CliResult {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        });
+    let max_age_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
+    proof
+        .certificate
+        .check_age(now_ms, max_age_ms)
+        .map_err(|_| {
+            let certified_ms = proof.certificate.checkpoint.timestamp_ms;
+            let age = Duration::from_millis(now_ms.saturating_sub(certified_ms) / 1000 * 1000);
+            CliError::unverified(format!(
+                "the proof is certified as of {} ({} ago), older than the --max-age of {}",
+                utc_text(certified_ms),
+                humantime::format_duration(age),
+                humantime::format_duration(max_age)
+            ))
+            .hint("ask a node for a fresh proof: `gemtrail verify STONE --node ADDR`")
+        })
 }
 
 /// Where `verify` fetches a proof when no node is named.
@@ -177,6 +205,7 @@ pub(crate) fn passport_markdown(journey: &Journey) -> String {
          | Rough weight | {} |\n\
          | Lineage | {} |\n\
          | Complete as of | {} (ledger block {}) |\n\
+         | Certified by | {}, a majority of the consortium's nodes |\n\
          | Ledger tip | hash `{}` |\n\n## Journey\n\n",
         journey.stone,
         origin.mine,
@@ -194,6 +223,7 @@ pub(crate) fn passport_markdown(journey: &Journey) -> String {
             .join(" → "),
         utc_text(journey.as_of_ms),
         journey.tip_height,
+        journey.certifiers_text(),
         journey.tip_hash,
     );
     for step in &journey.steps {

@@ -81,6 +81,17 @@ pub struct Journey {
 }
 
 impl Journey {
+    /// Who certified the tip, as text: "nodes 1, 2, 3" (or "node 1").
+    pub fn certifiers_text(&self) -> String {
+        let ids: Vec<String> = self
+            .certified_by
+            .iter()
+            .map(|node| node.0.to_string())
+            .collect();
+        let noun = if ids.len() == 1 { "node" } else { "nodes" };
+        format!("{noun} {}", ids.join(", "))
+    }
+
     /// The journey, certified by `nodes`.
     pub(super) fn certified_by(mut self, nodes: Vec<NodeId>) -> Self {
         self.certified_by = nodes;
@@ -179,13 +190,6 @@ pub struct CustodyPeriod {
     pub until_ms: Option<u64>,
 }
 
-/// "nodes 1, 2, 3" (or "node 1").
-fn nodes_text(nodes: &[NodeId]) -> String {
-    let ids: Vec<String> = nodes.iter().map(|node| node.0.to_string()).collect();
-    let noun = if ids.len() == 1 { "node" } else { "nodes" };
-    format!("{noun} {}", ids.join(", "))
-}
-
 impl fmt::Display for Journey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lineage: Vec<&str> = self.lineage.iter().map(StoneId::as_str).collect();
@@ -195,7 +199,7 @@ impl fmt::Display for Journey {
             "  complete history as of {} (block {}), certified by {}",
             utc_text(self.as_of_ms),
             self.tip_height,
-            nodes_text(&self.certified_by)
+            self.certifiers_text()
         )?;
         writeln!(f, "  lineage:   {}", lineage.join(" -> "))?;
         let origin = &self.origin;
