@@ -235,7 +235,7 @@ impl Certifier {
                 let sent = parts.p2p.request(peer, request);
                 match tokio::time::timeout(parts.request_timeout, sent).await {
                     Ok(Ok(PeerResponse::Checkpoint(Some(theirs)))) => {
-                        let _ours = certifier.on_vote(node, theirs);
+                        let _ours = certifier.on_vote(node, *theirs);
                     }
                     Ok(Ok(_)) => {}
                     Ok(Err(error)) => {

@@ -183,7 +183,7 @@ impl PeerService {
             }
             PeerRequest::Checkpoint(vote) => {
                 self.metrics.peer_request("checkpoint");
-                PeerResponse::Checkpoint(self.certifier.on_vote(NodeId(from), vote))
+                PeerResponse::Checkpoint(self.certifier.on_vote(NodeId(from), vote).map(Box::new))
             }
         }
     }

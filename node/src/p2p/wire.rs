@@ -99,7 +99,7 @@ pub enum PeerResponse {
     Refused(Refusal),
     /// Answer to [`PeerRequest::Checkpoint`]: the receiver's own signature
     /// of that height, if it has applied and signed it.
-    Checkpoint(Option<CheckpointVote>),
+    Checkpoint(Option<Box<CheckpointVote>>),
 }
 
 /// Why a request was not handled.
