@@ -278,7 +278,9 @@ impl Certifier {
             node_key(record.peer_id.as_str())
         });
         let digest = vote.checkpoint.signing_digest(&self.0.parts.chain_id);
-        key.is_some_and(|key| key.verify(&digest, &vote.signature.signature))
+        // Uncached: a checkpoint signature is checked once, and must not
+        // push transaction signatures out of the memo.
+        key.is_some_and(|key| key.verify_uncached(&digest, &vote.signature.signature))
     }
 
     /// Acts on a round's verdict: store a certificate, or report a fork.
