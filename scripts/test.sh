@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+# A one-off build gains nothing from incremental state, which takes gigabytes
+# of disk (a CI run once ran out of space); a developer can set it back.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+echo "== disk free where the build goes"
+df -h . | tail -n 1
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
