@@ -110,18 +110,31 @@ pub fn update<S: StateNodes + ?Sized>(
     stones: &BTreeMap<StoneId, Stone>,
     version: Version,
 ) -> StoreResult<StateTreeUpdate> {
-    let values: Vec<(KeyHash, Option<OwnedValue>)> = stones
+    let values: Vec<(KeyHash, OwnedValue)> = stones
         .iter()
-        .map(|(id, stone)| (key_of(chain_id, id), Some(encode(&StoneLeaf::of(stone)))))
+        .map(|(id, stone)| (key_of(chain_id, id), encode(&StoneLeaf::of(stone))))
         .collect();
     let reader = Reader {
         source,
         value: None,
     };
     let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
-    let (root, batch) = tree
-        .put_value_set(values, version)
-        .map_err(|error| tree_error("update", &error))?;
+    // The batch insert walks the tree once for the whole block and hashes
+    // each new internal node once; inserting key by key re-hashes the nodes
+    // on every key's path, about four times the work for a block of 1,000.
+    // Both build the same tree. The batch refuses an empty set, for which
+    // the tree is only carried to the next version.
+    let updated = if values.is_empty() {
+        tree.put_value_set(Vec::new(), version)
+            .map(|(root, batch)| (vec![root], batch))
+    } else {
+        tree.batch_put_value_sets(vec![values], None, version)
+    };
+    let (roots, batch) = updated.map_err(|error| tree_error("update", &error))?;
+    let root = roots
+        .first()
+        .copied()
+        .ok_or_else(|| StoreError::Inconsistent("the state tree gave no root".to_owned()))?;
     Ok(StateTreeUpdate {
         root: Digest(root.0),
         nodes: batch
@@ -344,5 +357,66 @@ mod tests {
         let other = ChainId::parse("other-chain").unwrap();
         let elsewhere = update(&MemoryStateNodes::default(), &other, &stones, 1).unwrap();
         assert_ne!(elsewhere.root, first.root);
+    }
+
+    /// The tree update as jmt makes it key by key: what the batch insert
+    /// must match.
+    fn update_key_by_key(
+        source: &MemoryStateNodes,
+        chain_id: &ChainId,
+        stones: &BTreeMap<StoneId, Stone>,
+        version: Version,
+    ) -> StateTreeUpdate {
+        let values: Vec<(KeyHash, Option<OwnedValue>)> = stones
+            .iter()
+            .map(|(id, stone)| (key_of(chain_id, id), Some(encode(&StoneLeaf::of(stone)))))
+            .collect();
+        let reader = Reader {
+            source,
+            value: None,
+        };
+        let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
+        let (root, batch) = tree.put_value_set(values, version).unwrap();
+        let mut stale: Vec<NodeKey> = batch
+            .stale_node_index_batch
+            .into_iter()
+            .map(|stale| stale.node_key)
+            .collect();
+        stale.sort();
+        StateTreeUpdate {
+            root: Digest(root.0),
+            nodes: batch.node_batch.nodes().clone().into_iter().collect(),
+            stale,
+        }
+    }
+
+    #[test]
+    fn the_batch_insert_builds_the_tree_key_by_key_insertion_builds() {
+        let (chain_id, journey) = journey_stones();
+        let template = journey[&stone("ROUGH-1")].clone();
+        let numbered = |from: u32, count: u32| -> BTreeMap<StoneId, Stone> {
+            (from..from + count)
+                .map(|n| {
+                    let mut next = template.clone();
+                    next.id = stone(&format!("S-{n}"));
+                    next.event_count = n % 5;
+                    (next.id.clone(), next)
+                })
+                .collect()
+        };
+        let mut nodes = MemoryStateNodes::default();
+        // A first block, one that changes some stones and adds others, and
+        // one that changes nothing.
+        let blocks = [numbered(0, 600), numbered(400, 500), BTreeMap::new()];
+        for (version, block) in (1..).zip(&blocks) {
+            let mut batched = update(&nodes, &chain_id, block, version).unwrap();
+            batched.stale.sort();
+            batched.nodes.sort_by(|left, right| left.0.cmp(&right.0));
+            assert_eq!(
+                batched,
+                update_key_by_key(&nodes, &chain_id, block, version)
+            );
+            nodes.apply(&batched);
+        }
     }
 }
