@@ -239,6 +239,8 @@ impl LedgerStore {
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         self.db.write_opt(batch, &sync)?;
+        // The tree is another one now.
+        self.state_nodes.clear();
         self.load_tip()
     }
 

@@ -15,6 +15,7 @@
 pub mod audit;
 mod certificates;
 mod dump;
+mod node_cache;
 pub mod schema;
 
 use std::path::Path;
@@ -89,6 +90,8 @@ pub struct LedgerStore {
     membership: Membership,
     history: HistoryPeaks,
     options: StoreOptions,
+    /// The tip's state-tree nodes, in front of the `state_nodes` column.
+    state_nodes: node_cache::NodeCache,
 }
 
 impl std::fmt::Debug for LedgerStore {
@@ -149,6 +152,7 @@ impl LedgerStore {
             membership: genesis.membership.clone(),
             history: HistoryPeaks::genesis(genesis.genesis_hash),
             options,
+            state_nodes: node_cache::NodeCache::default(),
         };
         match store.get::<ChainId>(schema::META, schema::META_CHAIN_ID)? {
             None if mode == OpenMode::ReadOnly => {
@@ -372,6 +376,7 @@ impl LedgerStore {
         let mut write_options = WriteOptions::default();
         write_options.set_sync(self.options.sync_writes);
         self.db.write_opt(batch, &write_options)?;
+        self.state_nodes.apply(&applied.changes.state_tree);
 
         // Paired assertion: what was written reads back as the new tip.
         let stored_tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
@@ -903,7 +908,14 @@ impl LedgerView for LedgerStore {
 
 impl StateNodes for LedgerStore {
     fn state_node(&self, key: &NodeKey) -> StoreResult<Option<Node>> {
-        self.get(schema::STATE_NODES, &encode(key))
+        if let Some(node) = self.state_nodes.get(key) {
+            return Ok(Some(node));
+        }
+        let node: Option<Node> = self.get(schema::STATE_NODES, &encode(key))?;
+        if let Some(node) = &node {
+            self.state_nodes.offer(key, node);
+        }
+        Ok(node)
     }
 }
 
