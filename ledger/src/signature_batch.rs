@@ -23,15 +23,16 @@ use crate::ids::TxId;
 use crate::model::SignedTransaction;
 use crate::verify_memo;
 
-/// One signature to check: `key` signed the transaction id `tx_id`.
+/// One signature to check: `key` signed the 32 bytes `message`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignatureCheck {
     /// The key that claims to have signed.
     pub key: PublicKey,
     /// The signature.
     pub signature: Signature,
-    /// The signed message: a transaction id (approvals sign nothing else).
-    pub tx_id: TxId,
+    /// The signed message: a transaction id (approvals sign nothing else),
+    /// or a checkpoint's signing digest.
+    pub message: [u8; 32],
 }
 
 impl SignatureCheck {
@@ -48,17 +49,16 @@ impl SignatureCheck {
         signed.approvals.iter().map(move |approval| SignatureCheck {
             key: approval.key,
             signature: approval.signature,
-            tx_id,
+            message: tx_id.0,
         })
     }
 
     fn fingerprint(&self) -> verify_memo::Fingerprint {
-        verify_memo::fingerprint(&self.key.0, &self.signature.0, self.tx_id.as_bytes())
+        verify_memo::fingerprint(&self.key.0, &self.signature.0, &self.message)
     }
 
     fn verify_alone(&self) -> bool {
-        self.key
-            .verify_uncached(self.tx_id.as_bytes(), &self.signature)
+        self.key.verify_uncached(&self.message, &self.signature)
     }
 }
 
@@ -128,7 +128,7 @@ fn batch_verifies(
         batch.queue((
             ed25519_zebra::VerificationKeyBytes::from(check.key.0),
             ed25519_zebra::Signature::from_bytes(&check.signature.0),
-            check.tx_id.as_bytes(),
+            &check.message,
         ));
     }
     batch.verify(rand::rng()).is_ok()
@@ -152,7 +152,7 @@ mod tests {
                 SignatureCheck {
                     key: key.public_key(),
                     signature: key.sign(tx_id.as_bytes()),
-                    tx_id,
+                    message: tx_id.0,
                 }
             })
             .collect()
@@ -171,7 +171,7 @@ mod tests {
     fn bad_signatures_are_singled_out_and_not_remembered() {
         let mut checks = checks(30, 2);
         // Rebind a signature to another message, and corrupt another's s.
-        checks[7].tx_id = TxId([0x77; 32]);
+        checks[7].message = [0x77; 32];
         checks[19].signature.0[40] ^= 0x10;
         let verdicts = verify_all(&checks);
         for (index, verdict) in verdicts.iter().enumerate() {
@@ -196,9 +196,7 @@ mod tests {
         let verdicts = verify_all(&damaged);
         for (check, verdict) in damaged.iter().zip(&verdicts) {
             assert_eq!(
-                check
-                    .key
-                    .verify_uncached(check.tx_id.as_bytes(), &check.signature),
+                check.key.verify_uncached(&check.message, &check.signature),
                 *verdict
             );
         }
@@ -209,7 +207,7 @@ mod tests {
     fn an_empty_or_single_batch_works() {
         assert!(verify_all(&[]).is_empty());
         let mut one = checks(1, 1);
-        one[0].tx_id = TxId([0x66; 32]);
+        one[0].message = [0x66; 32];
         assert_eq!(verify_all(&one), vec![false]);
     }
 }

@@ -73,7 +73,7 @@ fn is_remembered(check: &SignatureCheck) -> bool {
     verify_memo::contains(&verify_memo::fingerprint(
         &check.key.0,
         &check.signature.0,
-        check.tx_id.as_bytes(),
+        &check.message,
     ))
 }
 

@@ -89,7 +89,7 @@ fn signatures(c: &mut Criterion) {
         .map(|(id, approval)| SignatureCheck {
             key: approval.key,
             signature: approval.signature,
-            tx_id: *id,
+            message: id.0,
         })
         .collect();
     for size in [8usize, 64, BLOCK_TXS] {

@@ -18,10 +18,11 @@ use super::error::ProofError;
 use super::journey::VerifiedJourney;
 use super::lineage::find_lineage;
 use super::{ProvenEvent, ProvenanceProof, TxLocation};
+use crate::certificate::node_key;
 use crate::ids::{ChainId, Digest};
 use crate::machine::{receipt_leaf, tx_leaf};
 use crate::merkle::MerklePath;
-use crate::model::{BlockHeader, Membership, Outcome};
+use crate::model::{Action, BlockHeader, Governance, Membership, NodeRecord, Outcome};
 use crate::signature_batch::{self, SignatureCheck};
 use crate::state::GenesisState;
 
@@ -36,12 +37,13 @@ pub fn verify_proof(
     }
     // One batch for every signature in the proof; the replay below then
     // finds each verdict in the memo (the verdicts are the same either way).
-    let checks: Vec<SignatureCheck> = proof
+    let mut checks: Vec<SignatureCheck> = proof
         .events
         .iter()
         .chain(proof.governance.iter())
         .flat_map(|event| SignatureCheck::of_transaction(&event.transaction))
         .collect();
+    checks.extend(certificate_checks(genesis, proof));
     signature_batch::verify_all(&checks);
     check_order(proof.events.as_slice(), |location| {
         ProofError::EventsOutOfOrder {
@@ -72,6 +74,41 @@ pub fn verify_proof(
     check_complete(&genesis.chain_id, proof, &lineage, &custody)?;
     let journey = custody.into_journey(&proof.stone, &proof.tip, proof.tip_hash)?;
     Ok(VerifiedJourney::new(journey.certified_by(certified_by)))
+}
+
+/// The certificate's signatures as checks under every key their nodes were
+/// recorded with (in the genesis or an `AddNode` the proof carries), so they
+/// join the events' batch; the certificate check then finds its verdicts in
+/// the memo. Which node set counts is decided later, by the replay.
+fn certificate_checks(genesis: &GenesisState, proof: &ProvenanceProof) -> Vec<SignatureCheck> {
+    let added = proof
+        .governance
+        .iter()
+        .filter_map(|event| match &event.transaction.tx.action {
+            Action::Governance(Governance::AddNode(record)) => Some(record),
+            _ => None,
+        });
+    let records: Vec<&NodeRecord> = genesis.membership.nodes.values().chain(added).collect();
+    let message = proof
+        .certificate
+        .checkpoint
+        .signing_digest(&genesis.chain_id);
+    proof
+        .certificate
+        .signatures
+        .iter()
+        .flat_map(|signed| {
+            records
+                .iter()
+                .filter(move |record| record.id == signed.node)
+                .filter_map(|record| node_key(record.peer_id.as_str()))
+                .map(move |key| SignatureCheck {
+                    key,
+                    signature: signed.signature,
+                    message,
+                })
+        })
+        .collect()
 }
 
 /// Checks the chain id; that the tip header hashes to the claimed tip; that
