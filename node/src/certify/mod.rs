@@ -196,9 +196,9 @@ impl Certifier {
     /// too far ahead of its clock.
     fn sign(&self, checkpoint: &Checkpoint) -> Option<NodeSignature> {
         let parts = &self.0.parts;
-        let now_ms = now_ms();
-        let ahead_ms = checkpoint.timestamp_ms.saturating_sub(now_ms);
-        if ahead_ms > parts.clock_skew_ms_max {
+        if let Some(ahead_ms) =
+            too_far_ahead(checkpoint.timestamp_ms, now_ms(), parts.clock_skew_ms_max)
+        {
             parts.metrics.checkpoints_refused.inc();
             tracing::warn!(
                 height = checkpoint.height,
@@ -321,6 +321,13 @@ impl Certifier {
     }
 }
 
+/// How far `block_time_ms` is ahead of `now_ms`, if by more than
+/// `bound_ms`: a checkpoint this node must not sign.
+fn too_far_ahead(block_time_ms: u64, now_ms: u64, bound_ms: u64) -> Option<u64> {
+    let ahead_ms = block_time_ms.saturating_sub(now_ms);
+    (ahead_ms > bound_ms).then_some(ahead_ms)
+}
+
 /// The time now, ms since the Unix epoch.
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -328,4 +335,19 @@ fn now_ms() -> u64 {
         .map_or(0, |since| {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_time_ahead_of_the_clock_by_more_than_the_bound_is_not_signed() {
+        let now = 1_790_000_000_000;
+        assert_eq!(too_far_ahead(now + 30_000, now, 30_000), None);
+        assert_eq!(too_far_ahead(now + 30_001, now, 30_000), Some(30_001));
+        // A hostile time far in the future, and times in the past.
+        assert_eq!(too_far_ahead(u64::MAX, now, 30_000), Some(u64::MAX - now));
+        assert_eq!(too_far_ahead(now - 3_600_000, now, 30_000), None);
+    }
 }
