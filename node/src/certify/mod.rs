@@ -251,7 +251,8 @@ impl Certifier {
     /// node's own signature of that height, if it has one.
     pub(crate) fn on_vote(&self, from: NodeId, vote: CheckpointVote) -> Option<CheckpointVote> {
         let height = vote.checkpoint.height;
-        if vote.signature.node != from || !self.verifies(&vote) {
+        let known = self.rounds().holds(&vote.checkpoint, &vote.signature);
+        if vote.signature.node != from || !(known || self.verifies(&vote)) {
             tracing::warn!(
                 node = from.0,
                 height,

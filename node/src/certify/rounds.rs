@@ -100,6 +100,15 @@ impl Rounds {
         self.judge(height)
     }
 
+    /// True if `vote` is already counted: a node's signature arrives twice,
+    /// in its own message and in its answer to this node's.
+    pub(crate) fn holds(&self, checkpoint: &Checkpoint, vote: &NodeSignature) -> bool {
+        self.rounds
+            .get(&checkpoint.height)
+            .and_then(|round| round.votes.get(&vote.node))
+            .is_some_and(|(held, signature)| held == checkpoint && *signature == vote.signature)
+    }
+
     /// This node's own signature at `height`, if it signed there.
     pub(crate) fn own_vote(&self, height: u64, me: NodeId) -> Option<(Checkpoint, NodeSignature)> {
         let (checkpoint, signature) = self.rounds.get(&height)?.votes.get(&me)?;
@@ -218,6 +227,20 @@ mod tests {
         assert_eq!(signers(&rounds.vote(ours, signed(&ours, 2))), vec![1, 2, 3]);
         // Complete rounds close: a repeated signature changes nothing.
         assert_eq!(rounds.vote(ours, signed(&ours, 2)), Verdict::Nothing);
+    }
+
+    #[test]
+    fn a_signature_already_counted_is_recognised_and_another_is_not() {
+        let mut rounds = Rounds::default();
+        let ours = checkpoint(5, 1);
+        rounds.applied(ours, three(), Some(signed(&ours, 1)));
+        let theirs = signed(&ours, 2);
+        assert!(!rounds.holds(&ours, &theirs));
+        rounds.vote(ours, theirs);
+        assert!(rounds.holds(&ours, &theirs));
+        // The same node over another block, or another signature, is new.
+        assert!(!rounds.holds(&checkpoint(5, 2), &theirs));
+        assert!(!rounds.holds(&ours, &signed(&checkpoint(6, 1), 2)));
     }
 
     #[test]
