@@ -241,6 +241,7 @@ impl LedgerStore {
         self.db.write_opt(batch, &sync)?;
         // The tree is another one now.
         self.state_nodes.clear();
+        self.unwritten.clear();
         self.load_tip()
     }
 

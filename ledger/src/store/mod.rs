@@ -17,6 +17,7 @@ mod certificates;
 mod dump;
 mod node_cache;
 pub mod schema;
+mod tree_writes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -90,8 +91,14 @@ pub struct LedgerStore {
     membership: Membership,
     history: HistoryPeaks,
     options: StoreOptions,
-    /// The tip's state-tree nodes, in front of the `state_nodes` column.
+    /// Written state-tree nodes of the tip's tree, in front of the
+    /// `state_nodes` column.
     state_nodes: node_cache::NodeCache,
+    /// State-tree nodes not yet written (see `tree_writes`).
+    unwritten: tree_writes::UnwrittenNodes,
+    /// False for a read-only store (the audit's), which neither applies
+    /// blocks nor re-derives the tip's state tree.
+    writable: bool,
 }
 
 impl std::fmt::Debug for LedgerStore {
@@ -153,6 +160,8 @@ impl LedgerStore {
             history: HistoryPeaks::genesis(genesis.genesis_hash),
             options,
             state_nodes: node_cache::NodeCache::default(),
+            unwritten: tree_writes::UnwrittenNodes::default(),
+            writable: mode == OpenMode::ReadWrite,
         };
         match store.get::<ChainId>(schema::META, schema::META_CHAIN_ID)? {
             None if mode == OpenMode::ReadOnly => {
@@ -178,6 +187,7 @@ impl LedgerStore {
             encode(&genesis.genesis_hash),
         );
         batch.put_cf(meta, schema::META_FORMAT, encode(&schema::STORE_FORMAT));
+        batch.put_cf(meta, schema::META_STATE_TREE_VERSION, encode(&0u64));
         batch.put_cf(meta, schema::META_MEMBERSHIP, encode(&genesis.membership));
         batch.put_cf(
             meta,
@@ -228,6 +238,12 @@ impl LedgerStore {
             )));
         }
         self.check_certified()?;
+        if self.writable {
+            // Only a store that will apply blocks needs the tip's tree; the
+            // audit (read-only) re-derives every state itself, and must
+            // still open a store whose stones were tampered with.
+            self.catch_up_state_tree()?;
+        }
         if self.tip.height > 0 {
             // Stored data is input: a tip without its header is reported, not asserted.
             let header = self.header(self.tip.height)?.ok_or_else(|| {
@@ -241,7 +257,7 @@ impl LedgerStore {
             }
             // The next block builds on the stored tree: a damaged tree would
             // give every later block a root no other node computes.
-            if state_tree::root_at(self, self.tip.height)? != header.state_root {
+            if self.writable && state_tree::root_at(self, self.tip.height)? != header.state_root {
                 return Err(StoreError::Inconsistent(format!(
                     "the state tree at the tip height {} does not match its header's state root",
                     tip.height
@@ -370,13 +386,17 @@ impl LedgerStore {
             timestamp_ms: header.timestamp_ms,
         };
         let mut batch = self.block_batch(applied, new_tip)?;
+        let tree_written = self.stage_state_tree(&mut batch, applied, header.height)?;
         if let Some(marker) = marker {
             batch.put_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER, marker);
         }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(self.options.sync_writes);
         self.db.write_opt(batch, &write_options)?;
-        self.state_nodes.apply(&applied.changes.state_tree);
+        if tree_written {
+            let written = self.unwritten.written();
+            self.state_nodes.hold(written);
+        }
 
         // Paired assertion: what was written reads back as the new tip.
         let stored_tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
@@ -441,13 +461,6 @@ impl LedgerStore {
                 schema::history_key(node.level, node.position),
                 encode(&node.hash),
             );
-        }
-        let state_nodes = self.cf(schema::STATE_NODES)?;
-        for key in &applied.changes.state_tree.stale {
-            batch.delete_cf(state_nodes, encode(key));
-        }
-        for (key, node) in &applied.changes.state_tree.nodes {
-            batch.put_cf(state_nodes, encode(key), encode(node));
         }
         let meta = self.cf(schema::META)?;
         batch.put_cf(meta, schema::META_HISTORY, encode(&applied.changes.history));
@@ -908,6 +921,9 @@ impl LedgerView for LedgerStore {
 
 impl StateNodes for LedgerStore {
     fn state_node(&self, key: &NodeKey) -> StoreResult<Option<Node>> {
+        if let Some(node) = self.unwritten.get(key) {
+            return Ok(Some(node.clone()));
+        }
         if let Some(node) = self.state_nodes.get(key) {
             return Ok(Some(node));
         }

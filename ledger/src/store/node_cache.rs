@@ -1,20 +1,18 @@
-//! The state tree's nodes kept in memory, in front of the `state_nodes`
-//! column.
+//! The state tree's written nodes kept in memory, in front of the
+//! `state_nodes` column.
 //!
-//! Every block's update walks the tree from its root: the upper levels are
-//! read for every block, and a changed stone's leaf is read again at its next
-//! event. Reading them from RocksDB and decoding them was about half of a
-//! node's state-tree cost. The cache holds what blocks wrote and what was read
-//! since, and forgets what a block made stale, so it only ever holds nodes of
-//! the tip's tree, the same bytes the column holds. When it is full it starts
-//! again empty: the next block reads the upper levels back in.
+//! Every block's update walks the tree from its root, and a changed stone's
+//! leaf is read again at its next event. Reading nodes from RocksDB and
+//! decoding them was about half of a node's state-tree cost. The cache holds
+//! what was written to the column and what was read from it since, and
+//! forgets what a block made stale, so it only ever holds nodes of the tip's
+//! tree, the same bytes the column holds. (Nodes not yet written are held
+//! apart, in `tree_writes`.) When it is full it starts again empty.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use jmt::storage::{Node, NodeKey};
-
-use crate::state_tree::StateTreeUpdate;
 
 /// Most nodes held: the internal nodes of a tree of about two million stones,
 /// or the leaves of the stones most recently changed.
@@ -43,17 +41,19 @@ impl NodeCache {
         nodes.insert(key.clone(), node.clone());
     }
 
-    /// Follows a block's update, once it is written: its new nodes in, its
-    /// stale ones out.
-    pub(super) fn apply(&self, update: &StateTreeUpdate) {
+    /// Drops the nodes a block made stale.
+    pub(super) fn forget(&self, stale: &[NodeKey]) {
         let mut nodes = self.nodes();
-        for key in &update.stale {
+        for key in stale {
             nodes.remove(key);
         }
-        make_room(&mut nodes, update.nodes.len());
-        for (key, node) in &update.nodes {
-            nodes.insert(key.clone(), node.clone());
-        }
+    }
+
+    /// Holds `written`, just written to the column.
+    pub(super) fn hold(&self, written: HashMap<NodeKey, Node>) {
+        let mut nodes = self.nodes();
+        make_room(&mut nodes, written.len());
+        nodes.extend(written);
     }
 
     /// Forgets everything (the store's contents were replaced).
@@ -81,15 +81,11 @@ mod tests {
     }
 
     #[test]
-    fn a_block_brings_its_nodes_in_and_its_stale_nodes_out() {
+    fn written_nodes_come_in_and_stale_nodes_go_out() {
         let cache = NodeCache::default();
         cache.offer(&key(1), &Node::Null);
-        let update = StateTreeUpdate {
-            nodes: vec![(key(2), Node::Null)],
-            stale: vec![key(1)],
-            ..StateTreeUpdate::default()
-        };
-        cache.apply(&update);
+        cache.hold(HashMap::from([(key(2), Node::Null)]));
+        cache.forget(&[key(1)]);
         assert_eq!(cache.get(&key(1)), None);
         assert_eq!(cache.get(&key(2)), Some(Node::Null));
         cache.clear();

@@ -92,6 +92,9 @@ pub const POINT_LOOKUP_COLUMNS: [&str; 5] =
 /// saved a proof.)
 pub const PROOF_COLUMNS: [&str; 3] = [HISTORY, HEADERS, LEAVES];
 
+/// `meta` key of the state-tree version the `state_nodes` column holds whole
+/// (the tree is written behind: see `store/tree_writes.rs`).
+pub const META_STATE_TREE_VERSION: &[u8] = b"state_tree_version";
 /// `meta` key of the chain id.
 pub const META_CHAIN_ID: &[u8] = b"chain_id";
 /// `meta` key of the genesis hash.

@@ -791,8 +791,10 @@ fn a_corrupt_record_is_reported_with_its_column() {
         &schema::stone_key(&stone("POL-1")),
         vec![0xff],
     );
-    let store = LedgerStore::open(dir.path(), &genesis()).unwrap();
-    let error = store.stone(&stone("POL-1")).unwrap_err();
+    // The store re-derives the tip's state tree from the stones the blocks
+    // since its last tree write changed (all of them, here), so it meets the
+    // corrupt record as it opens.
+    let error = LedgerStore::open(dir.path(), &genesis()).unwrap_err();
     assert!(
         matches!(
             error,
@@ -845,7 +847,12 @@ type StoredRecord = (Box<[u8]>, Box<[u8]>);
 
 #[test]
 fn a_store_whose_state_tree_root_was_altered_refuses_to_open_naming_the_height() {
-    let chain = long_journey();
+    // The tree is written every 64 blocks: a tip at 64 has its tree in the
+    // column.
+    let mut chain = long_journey();
+    while chain.blocks.len() < 64 {
+        chain.apply(Vec::new());
+    }
     let dir = TempDir::new().unwrap();
     let tip = store_with(&dir, &proposals(&chain)).tip().height;
     let db =
@@ -933,4 +940,43 @@ fn a_store_whose_certified_block_was_altered_refuses_to_open_naming_the_height()
     assert!(error
         .to_string()
         .starts_with(&format!("the stored block at height {certified} is ")));
+}
+
+#[test]
+fn the_state_tree_reaches_its_column_every_64_blocks_and_a_reopen_re_derives_the_rest() {
+    let mut chain = long_journey();
+    while chain.blocks.len() < 64 {
+        chain.apply(Vec::new());
+    }
+    for n in 0..4 {
+        chain.must("mine", register(&format!("LATE-{n}"), 100));
+    }
+    let dir = TempDir::new().unwrap();
+    let store = store_with(&dir, &proposals(&chain));
+    let tip = store.tip();
+    drop(store);
+    let db =
+        rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), schema::COLUMNS).unwrap();
+    let written = db
+        .get_cf(
+            db.cf_handle(schema::META).unwrap(),
+            schema::META_STATE_TREE_VERSION,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode::<u64>(&written).unwrap(), 64);
+    drop(db);
+
+    // Reopened, the store derives the tip's tree from version 64 and the
+    // four registrations since (opening checks it against the tip header),
+    // proves a late stone, and goes on appending the chain's blocks.
+    let mut store = LedgerStore::open(dir.path(), &genesis()).unwrap();
+    assert_eq!(store.tip(), tip);
+    let proof = gemtrail_ledger::proof::build_proof(&store, &stone("LATE-3")).unwrap();
+    assert_eq!(proof.states.as_slice()[0].stone, stone("LATE-3"));
+    chain.must("mine", register("LATE-4", 100));
+    store
+        .apply(proposals(&chain).last().unwrap().clone())
+        .unwrap();
+    assert_same_state(&store, &chain);
 }
