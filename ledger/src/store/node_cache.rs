@@ -72,13 +72,7 @@ fn make_room(nodes: &mut HashMap<NodeKey, Node>, more: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    /// The key of the root node at `version` (its nibble path is empty: a
-    /// count of 0 and no bytes).
-    fn key(version: u64) -> NodeKey {
-        let mut bytes = version.to_le_bytes().to_vec();
-        bytes.extend_from_slice(&[0; 12]);
-        borsh::from_slice(&bytes).unwrap()
-    }
+    use crate::store::tree_writes::tests::key;
 
     #[test]
     fn written_nodes_come_in_and_stale_nodes_go_out() {

@@ -144,11 +144,12 @@ impl LedgerStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::store) mod tests {
     use super::*;
 
-    /// The key of the root node at `version` (an empty nibble path).
-    fn key(version: u64) -> NodeKey {
+    /// The key of the root node at `version` (its nibble path is empty: a
+    /// count of 0 and no bytes).
+    pub(crate) fn key(version: u64) -> NodeKey {
         let mut bytes = version.to_le_bytes().to_vec();
         bytes.extend_from_slice(&[0; 12]);
         borsh::from_slice(&bytes).unwrap()
