@@ -140,6 +140,8 @@ pub struct StatusView {
     pub tip_hash: BlockHash,
     /// The ledger tip's timestamp.
     pub tip_timestamp_ms: u64,
+    /// The highest height this node holds a quorum certificate for, if any.
+    pub certified_height: Option<u64>,
     /// Transactions waiting in this node's mempool.
     pub mempool_txs: u64,
     /// The consortium's nodes.
