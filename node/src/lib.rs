@@ -61,6 +61,7 @@ pub(crate) mod admission;
 pub mod api;
 pub(crate) mod certify;
 pub mod client;
+pub mod clock;
 pub mod codes;
 pub(crate) mod commits;
 pub mod config;

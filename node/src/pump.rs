@@ -14,7 +14,7 @@
 //! refuses for good (a replay) is dropped and its waiters are told why.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gemtrail_consensus::EntryApplied;
 use gemtrail_ledger::codec::BoundedVec;
@@ -22,6 +22,7 @@ use gemtrail_ledger::model::BlockProposal;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::admission::SubmitError;
+use crate::clock::now_ms;
 use crate::codes::ErrorCode;
 use crate::mempool::Pending;
 use crate::node::Shared;
@@ -317,11 +318,4 @@ enum ProposalFate {
     Lost(String),
     /// No answer within the patience.
     Unknown,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }

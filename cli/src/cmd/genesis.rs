@@ -6,6 +6,7 @@ use std::path::Path;
 
 use gemtrail_genesis::sample::{SAMPLE_CONSENSUS, SAMPLE_LIMITS};
 use gemtrail_genesis::{GenesisDocument, MemberEntry, NodeEntry, ValidGenesis};
+use gemtrail_node::clock::now_ms;
 use serde_json::json;
 
 use crate::args::GenesisCommand;
@@ -32,12 +33,6 @@ pub(crate) fn load_valid(path: &Path) -> CliResult<ValidGenesis> {
         CliError::new(format!("genesis {} is invalid: {error}", path.display()))
             .hint("`gemtrail genesis validate FILE` checks it")
     })
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(0))
 }
 
 /// Runs a genesis command.

@@ -3,7 +3,7 @@
 //! print its journey. Any failure exits with code 4 and the reason.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use gemtrail_ledger::codec::{decode, encode};
 use gemtrail_ledger::ids::StoneId;
@@ -84,11 +84,7 @@ pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
 
 /// Refuses a proof whose certified block is older than `max_age`.
 fn check_age(proof: &ProvenanceProof, max_age: Duration) -> CliResult {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        });
+    let now_ms = gemtrail_node::clock::now_ms();
     let max_age_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
     proof
         .certificate

@@ -342,6 +342,46 @@ impl LedgerStore {
 
     /// [`LedgerStore::append`], storing `marker` (if any) in the same batch.
     fn append_marked(&mut self, applied: &AppliedBlock, marker: Option<&[u8]>) -> StoreResult<()> {
+        self.check_extends_tip(applied)?;
+        let header = &applied.block.header;
+        let new_tip = ChainTip {
+            height: header.height,
+            hash: applied.hash,
+            timestamp_ms: header.timestamp_ms,
+        };
+        let mut batch = self.block_batch(applied, new_tip)?;
+        let tree_written = self.stage_state_tree(&mut batch, applied, header.height)?;
+        if let Some(marker) = marker {
+            batch.put_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER, marker);
+        }
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(self.options.sync_writes);
+        self.db.write_opt(batch, &write_options)?;
+        if tree_written {
+            let written = self.unwritten.written();
+            self.state_nodes.hold(written);
+        }
+
+        // Paired assertion: what was written reads back as the new tip.
+        let stored_tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
+        assert_eq!(ChainTip::from(stored_tip), new_tip, "stored tip differs");
+        let stored_header = self.header(new_tip.height)?;
+        assert_eq!(
+            stored_header.as_ref(),
+            Some(header),
+            "stored header differs"
+        );
+        self.tip = new_tip;
+        if let Some(membership) = &applied.changes.membership {
+            self.membership = membership.clone();
+        }
+        self.history = applied.changes.history.clone();
+        Ok(())
+    }
+
+    /// Refuses a block that is not the next one, and asserts that it was
+    /// built over this tip and is consistent in itself (see [`Self::append`]).
+    fn check_extends_tip(&self, applied: &AppliedBlock) -> StoreResult<()> {
         let header = &applied.block.header;
         if header.height != self.tip.height + 1 {
             return Err(StoreError::NotNextBlock {
@@ -379,39 +419,6 @@ impl LedgerStore {
             tx_count,
             "one leaf per receipt"
         );
-
-        let new_tip = ChainTip {
-            height: header.height,
-            hash: applied.hash,
-            timestamp_ms: header.timestamp_ms,
-        };
-        let mut batch = self.block_batch(applied, new_tip)?;
-        let tree_written = self.stage_state_tree(&mut batch, applied, header.height)?;
-        if let Some(marker) = marker {
-            batch.put_cf(self.cf(schema::META)?, schema::META_APPLIER_MARKER, marker);
-        }
-        let mut write_options = WriteOptions::default();
-        write_options.set_sync(self.options.sync_writes);
-        self.db.write_opt(batch, &write_options)?;
-        if tree_written {
-            let written = self.unwritten.written();
-            self.state_nodes.hold(written);
-        }
-
-        // Paired assertion: what was written reads back as the new tip.
-        let stored_tip: TipRecord = self.required(schema::META, schema::META_TIP)?;
-        assert_eq!(ChainTip::from(stored_tip), new_tip, "stored tip differs");
-        let stored_header = self.header(new_tip.height)?;
-        assert_eq!(
-            stored_header.as_ref(),
-            Some(header),
-            "stored header differs"
-        );
-        self.tip = new_tip;
-        if let Some(membership) = &applied.changes.membership {
-            self.membership = membership.clone();
-        }
-        self.history = applied.changes.history.clone();
         Ok(())
     }
 

@@ -410,10 +410,7 @@ fn status_view(context: &ApiState) -> StatusView {
         height: tip.height,
         tip_hash: tip.hash,
         tip_timestamp_ms: tip.timestamp_ms,
-        certified_height: context
-            .certifier
-            .latest()
-            .map(|certificate| certificate.checkpoint.height),
+        certified_height: context.certifier.certified_height(),
         mempool_txs: context.shared.mempool.len() as u64,
         peers,
         refused_connections: view.refused_connections,

@@ -21,7 +21,7 @@ mod rounds;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use gemtrail_consensus::{LedgerEvent, LedgerStateMachine};
 use gemtrail_ledger::certificate::{node_key, Checkpoint, NodeSignature, QuorumCertificate};
@@ -30,6 +30,7 @@ use gemtrail_ledger::ids::{ChainId, NodeId};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::p2p::swarm::P2pHandle;
@@ -123,6 +124,11 @@ impl Certifier {
     pub(crate) fn stored(&self, height: u64) -> Option<QuorumCertificate> {
         self.ledger()
             .read(|store| store.certificate(height).ok().flatten())
+    }
+
+    /// The highest certified height, if any (kept in memory).
+    pub(crate) fn certified_height(&self) -> Option<u64> {
+        Some(*self.0.certified.borrow()).filter(|height| *height > 0)
     }
 
     /// The stored certificate of the highest certified height.
@@ -327,15 +333,6 @@ impl Certifier {
 fn too_far_ahead(block_time_ms: u64, now_ms: u64, bound_ms: u64) -> Option<u64> {
     let ahead_ms = block_time_ms.saturating_sub(now_ms);
     (ahead_ms > bound_ms).then_some(ahead_ms)
-}
-
-/// The time now, ms since the Unix epoch.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 #[cfg(test)]

@@ -135,6 +135,9 @@ impl Rounds {
             if !applied.nodes.contains(node) {
                 continue;
             }
+            // A vote counts for this node's checkpoint, or against it when it
+            // names another block; one naming this block with other fields
+            // (impossible from an honest node) counts for neither.
             let counts = *checkpoint == applied.checkpoint
                 || checkpoint.block_hash != applied.checkpoint.block_hash;
             if counts {
