@@ -145,6 +145,8 @@ async fn with_two_nodes_down_nothing_new_is_certified_and_an_age_limit_fails() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let latest = lone.latest_certificate().await.unwrap();
     assert_eq!(latest.checkpoint.height, height);
+    let missing = lone.certificate(height + 1).await.unwrap_err();
+    assert_eq!(missing.code(), Some("certificate_not_found"), "{missing}");
     let status = lone.status().await.unwrap();
     assert_eq!(
         (status.height, status.certified_height),
