@@ -489,6 +489,23 @@ pub(crate) struct BenchArgs {
     /// Blocks between Raft snapshots (the genesis `snapshot_interval_blocks`).
     #[arg(long, default_value_t = 1000)]
     pub(crate) snapshot_interval_blocks: u64,
+    /// How the clients reach the API: streams on a few shared HTTP/2
+    /// connections, or one HTTP/1.1 connection per client.
+    #[arg(long, value_enum, default_value_t = HttpVersion::Http2)]
+    pub(crate) http: HttpVersion,
+    /// With `--http http2`, the connections to each node the clients share.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) connections: usize,
+}
+
+/// The HTTP a load generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HttpVersion {
+    /// One kept-alive connection per client, one request at a time.
+    Http1,
+    /// Cleartext HTTP/2 with prior knowledge; clients share connections.
+    Http2,
 }
 
 /// etcd benchmark arguments.

@@ -1,5 +1,6 @@
-//! The benchmarks' load generator: one kept-alive HTTP/1.1 connection per
-//! simulated client, each request posted as bytes built in advance.
+//! The benchmarks' load generator: each simulated client posts requests built
+//! in advance, either on a kept-alive HTTP/1.1 connection of its own or as
+//! streams on an HTTP/2 connection it shares with other clients.
 //!
 //! The benchmarks run the client on the same two cores as the cluster, so
 //! whatever the client spends is taken from the nodes. Through the general
@@ -9,15 +10,21 @@
 //! request is a method, a path and a body. `gemtrail bench` and
 //! `gemtrail bench-etcd` both drive their clusters through it, so the two
 //! figures still compare like for like.
+//!
+//! HTTP/2 (cleartext, with prior knowledge, as gRPC clients speak it) lets a
+//! few connections carry many clients' requests: the server answers a burst
+//! of streams with one write instead of one write per request.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use std::sync::Arc;
+
+use hyper::client::conn::{http1, http2};
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
 /// How long one request may take before the connection is given up.
@@ -46,26 +53,46 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-/// One client's connection to one server (`host:port`, or a URL whose scheme
-/// is `http`), opened on first use and again after a transport failure.
+/// One client's way to one server (`host:port`, or a URL whose scheme is
+/// `http`): its own HTTP/1.1 connection, or a share of an HTTP/2 one.
+/// Either is opened on first use and again after a transport failure.
 pub(crate) struct LoadConnection {
     authority: String,
     content_type: &'static str,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    link: Link,
+}
+
+enum Link {
+    /// A connection this client alone uses, one request at a time.
+    Http1(Option<http1::SendRequest<Full<Bytes>>>),
+    /// A connection whose streams many clients share.
+    Http2(Arc<SharedHttp2>),
+}
+
+/// An HTTP/2 connection that several [`LoadConnection`]s send on at once.
+#[derive(Default)]
+pub(crate) struct SharedHttp2 {
+    sender: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
 }
 
 impl LoadConnection {
-    /// A connection to `server` that will post bodies of `content_type`.
+    /// An HTTP/1.1 connection of its own to `server`, posting bodies of
+    /// `content_type`.
     pub(crate) fn new(server: &str, content_type: &'static str) -> Self {
-        let authority = server
-            .strip_prefix("http://")
-            .unwrap_or(server)
-            .trim_end_matches('/')
-            .to_owned();
         Self {
-            authority,
+            authority: authority_of(server),
             content_type,
-            sender: None,
+            link: Link::Http1(None),
+        }
+    }
+
+    /// Streams on `shared`, an HTTP/2 connection to `server` that other
+    /// clients use too.
+    pub(crate) fn shared(server: &str, content_type: &'static str, shared: Arc<SharedHttp2>) -> Self {
+        Self {
+            authority: authority_of(server),
+            content_type,
+            link: Link::Http2(shared),
         }
     }
 
@@ -75,12 +102,12 @@ impl LoadConnection {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => {
                 if matches!(error, LoadError::Transport(_)) {
-                    self.sender = None;
+                    self.forget_connection().await;
                 }
                 Err(error)
             }
             Err(_) => {
-                self.sender = None;
+                self.forget_connection().await;
                 Err(LoadError::Transport(format!(
                     "no answer from {} within {} s",
                     self.authority,
@@ -90,25 +117,42 @@ impl LoadConnection {
         }
     }
 
+    /// Drops a connection that failed, so the next request opens another;
+    /// a shared one only once it is closed, as its other streams may live.
+    async fn forget_connection(&mut self) {
+        match &mut self.link {
+            Link::Http1(sender) => *sender = None,
+            Link::Http2(shared) => {
+                let mut sender = shared.sender.lock().await;
+                if sender.as_ref().is_some_and(http2::SendRequest::is_closed) {
+                    *sender = None;
+                }
+            }
+        }
+    }
+
     async fn exchange(&mut self, path: &str, body: Bytes) -> Result<Bytes, LoadError> {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(HOST, self.authority.as_str())
-            .header(CONTENT_TYPE, self.content_type)
-            .body(Full::new(body))
-            .map_err(|error| LoadError::Transport(error.to_string()))?;
-        let sender = self.ready_sender().await?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|error| LoadError::Transport(error.to_string()))?;
+        let transport = |error: hyper::Error| LoadError::Transport(error.to_string());
+        let response = match &mut self.link {
+            Link::Http1(sender) => {
+                let request = build_request(&self.authority, self.content_type, path.to_owned(), body)?;
+                let sender = ready_http1(sender, &self.authority).await?;
+                sender.send_request(request).await.map_err(transport)?
+            }
+            Link::Http2(shared) => {
+                // HTTP/2 carries the scheme and authority in the request.
+                let uri = format!("http://{}{path}", self.authority);
+                let request = build_request(&self.authority, self.content_type, uri, body)?;
+                let mut sender = ready_http2(shared, &self.authority).await?;
+                sender.send_request(request).await.map_err(transport)?
+            }
+        };
         let status = response.status();
         let answer = response
             .into_body()
             .collect()
             .await
-            .map_err(|error| LoadError::Transport(error.to_string()))?
+            .map_err(transport)?
             .to_bytes();
         if status.is_success() {
             Ok(answer)
@@ -116,38 +160,96 @@ impl LoadConnection {
             Err(status_error(status, &answer))
         }
     }
+}
 
-    /// The open connection, ready for a request; opens one if there is none
-    /// or the last one closed.
-    async fn ready_sender(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, LoadError> {
-        let reusable = match self.sender.take() {
-            Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
-            None => None,
-        };
-        let sender = match reusable {
-            Some(sender) => sender,
-            None => self.open().await?,
-        };
-        Ok(self.sender.insert(sender))
-    }
+fn build_request(
+    authority: &str,
+    content_type: &str,
+    uri: String,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, LoadError> {
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(HOST, authority)
+        .header(CONTENT_TYPE, content_type)
+        .body(Full::new(body))
+        .map_err(|error| LoadError::Transport(error.to_string()))
+}
 
-    async fn open(&self) -> Result<SendRequest<Full<Bytes>>, LoadError> {
-        let transport = |error: &dyn std::fmt::Display| {
-            LoadError::Transport(format!("{}: {error}", self.authority))
-        };
-        let stream = TcpStream::connect(&self.authority)
-            .await
-            .map_err(|error| transport(&error))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|error| transport(&error))?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|error| transport(&error))?;
-        // The connection's I/O runs in its own task and ends with the sender.
-        tokio::spawn(connection);
-        Ok(sender)
-    }
+fn authority_of(server: &str) -> String {
+    server
+        .strip_prefix("http://")
+        .unwrap_or(server)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The client's own connection, ready for a request; opens one if there is
+/// none or the last one closed.
+async fn ready_http1<'a>(
+    slot: &'a mut Option<http1::SendRequest<Full<Bytes>>>,
+    authority: &str,
+) -> Result<&'a mut http1::SendRequest<Full<Bytes>>, LoadError> {
+    let reusable = match slot.take() {
+        Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
+        None => None,
+    };
+    let sender = match reusable {
+        Some(sender) => sender,
+        None => {
+            let stream = connect(authority).await?;
+            let (sender, connection) = http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|error| transport_error(authority, &error))?;
+            // The connection's I/O runs in its own task and ends with the sender.
+            tokio::spawn(connection);
+            sender
+        }
+    };
+    Ok(slot.insert(sender))
+}
+
+/// A handle on the shared connection, ready for a stream; the first client
+/// to find it missing or closed opens it, the others wait for that.
+async fn ready_http2(
+    shared: &SharedHttp2,
+    authority: &str,
+) -> Result<http2::SendRequest<Full<Bytes>>, LoadError> {
+    let mut handle = {
+        let mut slot = shared.sender.lock().await;
+        match slot.as_ref().filter(|sender| !sender.is_closed()) {
+            Some(sender) => sender.clone(),
+            None => {
+                let stream = connect(authority).await?;
+                let (sender, connection) =
+                    http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                        .await
+                        .map_err(|error| transport_error(authority, &error))?;
+                tokio::spawn(connection);
+                slot.insert(sender).clone()
+            }
+        }
+    };
+    handle
+        .ready()
+        .await
+        .map_err(|error| transport_error(authority, &error))?;
+    Ok(handle)
+}
+
+async fn connect(authority: &str) -> Result<TcpStream, LoadError> {
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|error| transport_error(authority, &error))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|error| transport_error(authority, &error))?;
+    Ok(stream)
+}
+
+fn transport_error(authority: &str, error: &dyn std::fmt::Display) -> LoadError {
+    LoadError::Transport(format!("{authority}: {error}"))
 }
 
 fn status_error(status: StatusCode, body: &[u8]) -> LoadError {

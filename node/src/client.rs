@@ -62,8 +62,13 @@ impl NodeClient {
         } else {
             format!("http://{addr}")
         };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(60));
+        if base.starts_with("http://") {
+            // Nodes speak cleartext HTTP/2 as well as HTTP/1.1: one
+            // connection then carries every request a command makes at once.
+            builder = builder.http2_prior_knowledge();
+        }
+        let http = builder
             .build()
             .map_err(|error| ClientError::Transport {
                 base: base.clone(),

@@ -30,9 +30,9 @@ use crate::actions::{
     cut_by_sarah_levi, digest, grade_d_vvs1, org, polished_output, propose, register_jwaneng_rough,
     stone,
 };
-use crate::args::BenchArgs;
+use crate::args::{BenchArgs, HttpVersion};
 use crate::error::{CliError, CliResult};
-use crate::load::LoadConnection;
+use crate::load::{LoadConnection, SharedHttp2};
 use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, Nodes};
 use crate::output::Out;
 
@@ -79,6 +79,10 @@ struct NodeUsage {
 #[derive(Debug, Serialize)]
 struct Report {
     clients: usize,
+    /// How the clients reached the API.
+    http: HttpVersion,
+    /// With HTTP/2, the connections each node's clients shared.
+    connections_per_node: Option<usize>,
     offered_tx_per_s: Option<u64>,
     /// The leader's batch timeout the cluster ran with.
     batch_timeout_ms: u64,
@@ -318,12 +322,11 @@ fn applied(answer: &[u8]) -> Result<bool, String> {
 /// one has its receipt; with a schedule, also no sooner than its slot (the
 /// offered load), so waiting time counts in the latency.
 async fn submitter(
-    server: String,
+    mut connection: LoadConnection,
     work: Vec<Vec<u8>>,
     tally: Arc<Tally>,
     schedule: Option<Schedule>,
 ) {
-    let mut connection = LoadConnection::new(&server, "application/octet-stream");
     let mut latencies = Vec::with_capacity(work.len());
     let mut skip_until = 0;
     for (index, body) in work.into_iter().enumerate() {
@@ -590,7 +593,8 @@ fn presign_workload(
 }
 
 /// Starts one submitter per client's work, spread over the nodes in turn, so
-/// followers forward to the leader as in production.
+/// followers forward to the leader as in production; with HTTP/2, the
+/// clients of a node share its `--connections` in turn.
 fn spawn_submitters(
     consortium: &Consortium,
     clients: &BTreeMap<u64, NodeClient>,
@@ -599,21 +603,34 @@ fn spawn_submitters(
     args: &BenchArgs,
 ) -> CliResult<Vec<tokio::task::JoinHandle<()>>> {
     let node_ids: Vec<u64> = clients.keys().copied().collect();
+    let shared: Vec<Vec<Arc<SharedHttp2>>> = node_ids
+        .iter()
+        .map(|_| (0..args.connections.max(1)).map(|_| Arc::default()).collect())
+        .collect();
     let mut tasks = Vec::new();
     let schedule_start = Instant::now();
     for (index, txs) in work.into_iter().enumerate() {
-        let node = node_ids[index % node_ids.len()];
+        let node_index = index % node_ids.len();
         let server = consortium
             .api
-            .get(&node)
+            .get(&node_ids[node_index])
             .cloned()
             .ok_or_else(|| CliError::new("bench: no API address"))?;
+        let content_type = "application/octet-stream";
+        let connection = match args.http {
+            HttpVersion::Http1 => LoadConnection::new(&server, content_type),
+            HttpVersion::Http2 => {
+                let node_connections = &shared[node_index];
+                let share = &node_connections[(index / node_ids.len()) % node_connections.len()];
+                LoadConnection::shared(&server, content_type, Arc::clone(share))
+            }
+        };
         let schedule = args
             .rate
             .filter(|rate| *rate > 0)
             .map(|rate| Schedule::of(schedule_start, index, args.clients, rate));
         tasks.push(tokio::spawn(submitter(
-            server,
+            connection,
             txs,
             Arc::clone(tally),
             schedule,
@@ -737,6 +754,8 @@ impl Run {
             / self.usage.len().max(1) as f64;
         Report {
             clients: args.clients,
+            http: args.http,
+            connections_per_node: (args.http == HttpVersion::Http2).then_some(args.connections),
             offered_tx_per_s: args.rate,
             batch_timeout_ms: self.batch_timeout_ms,
             seconds: self.window,
@@ -757,8 +776,12 @@ impl Run {
 
 /// The report for people.
 fn summary(report: &Report, warmup: u64) -> String {
+    let path = match report.connections_per_node {
+        Some(connections) => format!("HTTP/2, {connections} shared connections per node"),
+        None => "HTTP/1.1, a connection per client".to_owned(),
+    };
     let mut text = format!(
-        "{} clients, batch timeout {} ms, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
+        "{} clients ({path}), batch timeout {} ms, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",
         report.clients,
         report.batch_timeout_ms,
         report.seconds,
