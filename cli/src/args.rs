@@ -496,6 +496,10 @@ pub(crate) struct BenchArgs {
     /// With `--http http2`, the connections to each node the clients share.
     #[arg(long, default_value_t = 4)]
     pub(crate) connections: usize,
+    /// Send transactions this many at a time through the batch endpoint
+    /// (each client's stones a step at a time); 1 sends them one by one.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) batch: usize,
 }
 
 /// The HTTP a load generator speaks.

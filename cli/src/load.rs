@@ -88,7 +88,11 @@ impl LoadConnection {
 
     /// Streams on `shared`, an HTTP/2 connection to `server` that other
     /// clients use too.
-    pub(crate) fn shared(server: &str, content_type: &'static str, shared: Arc<SharedHttp2>) -> Self {
+    pub(crate) fn shared(
+        server: &str,
+        content_type: &'static str,
+        shared: Arc<SharedHttp2>,
+    ) -> Self {
         Self {
             authority: authority_of(server),
             content_type,
@@ -135,7 +139,8 @@ impl LoadConnection {
         let transport = |error: hyper::Error| LoadError::Transport(error.to_string());
         let response = match &mut self.link {
             Link::Http1(sender) => {
-                let request = build_request(&self.authority, self.content_type, path.to_owned(), body)?;
+                let request =
+                    build_request(&self.authority, self.content_type, path.to_owned(), body)?;
                 let sender = ready_http1(sender, &self.authority).await?;
                 sender.send_request(request).await.map_err(transport)?
             }

@@ -233,7 +233,11 @@ impl Door {
         self.admit_identified(identified).await
     }
 
-    async fn admit_identified(&self, txs: Vec<(SignedTransaction, TxId)>) -> Vec<Admission> {
+    /// [`Door::admit_many`] for transactions whose ids the caller has.
+    pub(crate) async fn admit_identified(
+        &self,
+        txs: Vec<(SignedTransaction, TxId)>,
+    ) -> Vec<Admission> {
         if !self.is_accepting() {
             return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
         }

@@ -12,7 +12,9 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::api::error::ErrorBody;
-use crate::api::views::{BlockView, HistoryItemView, ReceiptView, StatusView, SubmitView};
+use crate::api::views::{
+    BatchSubmitView, BlockView, HistoryItemView, ReceiptView, StatusView, SubmitView,
+};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +70,10 @@ impl NodeClient {
             // connection then carries every request a command makes at once.
             builder = builder.http2_prior_knowledge();
         }
-        let http = builder
-            .build()
-            .map_err(|error| ClientError::Transport {
-                base: base.clone(),
-                reason: error.to_string(),
-            })?;
+        let http = builder.build().map_err(|error| ClientError::Transport {
+            base: base.clone(),
+            reason: error.to_string(),
+        })?;
         Ok(Self { base, http })
     }
 
@@ -123,11 +123,14 @@ impl NodeClient {
         response.json().await.map_err(|error| self.transport(error))
     }
 
-    /// Submits raw body bytes (for tests of malformed input).
-    pub async fn submit_raw(&self, body: Vec<u8>, wait: bool) -> Result<SubmitView, ClientError> {
+    async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
         let response = self
             .http
-            .post(format!("{}/v1/transactions?wait={wait}", self.base))
+            .post(format!("{}{path}", self.base))
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()
@@ -135,6 +138,34 @@ impl NodeClient {
             .map_err(|error| self.transport(error))?;
         let response = self.check(response).await?;
         response.json().await.map_err(|error| self.transport(error))
+    }
+
+    /// Submits raw body bytes (for tests of malformed input).
+    pub async fn submit_raw(&self, body: Vec<u8>, wait: bool) -> Result<SubmitView, ClientError> {
+        self.post_bytes(&format!("/v1/transactions?wait={wait}"), body)
+            .await
+    }
+
+    /// Submits a batch body as raw bytes (for tests of malformed input).
+    pub async fn submit_batch_raw(
+        &self,
+        body: Vec<u8>,
+        wait: bool,
+    ) -> Result<BatchSubmitView, ClientError> {
+        self.post_bytes(&format!("/v1/transactions/batch?wait={wait}"), body)
+            .await
+    }
+
+    /// Submits signed transactions in one request (at most
+    /// [`crate::api::SUBMIT_BATCH_TXS_MAX`]); one item per transaction, in
+    /// order, each answered or refused on its own. With `wait`, returns once
+    /// each admitted one is committed or the node's wait is over.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+        wait: bool,
+    ) -> Result<BatchSubmitView, ClientError> {
+        self.submit_batch_raw(encode(txs), wait).await
     }
 
     /// Submits a signed transaction; with `wait`, returns once it is committed.

@@ -84,6 +84,8 @@ pub enum ErrorCode {
     /// The tip was not certified in time: fewer than a majority of the
     /// nodes signed it.
     NotCertified,
+    /// A batch submission holds no transaction, or more than a batch takes.
+    InvalidBatch,
 }
 
 impl ErrorCode {
@@ -118,6 +120,7 @@ impl ErrorCode {
             ErrorCode::TooMany => "too_many",
             ErrorCode::CertificateNotFound => "certificate_not_found",
             ErrorCode::NotCertified => "not_certified",
+            ErrorCode::InvalidBatch => "invalid_batch",
         }
     }
 
@@ -150,6 +153,7 @@ mod tests {
             ErrorCode::SnapshotOutOfBounds,
             ErrorCode::TooMany,
             ErrorCode::NotCertified,
+            ErrorCode::InvalidBatch,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -35,6 +35,9 @@ use crate::error::{CliError, CliResult};
 use crate::load::{LoadConnection, SharedHttp2};
 use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, Nodes};
 use crate::output::Out;
+use gemtrail_node::api::SUBMIT_BATCH_TXS_MAX;
+
+mod batch;
 
 /// Transactions in one stone's life.
 const TXS_PER_STONE: usize = 8;
@@ -83,6 +86,8 @@ struct Report {
     http: HttpVersion,
     /// With HTTP/2, the connections each node's clients shared.
     connections_per_node: Option<usize>,
+    /// Transactions per request (1: the single-transaction endpoint).
+    batch: usize,
     offered_tx_per_s: Option<u64>,
     /// The leader's batch timeout the cluster ran with.
     batch_timeout_ms: u64,
@@ -312,10 +317,15 @@ const SUBMIT_AND_WAIT: &str = "/v1/transactions?wait=true";
 fn applied(answer: &[u8]) -> Result<bool, String> {
     let answer: Answer =
         serde_json::from_slice(answer).map_err(|error| format!("unreadable answer: {error}"))?;
-    Ok(matches!(
+    Ok(applied_outcome(answer))
+}
+
+/// Whether one answer carries an applied receipt.
+fn applied_outcome(answer: Answer) -> bool {
+    matches!(
         answer.receipt.map(|receipt| receipt.outcome),
         Some(Outcome::Applied)
-    ))
+    )
 }
 
 /// Submits one client's work in order, each transaction once the previous
@@ -483,6 +493,16 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
     if args.clients == 0 || args.seconds == 0 {
         return Err(CliError::new("--clients and --seconds must be at least 1"));
     }
+    if args.batch > SUBMIT_BATCH_TXS_MAX {
+        return Err(CliError::new(format!(
+            "--batch is at most {SUBMIT_BATCH_TXS_MAX}, the most a batch request carries"
+        )));
+    }
+    if args.batch > 1 && args.rate.is_some() {
+        return Err(CliError::new(
+            "--rate offers single transactions; it does not go with --batch",
+        ));
+    }
     let temp = tempfile::Builder::new()
         .prefix("gemtrail-bench-")
         .tempdir()
@@ -605,7 +625,11 @@ fn spawn_submitters(
     let node_ids: Vec<u64> = clients.keys().copied().collect();
     let shared: Vec<Vec<Arc<SharedHttp2>>> = node_ids
         .iter()
-        .map(|_| (0..args.connections.max(1)).map(|_| Arc::default()).collect())
+        .map(|_| {
+            (0..args.connections.max(1))
+                .map(|_| Arc::default())
+                .collect()
+        })
         .collect();
     let mut tasks = Vec::new();
     let schedule_start = Instant::now();
@@ -629,12 +653,12 @@ fn spawn_submitters(
             .rate
             .filter(|rate| *rate > 0)
             .map(|rate| Schedule::of(schedule_start, index, args.clients, rate));
-        tasks.push(tokio::spawn(submitter(
-            connection,
-            txs,
-            Arc::clone(tally),
-            schedule,
-        )));
+        let tally = Arc::clone(tally);
+        tasks.push(if args.batch > 1 {
+            tokio::spawn(batch::batch_submitter(connection, txs, args.batch, tally))
+        } else {
+            tokio::spawn(submitter(connection, txs, tally, schedule))
+        });
     }
     Ok(tasks)
 }
@@ -756,6 +780,7 @@ impl Run {
             clients: args.clients,
             http: args.http,
             connections_per_node: (args.http == HttpVersion::Http2).then_some(args.connections),
+            batch: args.batch.max(1),
             offered_tx_per_s: args.rate,
             batch_timeout_ms: self.batch_timeout_ms,
             seconds: self.window,
@@ -779,6 +804,11 @@ fn summary(report: &Report, warmup: u64) -> String {
     let path = match report.connections_per_node {
         Some(connections) => format!("HTTP/2, {connections} shared connections per node"),
         None => "HTTP/1.1, a connection per client".to_owned(),
+    };
+    let path = if report.batch > 1 {
+        format!("{path}, {} transactions per request", report.batch)
+    } else {
+        path
     };
     let mut text = format!(
         "{} clients ({path}), batch timeout {} ms, {:.1} s measured after {} s of warm-up\ncommitted: {} transactions, {:.0} tx/s\nlatency (submission to receipt): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\nrejected: {}, errors: {}\ndisk: {:.0} bytes per committed transaction per node\n",

@@ -94,15 +94,23 @@ impl From<SubmitError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The code and message, as the body carries them.
+    pub(crate) fn into_detail(self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.as_str().to_owned(),
+            message: self.message,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status;
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.as_str().to_owned(),
-                message: self.message,
-            },
+            error: self.into_detail(),
         };
-        (self.status, Json(body)).into_response()
+        (status, Json(body)).into_response()
     }
 }
 

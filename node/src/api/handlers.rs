@@ -27,23 +27,23 @@ use crate::commits::{Committed, WaitResult};
 use crate::mempool::Inserted;
 
 /// Where a waiting submission learns its outcome.
-type WaitReceiver = tokio::sync::oneshot::Receiver<WaitResult>;
+pub(super) type WaitReceiver = tokio::sync::oneshot::Receiver<WaitResult>;
 
 /// The state every handler gets.
-type Ctx = State<Arc<ApiState>>;
+pub(super) type Ctx = State<Arc<ApiState>>;
 
 /// Query of a submission.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct SubmitQuery {
     /// Wait for the commit and return the receipt.
     #[serde(default)]
-    wait: bool,
+    pub(super) wait: bool,
     /// How long to wait, in milliseconds (default and cap: the genesis
     /// request timeout).
-    timeout_ms: Option<u64>,
+    pub(super) timeout_ms: Option<u64>,
 }
 
-fn receipt_view(committed: &Committed) -> ReceiptView {
+pub(super) fn receipt_view(committed: &Committed) -> ReceiptView {
     ReceiptView {
         tx_id: committed.receipt.tx_id,
         height: committed.location.height,
@@ -52,12 +52,16 @@ fn receipt_view(committed: &Committed) -> ReceiptView {
     }
 }
 
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<SignedTransaction, SubmitError> {
-    let is_json = headers
+/// Whether the request says its body is JSON (otherwise it is borsh).
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|value| value.starts_with("application/json"))
+}
+
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<SignedTransaction, SubmitError> {
+    if is_json(headers) {
         let tx: SignedTransaction =
             serde_json::from_slice(body).map_err(|error| SubmitError::Malformed {
                 reason: error.to_string(),
@@ -126,7 +130,7 @@ async fn submit_inner(
         };
         return Ok((StatusCode::ACCEPTED, Json(view)).into_response());
     };
-    let committed = wait_for_commit(context, query, tx_id, waiter).await?;
+    let committed = wait_for_commit(context, wait_limit(context, query), tx_id, waiter).await?;
     let view = SubmitView {
         tx_id,
         status: SubmitStatus::Committed,
@@ -137,7 +141,7 @@ async fn submit_inner(
 }
 
 /// The error for a body that could not be read.
-fn body_error(context: &ApiState, rejection: &BytesRejection) -> ApiError {
+pub(super) fn body_error(context: &ApiState, rejection: &BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -156,21 +160,26 @@ fn body_error(context: &ApiState, rejection: &BytesRejection) -> ApiError {
     }
 }
 
-/// Waits for `tx_id`'s commit as long as the query asks, within the
-/// request timeout (ending just before it, so the client gets a JSON error).
-async fn wait_for_commit(
-    context: &ApiState,
-    query: &SubmitQuery,
-    tx_id: TxId,
-    waiter: WaitReceiver,
-) -> Result<Committed, ApiError> {
+/// How long a submission may wait for its commit: as long as the query
+/// asks, within the request timeout (ending just before it, so the client
+/// gets a JSON error).
+pub(super) fn wait_limit(context: &ApiState, query: &SubmitQuery) -> Duration {
     let limit = context
         .request_timeout
         .saturating_sub(Duration::from_millis(100));
-    let wait = query
+    query
         .timeout_ms
         .map_or(limit, Duration::from_millis)
-        .min(limit);
+        .min(limit)
+}
+
+/// Waits up to `wait` for `tx_id`'s commit.
+pub(super) async fn wait_for_commit(
+    context: &ApiState,
+    wait: Duration,
+    tx_id: TxId,
+    waiter: WaitReceiver,
+) -> Result<Committed, ApiError> {
     match tokio::time::timeout(wait, waiter).await {
         Ok(Ok(Ok(committed))) => Ok(committed),
         Ok(Ok(Err(error))) => Err(error.into()),

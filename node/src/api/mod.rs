@@ -8,6 +8,7 @@
 //! (or the configuration's `api_addr`); the sample consortium and `node init`
 //! put it on 127.0.0.1.
 
+mod batch;
 pub mod error;
 mod handlers;
 mod state;
@@ -26,6 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::shutdown::Shutdown;
+pub use batch::SUBMIT_BATCH_TXS_MAX;
 pub(crate) use state::ApiState;
 
 /// The API's routes over `state`.
@@ -36,6 +38,7 @@ pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
     let timeout = Duration::from_millis(limits.request_timeout_ms);
     Router::new()
         .route("/v1/transactions", post(handlers::submit))
+        .route("/v1/transactions/batch", post(batch::submit_batch))
         .route("/v1/transactions/{tx_id}", get(handlers::receipt))
         .route("/v1/stones/{stone_id}", get(handlers::stone))
         .route("/v1/stones/{stone_id}/history", get(handlers::history))

@@ -19,6 +19,34 @@ pub struct SubmitView {
     pub receipt: Option<ReceiptView>,
 }
 
+/// The answer to a batch submission: one item per transaction, in the
+/// order they were sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSubmitView {
+    /// Each transaction's outcome.
+    pub items: Vec<BatchItemView>,
+}
+
+/// One transaction of a batch: its submission's answer, or why the door
+/// refused it (with the code a single submission would have got).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItemView {
+    /// The transaction id.
+    pub tx_id: TxId,
+    /// Where it is; absent when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SubmitStatus>,
+    /// True when the same transaction was already waiting.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Its receipt, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
+    /// Why it was refused, or why its wait ended without a receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::error::ErrorDetail>,
+}
+
 /// Where a submitted transaction is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
