@@ -11,6 +11,10 @@
 // every dependency, are left out).
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+/// The nodes allocate many small, short-lived buffers across threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod actions;
 mod args;
 mod cmd;
