@@ -534,6 +534,24 @@ pub(crate) struct EtcdBenchArgs {
     /// Bytes per value.
     #[arg(long, default_value_t = 256)]
     pub(crate) value_bytes: usize,
+    /// etcd's own gRPC API (as its clients and benchmark tool use it), or its
+    /// JSON gateway over HTTP/1.1, which costs etcd far more per put.
+    #[arg(long, value_enum, default_value_t = EtcdDriver::Grpc)]
+    pub(crate) driver: EtcdDriver,
+    /// With `--driver grpc`, the HTTP/2 connections the clients share, spread
+    /// over the endpoints (etcd's benchmark tool defaults to a few; 12 here).
+    #[arg(long, default_value_t = 12)]
+    pub(crate) connections: usize,
+}
+
+/// How `bench-etcd` talks to etcd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EtcdDriver {
+    /// `etcdserverpb.KV/Put` over gRPC, clients multiplexed on shared connections.
+    Grpc,
+    /// `POST /v3/kv/put` with JSON, one HTTP/1.1 connection per client.
+    Json,
 }
 
 /// Scale benchmark arguments.

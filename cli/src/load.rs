@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
 
 use hyper::client::conn::{http1, http2};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, TE};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
@@ -42,6 +42,13 @@ pub(crate) enum LoadError {
         /// The answer's body, as text.
         body: String,
     },
+    /// A gRPC server answered with a `grpc-status` other than 0 (OK).
+    Grpc {
+        /// The gRPC status code.
+        code: String,
+        /// Its `grpc-message`.
+        message: String,
+    },
 }
 
 impl std::fmt::Display for LoadError {
@@ -49,6 +56,7 @@ impl std::fmt::Display for LoadError {
         match self {
             Self::Transport(reason) => write!(f, "transport: {reason}"),
             Self::Status { status, body } => write!(f, "HTTP {status}: {body}"),
+            Self::Grpc { code, message } => write!(f, "gRPC status {code}: {message}"),
         }
     }
 }
@@ -153,19 +161,23 @@ impl LoadConnection {
             }
         };
         let status = response.status();
-        let answer = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(transport)?
-            .to_bytes();
-        if status.is_success() {
-            Ok(answer)
-        } else {
-            Err(status_error(status, &answer))
+        let grpc_in_headers = grpc_status(response.headers());
+        let collected = response.into_body().collect().await.map_err(transport)?;
+        let grpc = grpc_in_headers.or_else(|| collected.trailers().and_then(grpc_status));
+        let answer = collected.to_bytes();
+        if !status.is_success() {
+            return Err(status_error(status, &answer));
+        }
+        match grpc {
+            Some((code, message)) if code != "0" => Err(LoadError::Grpc { code, message }),
+            _ => Ok(answer),
         }
     }
 }
+
+/// The content type of gRPC requests: a body of gRPC is answered with a
+/// `grpc-status`, in the trailers or (with no message) in the headers.
+pub(crate) const GRPC: &str = "application/grpc";
 
 fn build_request(
     authority: &str,
@@ -173,13 +185,30 @@ fn build_request(
     uri: String,
     body: Bytes,
 ) -> Result<Request<Full<Bytes>>, LoadError> {
-    Request::builder()
+    let mut request = Request::builder()
         .method(Method::POST)
         .uri(uri)
         .header(HOST, authority)
-        .header(CONTENT_TYPE, content_type)
+        .header(CONTENT_TYPE, content_type);
+    if content_type == GRPC {
+        request = request.header(TE, "trailers");
+    }
+    request
         .body(Full::new(body))
         .map_err(|error| LoadError::Transport(error.to_string()))
+}
+
+/// The `grpc-status` and `grpc-message` in `headers`, if there is a status.
+fn grpc_status(headers: &HeaderMap) -> Option<(String, String)> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    Some((
+        text("grpc-status")?,
+        text("grpc-message").unwrap_or_default(),
+    ))
 }
 
 fn authority_of(server: &str) -> String {
@@ -323,6 +352,18 @@ mod tests {
                 status: 429,
                 body: "full".to_owned()
             })
+        );
+    }
+
+    #[test]
+    fn a_grpc_status_is_read_with_its_message() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(grpc_status(&headers), None);
+        headers.insert("grpc-status", "12".parse().unwrap());
+        headers.insert("grpc-message", "unknown method".parse().unwrap());
+        assert_eq!(
+            grpc_status(&headers),
+            Some(("12".to_owned(), "unknown method".to_owned()))
         );
     }
 
