@@ -10,8 +10,23 @@ use crate::error::{CliError, CliResult};
 
 const PREFIX: &str = "ed25519-secret:";
 
-/// Reads a key file.
+/// The error code of a key file that others can read.
+pub(crate) const KEY_FILE_EXPOSED: &str = "key_file_exposed";
+
+/// Reads a key file, refusing one that group or others can read.
 pub(crate) fn load(path: &Path) -> CliResult<SecretKey> {
+    if let Ok(Some(mode)) = gemtrail_node::keys::readable_by_others(path) {
+        let mut error = CliError::new(format!(
+            "key file {} can be read by group or others (mode {mode:04o}); a signing key must be readable by its owner only",
+            path.display()
+        ))
+        .hint(format!(
+            "run `chmod 600 {}`, and rotate the key if others may have read it",
+            path.display()
+        ));
+        error.code = Some(KEY_FILE_EXPOSED.to_owned());
+        return Err(error);
+    }
     let text = std::fs::read_to_string(path).map_err(|error| {
         CliError::new(format!("cannot read key file {}: {error}", path.display()))
             .hint("make one with `gemtrail keys new --out FILE`")
@@ -57,4 +72,25 @@ pub(crate) fn save(path: &Path, key: &SecretKey) -> CliResult {
         .map_err(|error| {
             CliError::new(format!("cannot write key file {}: {error}", path.display()))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_signing_key_file_that_others_can_read_is_refused_with_key_file_exposed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("miner.key");
+        let key = SecretKey::from_seed(&[7; 32]);
+        save(&path, &key).unwrap();
+        assert_eq!(load(&path).unwrap().to_seed(), key.to_seed());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = load(&path).unwrap_err();
+        assert_eq!(error.code.as_deref(), Some(KEY_FILE_EXPOSED));
+        assert_eq!(error.exit, 1);
+        assert!(error.message.contains("0644"), "{}", error.message);
+    }
 }

@@ -31,6 +31,17 @@ pub enum KeyError {
         /// What is wrong.
         problem: &'static str,
     },
+    /// Group or others may read the file, so the key may be known to others.
+    #[error(
+        "node key file {path} can be read by group or others (mode {mode:04o}); \
+         restrict it with `chmod 600 {path}`, and replace the key if others may have read it"
+    )]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Refusing to overwrite an existing key.
     #[error("node key file {path} already exists; refusing to overwrite it")]
     Exists {
@@ -39,8 +50,17 @@ pub enum KeyError {
     },
 }
 
-/// Reads a node key file.
+/// Reads a node key file, refusing one that group or others can read.
 pub fn load(path: &Path) -> Result<Keypair, KeyError> {
+    if let Some(mode) = readable_by_others(path).map_err(|source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    })? {
+        return Err(KeyError::Exposed {
+            path: path.to_owned(),
+            mode,
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
         path: path.to_owned(),
         source,
@@ -49,6 +69,22 @@ pub fn load(path: &Path) -> Result<Keypair, KeyError> {
         path: path.to_owned(),
         problem,
     })
+}
+
+/// The file's permission bits when group or others may read or write it
+/// (as ssh refuses such a private key), `None` when only its owner may.
+/// Secret key files, the node's and the members', are checked with it.
+pub fn readable_by_others(path: &Path) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        Ok((mode & 0o077 != 0).then_some(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).map(|_| None)
+    }
 }
 
 fn parse(text: &str) -> Result<Keypair, &'static str> {
@@ -134,6 +170,24 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(matches!(generate(&path), Err(KeyError::Exists { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_that_others_can_read_is_refused_as_exposed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        generate(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        match load(&path) {
+            Err(KeyError::Exposed { mode, .. }) => assert_eq!(mode, 0o644),
+            other => panic!("expected Exposed, got {other:?}"),
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(load(&path), Err(KeyError::Exposed { mode: 0o640, .. })));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(load(&path).is_ok());
     }
 
     #[test]
