@@ -107,6 +107,13 @@ pub struct LocalLimits {
     /// Most HTTP requests handled at once; more wait in the accept queue.
     #[serde(default = "default_api_concurrency_max")]
     pub api_concurrency_max: u64,
+    /// Most API connections open at once; more wait in the accept queue.
+    #[serde(default = "default_api_connections_max")]
+    pub api_connections_max: u64,
+    /// How long an API client has to send a request's headers (and an idle
+    /// kept-alive connection, its next request) before it is closed.
+    #[serde(default = "default_api_header_read_timeout_ms")]
+    pub api_header_read_timeout_ms: u64,
     /// Most peer connections (pending and established, in and out).
     #[serde(default = "default_peer_connections_max")]
     pub peer_connections_max: u64,
@@ -117,6 +124,14 @@ pub struct LocalLimits {
 
 fn default_api_concurrency_max() -> u64 {
     1024
+}
+
+fn default_api_connections_max() -> u64 {
+    512
+}
+
+fn default_api_header_read_timeout_ms() -> u64 {
+    5_000
 }
 
 fn default_peer_connections_max() -> u64 {
@@ -131,6 +146,8 @@ impl Default for LocalLimits {
     fn default() -> Self {
         Self {
             api_concurrency_max: default_api_concurrency_max(),
+            api_connections_max: default_api_connections_max(),
+            api_header_read_timeout_ms: default_api_header_read_timeout_ms(),
             peer_connections_max: default_peer_connections_max(),
             shutdown_grace_ms: default_shutdown_grace_ms(),
         }
@@ -244,6 +261,14 @@ impl NodeConfig {
         positive(
             "limits.api_concurrency_max",
             Some(self.limits.api_concurrency_max),
+        )?;
+        positive(
+            "limits.api_connections_max",
+            Some(self.limits.api_connections_max),
+        )?;
+        positive(
+            "limits.api_header_read_timeout_ms",
+            Some(self.limits.api_header_read_timeout_ms),
         )?;
         positive(
             "limits.peer_connections_max",

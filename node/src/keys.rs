@@ -185,7 +185,10 @@ mod tests {
             other => panic!("expected Exposed, got {other:?}"),
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(matches!(load(&path), Err(KeyError::Exposed { mode: 0o640, .. })));
+        assert!(matches!(
+            load(&path),
+            Err(KeyError::Exposed { mode: 0o640, .. })
+        ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(load(&path).is_ok());
     }

@@ -63,6 +63,8 @@ pub(crate) struct Metrics {
     /// Forks detected: a majority certified another block at a height this
     /// node applied.
     pub(crate) forks_detected: Counter,
+    /// API connections open now.
+    pub(crate) api_connections_open: Gauge,
 }
 
 /// Label of the peer request counter.
@@ -102,6 +104,7 @@ impl Metrics {
             certified_height: Gauge::default(),
             checkpoints_refused: Counter::default(),
             forks_detected: Counter::default(),
+            api_connections_open: Gauge::default(),
             registry: Registry::default(),
         };
         // In the order the text exposition has always listed them.
@@ -109,6 +112,11 @@ impl Metrics {
         metrics.register_flow(&mut registry);
         metrics.register_gauges(&mut registry);
         metrics.register_certification(&mut registry);
+        registry.register(
+            "api_connections_open",
+            "API connections open now (at most limits.api_connections_max)",
+            metrics.api_connections_open.clone(),
+        );
         Self {
             registry,
             ..metrics

@@ -563,6 +563,15 @@ async fn initialize_if_new(parts: &Parts, in_genesis: bool) -> Result<(), StartE
 
 /// The batching in force: the genesis values, with the configuration's
 /// local overrides.
+/// The API server's bounds from the node's local limits.
+fn api_serve_limits(config: &NodeConfig, metrics: &Metrics) -> api::ServeLimits {
+    api::ServeLimits {
+        open: metrics.api_connections_open.clone(),
+        connections_max: usize::try_from(config.limits.api_connections_max).unwrap_or(usize::MAX),
+        header_read_timeout: Duration::from_millis(config.limits.api_header_read_timeout_ms),
+    }
+}
+
 fn batching(config: &NodeConfig, genesis: &ValidGenesis) -> Batching {
     let consensus = genesis.consensus();
     let max_txs = config
@@ -662,7 +671,12 @@ impl Parts {
             Arc::clone(&self.shared.metrics),
         );
         vec![
-            tokio::spawn(api::serve(listener, router, self.shutdown.clone())),
+            tokio::spawn(api::serve(
+                listener,
+                router,
+                api_serve_limits(config, &self.shared.metrics),
+                self.shutdown.clone(),
+            )),
             tokio::spawn(peers.serve(inbound_calls, self.shutdown.clone())),
             tokio::spawn(Arc::new(self.pump(config)).run()),
             tokio::spawn(self.feed().run(Arc::clone(&membership_changed))),

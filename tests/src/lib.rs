@@ -43,6 +43,10 @@ pub struct ClusterOptions {
     pub request_body_bytes_max: u64,
     /// Largest snapshot chunk.
     pub snapshot_chunk_bytes_max: u64,
+    /// Each node's cap on open API connections.
+    pub api_connections_max: u64,
+    /// Each node's deadline for an API request's headers.
+    pub api_header_read_timeout_ms: u64,
 }
 
 impl Default for ClusterOptions {
@@ -52,6 +56,8 @@ impl Default for ClusterOptions {
             batch_timeout_ms: 5,
             request_body_bytes_max: 64 * 1024,
             snapshot_chunk_bytes_max: 1024 * 1024,
+            api_connections_max: 512,
+            api_header_read_timeout_ms: 5_000,
         }
     }
 }
@@ -134,6 +140,8 @@ impl Cluster {
             );
             config.log.level = "warn".to_owned();
             config.limits.shutdown_grace_ms = 3_000;
+            config.limits.api_connections_max = options.api_connections_max;
+            config.limits.api_header_read_timeout_ms = options.api_header_read_timeout_ms;
             config.save(&node_dir.join("node.toml"))?;
         }
         Ok(Self {

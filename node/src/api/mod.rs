@@ -11,6 +11,7 @@
 mod batch;
 pub mod error;
 mod handlers;
+mod server;
 mod state;
 pub mod views;
 
@@ -26,7 +27,6 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::shutdown::Shutdown;
 pub use batch::SUBMIT_BATCH_TXS_MAX;
 pub(crate) use state::ApiState;
 
@@ -66,16 +66,7 @@ pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpLis
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves `router` on `listener` until `shutdown` fires, then lets requests
-/// in progress finish.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) {
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await;
-    if let Err(error) = served {
-        tracing::error!(%error, "the API server failed");
-    }
-}
+pub(crate) use server::{serve, ServeLimits};
 
 /// The address the API actually listens on.
 pub(crate) fn local_addr(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
