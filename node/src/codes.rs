@@ -86,6 +86,8 @@ pub enum ErrorCode {
     NotCertified,
     /// A batch submission holds no transaction, or more than a batch takes.
     InvalidBatch,
+    /// A Raft request carries another node's vote than its sender's.
+    NotSendersVote,
 }
 
 impl ErrorCode {
@@ -121,6 +123,7 @@ impl ErrorCode {
             ErrorCode::CertificateNotFound => "certificate_not_found",
             ErrorCode::NotCertified => "not_certified",
             ErrorCode::InvalidBatch => "invalid_batch",
+            ErrorCode::NotSendersVote => "not_senders_vote",
         }
     }
 
@@ -154,6 +157,7 @@ mod tests {
             ErrorCode::TooMany,
             ErrorCode::NotCertified,
             ErrorCode::InvalidBatch,
+            ErrorCode::NotSendersVote,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

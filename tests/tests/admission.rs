@@ -1,5 +1,6 @@
 //! Who may talk to a node: a peer whose id is not a consortium node is
-//! refused before any Raft message of its is handled; a data directory of
+//! refused before any Raft message of its is handled; a consortium node may
+//! not send Raft requests under another node's vote; a data directory of
 //! another chain or node makes the node refuse to start.
 
 // Test scenarios read best whole; the 70-line rule is for non-test code.
@@ -12,7 +13,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use gemtrail_consensus::record::VoteRecord;
 use gemtrail_node::p2p::codec::{WireCodec, PROTOCOL};
-use gemtrail_node::p2p::wire::{PeerRequest, VoteRequestWire};
+use gemtrail_node::codes::ErrorCode;
+use gemtrail_node::p2p::wire::{PeerRequest, PeerResponse, VoteRequestWire};
 use gemtrail_node::{Node, NodeConfig};
 use gemtrail_tests::{init_logs, Cluster, ClusterOptions};
 use libp2p::swarm::SwarmEvent;
@@ -20,21 +22,11 @@ use libp2p::{noise, request_response, tcp, yamux, Multiaddr};
 
 const ROGUE_TERM: u64 = 1_000_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
-    init_logs();
-    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
-    cluster.wait_for_leader().await.unwrap();
-    let target = cluster
-        .genesis()
-        .node(gemtrail_ledger::ids::NodeId(1))
-        .unwrap()
-        .clone();
-    let target_peer: libp2p::PeerId = target.peer_id.as_str().parse().unwrap();
-    let target_addr: Multiaddr = target.listen_addr.as_str().parse().unwrap();
+type PeerSwarm = libp2p::Swarm<request_response::Behaviour<WireCodec>>;
 
-    // A stranger with a fresh key speaks the node's own protocol.
-    let mut rogue = libp2p::SwarmBuilder::with_new_identity()
+/// A swarm under `identity` that speaks the nodes' peer protocol.
+fn peer_swarm(identity: libp2p::identity::Keypair) -> PeerSwarm {
+    libp2p::SwarmBuilder::with_existing_identity(identity)
         .with_tokio()
         .with_tcp(
             tcp::Config::default(),
@@ -50,7 +42,84 @@ async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
             )
         })
         .unwrap()
-        .build();
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_asks_for_votes_as_another_node_is_refused_not_senders_vote() {
+    init_logs();
+    let mut cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    cluster.wait_for_leader().await.unwrap();
+    // Node 3 stops; someone holding its key asks node 2 to vote for node 1.
+    cluster.stop(3).await;
+    let node3_key = cluster
+        .sample()
+        .node_keypairs()
+        .get(&gemtrail_ledger::ids::NodeId(3))
+        .unwrap()
+        .clone();
+    let target = cluster
+        .genesis()
+        .node(gemtrail_ledger::ids::NodeId(2))
+        .unwrap()
+        .clone();
+    let target_peer: libp2p::PeerId = target.peer_id.as_str().parse().unwrap();
+    let target_addr: Multiaddr = target.listen_addr.as_str().parse().unwrap();
+    let mut impostor = peer_swarm(node3_key);
+    let request = PeerRequest::Vote(VoteRequestWire {
+        vote: VoteRecord::from(&openraft::Vote::new(ROGUE_TERM, 1)),
+        last_log_id: None,
+    });
+    impostor
+        .behaviour_mut()
+        .send_request_with_addresses(&target_peer, request, vec![target_addr]);
+    let answer = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match impostor.select_next_some().await {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) => return Ok(response),
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    error, ..
+                }) => return Err(error.to_string()),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no answer to the impostor's request")
+    .unwrap();
+    match answer {
+        PeerResponse::Refused(refusal) => {
+            assert_eq!(refusal.code, ErrorCode::NotSendersVote, "{refusal:?}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let status = cluster.client(2).status().await.unwrap();
+    assert!(
+        status.term < ROGUE_TERM,
+        "the impostor's vote reached Raft: term {}",
+        status.term
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_is_not_a_genesis_node_is_refused_and_never_reaches_raft() {
+    init_logs();
+    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    cluster.wait_for_leader().await.unwrap();
+    let target = cluster
+        .genesis()
+        .node(gemtrail_ledger::ids::NodeId(1))
+        .unwrap()
+        .clone();
+    let target_peer: libp2p::PeerId = target.peer_id.as_str().parse().unwrap();
+    let target_addr: Multiaddr = target.listen_addr.as_str().parse().unwrap();
+
+    // A stranger with a fresh key speaks the node's own protocol.
+    let mut rogue = peer_swarm(libp2p::identity::Keypair::generate_ed25519());
     // A vote request that, if handled, would push the node's term far up.
     let vote = openraft::Vote::new(ROGUE_TERM, 1);
     let request = PeerRequest::Vote(VoteRequestWire {

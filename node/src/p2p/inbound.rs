@@ -161,6 +161,15 @@ impl PeerService {
                 format!("{peer} is not a consortium node"),
             );
         };
+        if let Some(claimed) = claimed_voter(&request) {
+            if claimed != from {
+                tracing::warn!(%peer, from, claimed, "refused a Raft request carrying another node's vote");
+                return refused(
+                    ErrorCode::NotSendersVote,
+                    format!("node {from} sent a Raft request under node {claimed}'s vote"),
+                );
+            }
+        }
         match request {
             PeerRequest::AppendEntries(append) => {
                 self.metrics.peer_request("append_entries");
@@ -379,6 +388,18 @@ enum ChunkStored {
     Partly(PeerResponse),
     /// The last chunk arrived: the whole snapshot is in this file.
     Complete(tokio::fs::File),
+}
+
+/// The node whose vote a Raft request carries: the leader of an append or a
+/// snapshot chunk, the candidate of a vote request. Only that node may send
+/// it, or one node could speak for another in an election or as leader.
+fn claimed_voter(request: &PeerRequest) -> Option<RaftNodeId> {
+    match request {
+        PeerRequest::AppendEntries(append) => Some(append.vote.node_id),
+        PeerRequest::Vote(vote) => Some(vote.vote.node_id),
+        PeerRequest::SnapshotChunk(chunk) => Some(chunk.vote.node_id),
+        PeerRequest::Forward(_) | PeerRequest::Checkpoint(_) => None,
+    }
 }
 
 fn refused(code: ErrorCode, reason: impl Into<String>) -> PeerResponse {
