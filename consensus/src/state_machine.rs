@@ -90,6 +90,15 @@ pub enum StateMachineError {
         /// What failed.
         source: SnapshotDataError,
     },
+    /// Raft handed over an entry that does not follow the last applied one:
+    /// applying it would skip or repeat blocks.
+    #[error("log entry {got} is not the next to apply: expected log index {expected}")]
+    OutOfOrder {
+        /// The index after the last applied entry.
+        expected: u64,
+        /// The entry's index.
+        got: u64,
+    },
     /// The blocking task that did the ledger work did not finish.
     #[error("the ledger task failed: {reason}")]
     Task {
@@ -361,6 +370,15 @@ fn apply_all(
     let mut marker_pending = false;
     let mut responses = Vec::with_capacity(entries.len());
     for entry in entries {
+        if let Some(last) = marker.last_applied {
+            let expected = last.index + 1;
+            if entry.log_id.index != expected {
+                return Err(StateMachineError::OutOfOrder {
+                    expected,
+                    got: entry.log_id.index,
+                });
+            }
+        }
         marker.last_applied = Some(entry.log_id);
         let response = match entry.payload {
             EntryPayload::Blank => {

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use gemtrail_consensus::record::VoteRecord;
-use gemtrail_node::p2p::codec::{WireCodec, PROTOCOL};
 use gemtrail_node::codes::ErrorCode;
+use gemtrail_node::p2p::codec::{WireCodec, PROTOCOL};
 use gemtrail_node::p2p::wire::{PeerRequest, PeerResponse, VoteRequestWire};
 use gemtrail_node::{Node, NodeConfig};
 use gemtrail_tests::{init_logs, Cluster, ClusterOptions};

@@ -108,6 +108,38 @@ async fn the_journey_builds_the_blocks_of_the_in_memory_chain() {
 }
 
 #[tokio::test]
+async fn an_entry_that_skips_or_repeats_an_index_is_refused_and_applies_nothing() {
+    let chain = TestChain::journey();
+    let proposals = proposals(&chain);
+    let dir = TempDir::new().unwrap();
+    let mut machine = open(&dir);
+    machine
+        .apply(vec![normal_entry(1, 1, proposals[0].clone())])
+        .await
+        .unwrap();
+    let tip = machine.read(|store| store.tip());
+    // Index 3 after 1 skips an entry; index 1 again repeats one.
+    for (index, expected) in [(3, "expected log index 2"), (1, "expected log index 2")] {
+        let error = machine
+            .apply(vec![normal_entry(1, index, proposals[1].clone())])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+        assert!(error.contains(&format!("log entry {index}")), "{error}");
+    }
+    assert_eq!(machine.read(|store| store.tip()), tip);
+    let (applied, _) = machine.applied_state().await.unwrap();
+    assert_eq!(applied, Some(log_id(1, 1, 1)));
+    // The right next index still applies.
+    machine
+        .apply(vec![normal_entry(1, 2, proposals[1].clone())])
+        .await
+        .unwrap();
+    assert_eq!(machine.read(|store| store.tip()).height, 2);
+}
+
+#[tokio::test]
 async fn blank_and_membership_entries_build_no_block() {
     let chain = TestChain::journey();
     let proposals = proposals(&chain);
