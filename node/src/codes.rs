@@ -88,6 +88,8 @@ pub enum ErrorCode {
     InvalidBatch,
     /// A Raft request carries another node's vote than its sender's.
     NotSendersVote,
+    /// A snapshot chunk comes under a vote older than this node's.
+    StaleVote,
 }
 
 impl ErrorCode {
@@ -124,6 +126,7 @@ impl ErrorCode {
             ErrorCode::NotCertified => "not_certified",
             ErrorCode::InvalidBatch => "invalid_batch",
             ErrorCode::NotSendersVote => "not_senders_vote",
+            ErrorCode::StaleVote => "stale_vote",
         }
     }
 
@@ -158,6 +161,7 @@ mod tests {
             ErrorCode::NotCertified,
             ErrorCode::InvalidBatch,
             ErrorCode::NotSendersVote,
+            ErrorCode::StaleVote,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -1,6 +1,7 @@
 //! Who may talk to a node: a peer whose id is not a consortium node is
 //! refused before any Raft message of its is handled; a consortium node may
-//! not send Raft requests under another node's vote; a data directory of
+//! not send Raft requests under another node's vote, nor snapshot chunks
+//! under a vote older than the receiver's; a data directory of
 //! another chain or node makes the node refuse to start.
 
 // Test scenarios read best whole; the 70-line rule is for non-test code.
@@ -11,10 +12,14 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use gemtrail_consensus::record::StoredMembershipRecord;
 use gemtrail_consensus::record::VoteRecord;
+use gemtrail_consensus::types::RaftStoredMembership;
 use gemtrail_node::codes::ErrorCode;
 use gemtrail_node::p2p::codec::{WireCodec, PROTOCOL};
-use gemtrail_node::p2p::wire::{PeerRequest, PeerResponse, VoteRequestWire};
+use gemtrail_node::p2p::wire::{
+    PeerRequest, PeerResponse, SnapshotChunkWire, SnapshotMetaWire, VoteRequestWire,
+};
 use gemtrail_node::{Node, NodeConfig};
 use gemtrail_tests::{init_logs, Cluster, ClusterOptions};
 use libp2p::swarm::SwarmEvent;
@@ -45,37 +50,29 @@ fn peer_swarm(identity: libp2p::identity::Keypair) -> PeerSwarm {
         .build()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_node_that_asks_for_votes_as_another_node_is_refused_not_senders_vote() {
-    init_logs();
-    let mut cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
-    cluster.wait_for_leader().await.unwrap();
-    // Node 3 stops; someone holding its key asks node 2 to vote for node 1.
-    cluster.stop(3).await;
-    let node3_key = cluster
+/// Sends `request` to genesis node `target` from a swarm holding genesis
+/// node `sender`'s key, and returns the answer.
+async fn ask_as(cluster: &Cluster, sender: u64, target: u64, request: PeerRequest) -> PeerResponse {
+    let key = cluster
         .sample()
         .node_keypairs()
-        .get(&gemtrail_ledger::ids::NodeId(3))
+        .get(&gemtrail_ledger::ids::NodeId(sender))
         .unwrap()
         .clone();
     let target = cluster
         .genesis()
-        .node(gemtrail_ledger::ids::NodeId(2))
+        .node(gemtrail_ledger::ids::NodeId(target))
         .unwrap()
         .clone();
     let target_peer: libp2p::PeerId = target.peer_id.as_str().parse().unwrap();
     let target_addr: Multiaddr = target.listen_addr.as_str().parse().unwrap();
-    let mut impostor = peer_swarm(node3_key);
-    let request = PeerRequest::Vote(VoteRequestWire {
-        vote: VoteRecord::from(&openraft::Vote::new(ROGUE_TERM, 1)),
-        last_log_id: None,
-    });
-    impostor
+    let mut swarm = peer_swarm(key);
+    swarm
         .behaviour_mut()
         .send_request_with_addresses(&target_peer, request, vec![target_addr]);
-    let answer = tokio::time::timeout(Duration::from_secs(15), async {
+    tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            match impostor.select_next_some().await {
+            match swarm.select_next_some().await {
                 SwarmEvent::Behaviour(request_response::Event::Message {
                     message: request_response::Message::Response { response, .. },
                     ..
@@ -88,20 +85,56 @@ async fn a_node_that_asks_for_votes_as_another_node_is_refused_not_senders_vote(
         }
     })
     .await
-    .expect("no answer to the impostor's request")
-    .unwrap();
+    .expect("no answer to the request")
+    .unwrap()
+}
+
+fn refusal_code(answer: &PeerResponse) -> ErrorCode {
     match answer {
-        PeerResponse::Refused(refusal) => {
-            assert_eq!(refusal.code, ErrorCode::NotSendersVote, "{refusal:?}");
-        }
+        PeerResponse::Refused(refusal) => refusal.code,
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_asks_for_votes_as_another_node_is_refused_not_senders_vote() {
+    init_logs();
+    let mut cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    cluster.wait_for_leader().await.unwrap();
+    // Node 3 stops; someone holding its key asks node 2 to vote for node 1.
+    cluster.stop(3).await;
+    let request = PeerRequest::Vote(VoteRequestWire {
+        vote: VoteRecord::from(&openraft::Vote::new(ROGUE_TERM, 1)),
+        last_log_id: None,
+    });
+    let answer = ask_as(&cluster, 3, 2, request).await;
+    assert_eq!(refusal_code(&answer), ErrorCode::NotSendersVote);
     let status = cluster.client(2).status().await.unwrap();
     assert!(
         status.term < ROGUE_TERM,
         "the impostor's vote reached Raft: term {}",
         status.term
     );
+
+    // Under its own, older vote, it may not start a snapshot transfer.
+    let membership = StoredMembershipRecord::try_from(&RaftStoredMembership::default()).unwrap();
+    let chunk = PeerRequest::SnapshotChunk(SnapshotChunkWire {
+        vote: VoteRecord {
+            term: 0,
+            node_id: 3,
+            committed: true,
+        },
+        meta: SnapshotMetaWire {
+            last_log_id: None,
+            last_membership: membership,
+            snapshot_id: gemtrail_ledger::codec::BoundedString::new("stale-0").unwrap(),
+        },
+        total_bytes: 100,
+        offset: 0,
+        data: vec![0; 10],
+    });
+    let answer = ask_as(&cluster, 3, 2, chunk).await;
+    assert_eq!(refusal_code(&answer), ErrorCode::StaleVote);
     cluster.shutdown().await;
 }
 

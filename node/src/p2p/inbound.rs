@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use gemtrail_consensus::record::VoteRecord;
 use gemtrail_consensus::snapshot_files::SnapshotData;
-use gemtrail_consensus::types::RaftNodeId;
+use gemtrail_consensus::types::{RaftNodeId, RaftVote};
 use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_ledger::codec::BoundedVec;
 use gemtrail_ledger::ids::NodeId;
@@ -217,6 +217,19 @@ impl PeerService {
                 format!(
                     "a snapshot of {} bytes is more than the {SNAPSHOT_BYTES_MAX} accepted",
                     chunk.total_bytes
+                ),
+            );
+        }
+        // Only the leader this node follows (or a newer one) may start or
+        // feed a transfer: checked before a byte reaches the disk, so a stale
+        // or deposed leader cannot wipe the transfer under way.
+        let current = self.raft.raft.metrics().borrow().vote;
+        if RaftVote::from(chunk.vote) < current {
+            return refused(
+                ErrorCode::StaleVote,
+                format!(
+                    "a snapshot chunk under term {} from node {from}, older than this node's vote",
+                    chunk.vote.term
                 ),
             );
         }
