@@ -197,12 +197,9 @@ impl Lanes {
         };
         let written = {
             let mut writer = lane.writer.lock().await;
-            write_frame(&mut *writer, id, request, self.bytes_max).await
+            write_or_close(&mut *writer, &lane.closed, id, request, self.bytes_max).await
         };
         if let Err(error) = written {
-            if error.kind() != std::io::ErrorKind::InvalidData {
-                lane.closed.store(true, Ordering::Relaxed);
-            }
             return Err(OutboundError::Unreachable(format!("{peer}: {error}")));
         }
         answer
@@ -241,6 +238,44 @@ impl Lanes {
         ));
         *slot = Some(Arc::clone(&lane));
         Ok(lane)
+    }
+}
+
+/// Writes one request frame on a lane, and marks the lane closed if the
+/// write fails or is abandoned half-way (the caller's timeout dropped it):
+/// the stream then holds part of a frame, and anything written after it
+/// would be read as garbage. A message too large to send leaves the lane
+/// as it was, since nothing was written.
+async fn write_or_close<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    closed: &AtomicBool,
+    id: u64,
+    request: &PeerRequest,
+    bytes_max: u64,
+) -> std::io::Result<()> {
+    let mut unfinished = CloseUnlessFinished {
+        closed,
+        finished: false,
+    };
+    let written = write_frame(writer, id, request, bytes_max).await;
+    unfinished.finished = match &written {
+        Ok(()) => true,
+        Err(error) => error.kind() == std::io::ErrorKind::InvalidData,
+    };
+    written
+}
+
+/// Marks a lane closed when dropped before its write finished.
+struct CloseUnlessFinished<'a> {
+    closed: &'a AtomicBool,
+    finished: bool,
+}
+
+impl Drop for CloseUnlessFinished<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.closed.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -411,6 +446,65 @@ mod tests {
         lanes.set_allowed(BTreeSet::new());
         let refused = lanes.request(stranger, &request).await;
         assert_eq!(refused, Err(OutboundError::NotAllowed(stranger)));
+    }
+
+    /// A writer that takes `room` bytes, then never takes more.
+    struct Stalls {
+        room: usize,
+        taken: usize,
+    }
+
+    impl AsyncWrite for Stalls {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            bytes: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let free = self.room - self.taken;
+            if free == 0 {
+                return std::task::Poll::Pending;
+            }
+            let taken = free.min(bytes.len());
+            self.taken += taken;
+            std::task::Poll::Ready(Ok(taken))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_abandoned_half_way_by_a_timeout_marks_the_lane_closed() {
+        let request = PeerRequest::Forward(gemtrail_ledger::codec::BoundedVec::EMPTY);
+        let closed = AtomicBool::new(false);
+        let mut writer = Stalls { room: 5, taken: 0 };
+        let write = write_or_close(&mut writer, &closed, 1, &request, 1 << 20);
+        let outcome = tokio::time::timeout(Duration::from_millis(20), write).await;
+        assert!(outcome.is_err(), "the stalled write finished");
+        assert_eq!(writer.taken, 5, "half a frame went out");
+        assert!(closed.load(Ordering::Relaxed), "the lane stayed open");
+
+        // A whole write leaves it open.
+        let closed = AtomicBool::new(false);
+        let mut writer = Stalls {
+            room: 1 << 16,
+            taken: 0,
+        };
+        write_or_close(&mut writer, &closed, 2, &request, 1 << 20)
+            .await
+            .unwrap();
+        assert!(!closed.load(Ordering::Relaxed));
     }
 
     #[test]
