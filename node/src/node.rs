@@ -427,17 +427,32 @@ impl Node {
     }
 
     /// Resolves, with the reason, once this node must stop: a majority of
-    /// the nodes certified another block than one it applied. Never
-    /// resolves on a healthy node.
+    /// the nodes certified another block than one it applied, or Raft
+    /// stopped on a fatal error (a storage failure: a full disk, a
+    /// corrupted store). A node in either state would go on answering with
+    /// stale state, so its process should exit and its supervisor restart
+    /// it. Never resolves on a healthy node.
     pub async fn failed(&mut self) -> String {
+        let mut raft = self.raft.raft.metrics();
+        let mut certifier_gone = false;
         loop {
             if let Some(reason) = self.failure.borrow_and_update().clone() {
                 return reason;
             }
-            if self.failure.changed().await.is_err() {
-                // The certifier is gone (the node is stopping): no failure
-                // will come.
-                std::future::pending::<()>().await;
+            if let Err(fatal) = &raft.borrow_and_update().running_state {
+                return format!("Raft stopped: {fatal}");
+            }
+            tokio::select! {
+                changed = self.failure.changed(), if !certifier_gone => {
+                    // The certifier is gone (the node is stopping): no
+                    // fork will be reported.
+                    certifier_gone = changed.is_err();
+                }
+                changed = raft.changed() => {
+                    if changed.is_err() {
+                        return "Raft stopped".to_owned();
+                    }
+                }
             }
         }
     }

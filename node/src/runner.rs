@@ -30,8 +30,10 @@ pub fn run_until_signal(config: NodeConfig) -> ExitCode {
         tokio::select! {
             () = wait_for_signal() => {}
             reason = node.failed() => {
+                tracing::error!(%reason, "the node cannot go on; exiting");
                 eprintln!("error: {reason}");
-                // No draining: this node's ledger is not the consortium's.
+                // No draining: this node's ledger is not the consortium's,
+                // or its storage cannot take writes.
                 node.halt().await;
                 return ExitCode::FAILURE;
             }

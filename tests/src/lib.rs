@@ -222,9 +222,41 @@ impl Cluster {
 
     /// Starts node `id` as a child process of the `gemtrail-test-node` binary.
     pub fn spawn_process(&mut self, id: u64, binary: &Path) -> anyhow::Result<()> {
+        let mut command = Command::new(binary);
+        command.arg(self.config_path(id));
+        self.spawn_command(id, command)
+    }
+
+    /// Runs node `id` as a process of `binary` that may write no file past
+    /// `kib` KiB (bash's `ulimit -f`, with SIGXFSZ ignored): a disk that
+    /// refuses the node's writes, with nothing outside the process touched.
+    pub fn spawn_process_with_file_limit(
+        &mut self,
+        id: u64,
+        binary: &Path,
+        kib: u64,
+    ) -> anyhow::Result<()> {
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg("trap '' XFSZ; ulimit -f \"$1\"; exec \"$0\" \"$2\"")
+            .arg(binary)
+            .arg(kib.to_string())
+            .arg(self.config_path(id));
+        self.spawn_command(id, command)
+    }
+
+    /// Whether node `id`'s process has exited, and how.
+    pub fn exit_status(&mut self, id: u64) -> Option<std::process::ExitStatus> {
+        match self.running.get_mut(&id) {
+            Some(Running::Process(child)) => child.try_wait().ok().flatten(),
+            _ => None,
+        }
+    }
+
+    fn spawn_command(&mut self, id: u64, mut command: Command) -> anyhow::Result<()> {
         let log = std::fs::File::create(self.node_dir(id).join("node.log"))?;
-        let child = Command::new(binary)
-            .arg(self.config_path(id))
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
