@@ -20,8 +20,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use gemtrail_ledger::codec::{encoded_len, BoundedVec};
 use gemtrail_ledger::ids::TxId;
-use gemtrail_ledger::model::SignedTransaction;
+use gemtrail_ledger::model::{SignedTransaction, APPROVALS_MAX};
 use tokio::sync::Notify;
 
 /// One waiting transaction.
@@ -80,6 +81,27 @@ struct Inner {
     held: HashMap<TxId, Held>,
 }
 
+/// Adds to `waiting` each approval of `copy` by an organisation that has
+/// none in it, as far as a transaction's approvals go. Every approval was
+/// checked at the door (its key is its organisation's, its signature
+/// verifies over the id both copies share), so any of them may stand.
+fn add_missing_approvals(waiting: &mut Pending, copy: &SignedTransaction) {
+    let mut approvals = waiting.tx.approvals.as_slice().to_vec();
+    for approval in copy.approvals.as_slice() {
+        if !approvals.iter().any(|held| held.org == approval.org) {
+            approvals.push(approval.clone());
+        }
+    }
+    if approvals.len() == waiting.tx.approvals.len() {
+        return;
+    }
+    approvals.truncate(APPROVALS_MAX);
+    if let Ok(merged) = BoundedVec::new(approvals) {
+        waiting.tx.approvals = merged;
+        waiting.bytes = encoded_len(&waiting.tx) as u64;
+    }
+}
+
 /// A bounded, deduplicated FIFO of admitted transactions.
 #[derive(Debug)]
 pub(crate) struct Mempool {
@@ -107,6 +129,14 @@ impl Mempool {
     pub(crate) fn insert(&self, pending: Pending) -> Result<Inserted, MempoolFull> {
         let mut inner = self.lock();
         if inner.known.contains(&pending.id) {
+            // A copy with several approvals may carry ones the waiting copy
+            // lacks: someone may have sent a copy stripped of the admins'
+            // approvals first (the id leaves them out).
+            if pending.tx.approvals.len() > 1 {
+                if let Some(waiting) = inner.queue.iter_mut().find(|held| held.id == pending.id) {
+                    add_missing_approvals(waiting, &pending.tx);
+                }
+            }
             return Ok(Inserted::Duplicate);
         }
         if inner.known.len() >= self.capacity {
@@ -283,6 +313,33 @@ mod tests {
             tx,
             since: Instant::now(),
         }
+    }
+
+    #[test]
+    fn a_copy_stripped_of_approvals_does_not_displace_the_admins_approvals() {
+        let consortium = Consortium::sample();
+        let change = gemtrail_ledger::model::Governance::RemoveNode {
+            node: gemtrail_ledger::ids::NodeId(3),
+        };
+        let genuine = consortium.governance(&["mine", "auditor", "registry"], 9, change);
+        let mut stripped = genuine.clone();
+        stripped.approvals = BoundedVec::new(genuine.approvals.as_slice()[..1].to_vec()).unwrap();
+        let as_pending = |tx: &SignedTransaction| Pending {
+            id: tx.id(),
+            bytes: gemtrail_ledger::codec::encode(tx).len() as u64,
+            tx: tx.clone(),
+            since: Instant::now(),
+        };
+        let pool = Mempool::new(10);
+        assert_eq!(pool.insert(as_pending(&stripped)), Ok(Inserted::New));
+        assert_eq!(pool.insert(as_pending(&genuine)), Ok(Inserted::Duplicate));
+        let batch = pool.take(10, u64::MAX);
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].tx.approvals, genuine.approvals);
+        assert_eq!(
+            batch[0].bytes,
+            gemtrail_ledger::codec::encode(&genuine).len() as u64
+        );
     }
 
     #[test]
