@@ -41,7 +41,7 @@ use gemtrail_ledger::store::LedgerStore;
 use gemtrail_ledger::signature_batch::SignatureCheck;
 
 use crate::codes::ErrorCode;
-use crate::mempool::{Inserted, Mempool, Pending};
+use crate::mempool::{Inserted, Mempool, MempoolFull, Pending};
 use crate::signatures::SignatureVerifier;
 
 /// Why a submitted transaction was not taken, or not ordered. Every variant
@@ -98,6 +98,14 @@ pub(crate) enum SubmitError {
         /// Its capacity.
         capacity: usize,
     },
+    /// The signer already holds its share of the mempool.
+    #[error("{signer} already has {share} transactions waiting in this node's mempool, a member's share; retry once some are committed")]
+    SignerShareFull {
+        /// The signer.
+        signer: OrgId,
+        /// The most one signer may have waiting.
+        share: usize,
+    },
     /// The node is shutting down and takes nothing new.
     #[error("the node is shutting down; submit to another node")]
     ShuttingDown,
@@ -139,6 +147,7 @@ impl SubmitError {
             SubmitError::KeyNotOfMember { .. } => ErrorCode::KeyNotOfMember,
             SubmitError::Replay { .. } => ErrorCode::Replay,
             SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
+            SubmitError::SignerShareFull { .. } => ErrorCode::SignerShareFull,
             SubmitError::ShuttingDown => ErrorCode::ShuttingDown,
             SubmitError::NotOrdered { .. } => ErrorCode::NotOrdered,
             SubmitError::CommitTimeout { .. } => ErrorCode::CommitTimeout,
@@ -367,8 +376,11 @@ fn queue(tx: SignedTransaction, tx_id: TxId, mempool: &Mempool) -> Result<Insert
             bytes,
             since: Instant::now(),
         })
-        .map_err(|full| SubmitError::MempoolFull {
-            capacity: full.capacity,
+        .map_err(|refused| match refused {
+            MempoolFull::Full { capacity } => SubmitError::MempoolFull { capacity },
+            MempoolFull::SignerShare { signer, share } => {
+                SubmitError::SignerShareFull { signer, share }
+            }
         })
 }
 

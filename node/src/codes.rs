@@ -90,6 +90,8 @@ pub enum ErrorCode {
     NotSendersVote,
     /// A snapshot chunk comes under a vote older than this node's.
     StaleVote,
+    /// The signer already holds its share of the node's mempool.
+    SignerShareFull,
 }
 
 impl ErrorCode {
@@ -127,6 +129,7 @@ impl ErrorCode {
             ErrorCode::InvalidBatch => "invalid_batch",
             ErrorCode::NotSendersVote => "not_senders_vote",
             ErrorCode::StaleVote => "stale_vote",
+            ErrorCode::SignerShareFull => "signer_share_full",
         }
     }
 
@@ -136,7 +139,10 @@ impl ErrorCode {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::NotLeader | ErrorCode::MempoolFull | ErrorCode::ShuttingDown
+            ErrorCode::NotLeader
+                | ErrorCode::MempoolFull
+                | ErrorCode::SignerShareFull
+                | ErrorCode::ShuttingDown
         )
     }
 }
@@ -162,6 +168,7 @@ mod tests {
             ErrorCode::InvalidBatch,
             ErrorCode::NotSendersVote,
             ErrorCode::StaleVote,
+            ErrorCode::SignerShareFull,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
@@ -173,6 +180,7 @@ mod tests {
     fn only_the_nodes_moment_is_retryable() {
         assert!(ErrorCode::NotLeader.is_retryable());
         assert!(ErrorCode::MempoolFull.is_retryable());
+        assert!(ErrorCode::SignerShareFull.is_retryable());
         assert!(ErrorCode::ShuttingDown.is_retryable());
         assert!(!ErrorCode::Replay.is_retryable());
         assert!(!ErrorCode::KeyNotOfMember.is_retryable());

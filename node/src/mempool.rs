@@ -16,13 +16,13 @@
 //! for every applied block, whoever proposed it; the pump only hands batches
 //! over, puts them back, or discards what was refused for good.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use gemtrail_ledger::codec::{encoded_len, BoundedVec};
-use gemtrail_ledger::ids::TxId;
-use gemtrail_ledger::model::{SignedTransaction, APPROVALS_MAX};
+use gemtrail_ledger::ids::{OrgId, TxId};
+use gemtrail_ledger::model::{SignedTransaction, APPROVALS_MAX, BLOCK_TRANSACTIONS_MAX};
 use tokio::sync::Notify;
 
 /// One waiting transaction.
@@ -47,12 +47,30 @@ pub(crate) enum Inserted {
     Duplicate,
 }
 
-/// The mempool is at capacity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the mempool is full ({capacity} transactions); retry shortly")]
-pub(crate) struct MempoolFull {
-    /// Its capacity.
-    pub(crate) capacity: usize,
+/// Why [`Mempool::insert`] refused a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum MempoolFull {
+    /// The mempool is at capacity.
+    #[error("the mempool is full ({capacity} transactions); retry shortly")]
+    Full {
+        /// Its capacity.
+        capacity: usize,
+    },
+    /// The signer already holds its share of the mempool.
+    #[error("{signer} already has {share} transactions waiting in this node's mempool, its share")]
+    SignerShare {
+        /// The signer.
+        signer: OrgId,
+        /// The most one signer may have waiting or held.
+        share: usize,
+    },
+}
+
+/// The part of the mempool one signer may hold: a quarter, so that one
+/// member flooding it leaves room for the others, but never less than a
+/// block's worth, so that one member alone can still fill a block.
+fn signer_share(capacity: usize) -> usize {
+    (capacity / 4).max(BLOCK_TRANSACTIONS_MAX)
 }
 
 /// A transaction handed to a leader, kept until it is seen in a block.
@@ -75,10 +93,31 @@ enum Held {
 #[derive(Debug, Default)]
 struct Inner {
     queue: VecDeque<Pending>,
-    /// Ids waiting or held.
-    known: HashSet<TxId>,
+    /// Ids waiting or held, with their signers.
+    known: HashMap<TxId, OrgId>,
+    /// How many of `known` each signer has.
+    per_signer: HashMap<OrgId, usize>,
     /// Of `known`, those not waiting in `queue`.
     held: HashMap<TxId, Held>,
+}
+
+impl Inner {
+    fn remember(&mut self, id: TxId, signer: &OrgId) {
+        self.known.insert(id, signer.clone());
+        *self.per_signer.entry(signer.clone()).or_default() += 1;
+    }
+
+    fn forget(&mut self, id: &TxId) {
+        let Some(signer) = self.known.remove(id) else {
+            return;
+        };
+        if let Some(count) = self.per_signer.get_mut(&signer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_signer.remove(&signer);
+            }
+        }
+    }
 }
 
 /// Adds to `waiting` each approval of `copy` by an organisation that has
@@ -107,15 +146,23 @@ fn add_missing_approvals(waiting: &mut Pending, copy: &SignedTransaction) {
 pub(crate) struct Mempool {
     inner: Mutex<Inner>,
     capacity: usize,
+    signer_share: usize,
     arrived: Notify,
 }
 
 impl Mempool {
     /// An empty mempool holding at most `capacity` transactions.
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::with_signer_share(capacity, signer_share(capacity))
+    }
+
+    /// An empty mempool holding at most `capacity` transactions, at most
+    /// `share` of them from one signer.
+    fn with_signer_share(capacity: usize, share: usize) -> Self {
         Self {
             inner: Mutex::default(),
             capacity: capacity.max(1),
+            signer_share: share.max(1),
             arrived: Notify::new(),
         }
     }
@@ -128,7 +175,7 @@ impl Mempool {
     /// Admits a transaction at the back of the queue.
     pub(crate) fn insert(&self, pending: Pending) -> Result<Inserted, MempoolFull> {
         let mut inner = self.lock();
-        if inner.known.contains(&pending.id) {
+        if inner.known.contains_key(&pending.id) {
             // A copy with several approvals may carry ones the waiting copy
             // lacks: someone may have sent a copy stripped of the admins'
             // approvals first (the id leaves them out).
@@ -140,11 +187,19 @@ impl Mempool {
             return Ok(Inserted::Duplicate);
         }
         if inner.known.len() >= self.capacity {
-            return Err(MempoolFull {
+            return Err(MempoolFull::Full {
                 capacity: self.capacity,
             });
         }
-        inner.known.insert(pending.id);
+        let signer = &pending.tx.tx.signer;
+        let share = self.signer_share;
+        if inner.per_signer.get(signer).copied().unwrap_or(0) >= share {
+            return Err(MempoolFull::SignerShare {
+                signer: signer.clone(),
+                share,
+            });
+        }
+        inner.remember(pending.id, &pending.tx.tx.signer);
         inner.queue.push_back(pending);
         drop(inner);
         self.arrived.notify_one();
@@ -194,7 +249,7 @@ impl Mempool {
         let mut inner = self.lock();
         for id in ids {
             inner.held.remove(id);
-            inner.known.remove(id);
+            inner.forget(id);
         }
     }
 
@@ -209,7 +264,7 @@ impl Mempool {
         }
         for id in ids {
             if inner.held.remove(id).is_some() {
-                inner.known.remove(id);
+                inner.forget(id);
             }
         }
     }
@@ -395,7 +450,42 @@ mod tests {
         pool.insert(pending(1)).unwrap();
         pool.insert(pending(2)).unwrap();
         let _batch = pool.take(1, u64::MAX);
-        assert_eq!(pool.insert(pending(3)), Err(MempoolFull { capacity: 2 }));
+        assert_eq!(
+            pool.insert(pending(3)),
+            Err(MempoolFull::Full { capacity: 2 })
+        );
+    }
+
+    #[test]
+    fn one_signer_flooding_the_pool_is_held_to_its_share_and_others_still_get_in() {
+        let pool = Mempool::with_signer_share(10, 2);
+        let consortium = Consortium::sample();
+        let by = |signer: &str, nonce: u64| {
+            let tx = consortium.tx(signer, nonce, register(&format!("F{signer}{nonce}"), 100));
+            Pending {
+                id: tx.id(),
+                bytes: gemtrail_ledger::codec::encode(&tx).len() as u64,
+                tx,
+                since: Instant::now(),
+            }
+        };
+        assert_eq!(pool.insert(by("mine", 1)), Ok(Inserted::New));
+        assert_eq!(pool.insert(by("mine", 2)), Ok(Inserted::New));
+        assert!(matches!(
+            pool.insert(by("mine", 3)),
+            Err(MempoolFull::SignerShare { share: 2, .. })
+        ));
+        assert_eq!(pool.insert(by("cutter", 1)), Ok(Inserted::New));
+        // Once one of its transactions is committed, the signer gets back in.
+        let taken = pool.take(1, u64::MAX);
+        pool.settle_committed(taken.iter().map(|pending| &pending.id));
+        assert_eq!(pool.insert(by("mine", 3)), Ok(Inserted::New));
+    }
+
+    #[test]
+    fn the_share_is_a_quarter_but_never_less_than_a_block() {
+        assert_eq!(signer_share(100_000), 25_000);
+        assert_eq!(signer_share(4_096), BLOCK_TRANSACTIONS_MAX);
     }
 
     #[test]

@@ -85,6 +85,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::KeyNotOfMember { .. } => StatusCode::FORBIDDEN,
             SubmitError::Replay { .. } => StatusCode::CONFLICT,
             SubmitError::MempoolFull { .. }
+            | SubmitError::SignerShareFull { .. }
             | SubmitError::ShuttingDown
             | SubmitError::NotOrdered { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SubmitError::CommitTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -135,6 +136,18 @@ mod tests {
                 "mempool_full",
                 "the node's mempool is full (2 transactions); retry shortly".to_owned()
             )
+        );
+        let (status, code, message) = answer(SubmitError::SignerShareFull {
+            signer: gemtrail_ledger::ids::OrgId::parse("miner").unwrap(),
+            share: 25_000,
+        });
+        assert_eq!(
+            (status, code),
+            (StatusCode::SERVICE_UNAVAILABLE, "signer_share_full")
+        );
+        assert!(
+            message.starts_with("miner already has 25000 transactions waiting"),
+            "{message}"
         );
         assert_eq!(
             answer(SubmitError::ShuttingDown),
