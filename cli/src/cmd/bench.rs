@@ -489,7 +489,8 @@ fn first_sighting(
 }
 
 /// Runs the benchmark.
-pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
+/// Refuses flag values the run cannot honour, before anything starts.
+fn check_args(args: &BenchArgs) -> CliResult {
     if args.clients == 0 || args.seconds == 0 {
         return Err(CliError::new("--clients and --seconds must be at least 1"));
     }
@@ -503,6 +504,11 @@ pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
             "--rate offers single transactions; it does not go with --batch",
         ));
     }
+    Ok(())
+}
+
+pub(crate) async fn run(out: Out, args: BenchArgs) -> CliResult {
+    check_args(&args)?;
     let temp = tempfile::Builder::new()
         .prefix("gemtrail-bench-")
         .tempdir()
@@ -896,6 +902,35 @@ mod tests {
         assert!(applied(b"<html>")
             .unwrap_err()
             .starts_with("unreadable answer"));
+    }
+
+    #[test]
+    fn flags_the_run_cannot_honour_are_refused_with_a_reason() {
+        use clap::Parser;
+        let check = |flags: &[&str]| {
+            let cli = crate::args::Cli::try_parse_from(
+                ["gemtrail", "bench"].iter().chain(flags.iter()),
+            )
+            .unwrap();
+            let crate::args::Command::Bench(args) = cli.command else {
+                panic!("not the bench command");
+            };
+            check_args(&args).err().map(|error| error.message)
+        };
+        assert_eq!(check(&[]), None);
+        assert_eq!(check(&["--batch", "1024"]), None);
+        assert_eq!(
+            check(&["--clients", "0"]).as_deref(),
+            Some("--clients and --seconds must be at least 1")
+        );
+        assert_eq!(
+            check(&["--batch", "1025"]).as_deref(),
+            Some("--batch is at most 1024, the most a batch request carries")
+        );
+        assert_eq!(
+            check(&["--batch", "8", "--rate", "100"]).as_deref(),
+            Some("--rate offers single transactions; it does not go with --batch")
+        );
     }
 
     #[test]
