@@ -15,12 +15,11 @@
 //! few connections carry many clients' requests: the server answers a burst
 //! of streams with one write instead of one write per request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use std::sync::Arc;
-
 use hyper::client::conn::{http1, http2};
 use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, TE};
 use hyper::{Method, Request, StatusCode};

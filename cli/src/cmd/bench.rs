@@ -908,10 +908,9 @@ mod tests {
     fn flags_the_run_cannot_honour_are_refused_with_a_reason() {
         use clap::Parser;
         let check = |flags: &[&str]| {
-            let cli = crate::args::Cli::try_parse_from(
-                ["gemtrail", "bench"].iter().chain(flags.iter()),
-            )
-            .unwrap();
+            let cli =
+                crate::args::Cli::try_parse_from(["gemtrail", "bench"].iter().chain(flags.iter()))
+                    .unwrap();
             let crate::args::Command::Bench(args) = cli.command else {
                 panic!("not the bench command");
             };
