@@ -49,6 +49,12 @@ pub(crate) enum Command {
     /// Work on a node's ledger files.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Change the consortium: draft a governance change into a file, collect
+    /// the admins' approvals, inspect it, submit it.
+    #[command(subcommand)]
+    Governance(GovernanceCommand),
+    /// List the members, their roles and keys, and the nodes, as of the tip.
+    Members(NodeArg),
     /// What a node says about itself and the cluster.
     Status(NodeArg),
     /// Run the whole mine-to-market journey on a local three-node consortium.
@@ -191,6 +197,10 @@ pub(crate) enum NodeCommand {
         /// The libp2p listen address, if not the genesis one.
         #[arg(long)]
         listen_addr: Option<String>,
+        /// The node id, for a node that joins by governance rather than
+        /// through the genesis (then give both addresses too).
+        #[arg(long, requires_all = ["api_addr", "listen_addr"])]
+        node_id: Option<u64>,
     },
     /// Run a node until SIGTERM or Ctrl-C.
     Start {
@@ -594,4 +604,162 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+/// Governance commands: the admins' ceremony for a consortium change.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GovernanceCommand {
+    /// Draft a change into a file, approved by you (an admin) first.
+    Draft(DraftArgs),
+    /// Add your approval (as an admin) to a draft file, in place.
+    Approve(ApproveArgs),
+    /// Show a draft: the change, its approvals, and how many more it needs.
+    Show(ShowDraftArgs),
+    /// Submit a draft; prints the receipt, or the exact refusal (exit 3).
+    Submit(SubmitDraftArgs),
+}
+
+/// An admin who signs a draft, and the node whose membership it checks against.
+#[derive(Debug, Args)]
+pub(crate) struct Approver {
+    /// The node to read the chain id and the membership from.
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+    /// The admin's signing key file.
+    #[arg(long, value_name = "FILE", env = "GEMTRAIL_KEY")]
+    pub(crate) key: PathBuf,
+    /// The admin member the key belongs to.
+    #[arg(long = "as", value_name = "ORG", env = "GEMTRAIL_ORG")]
+    pub(crate) org: String,
+}
+
+/// `governance draft`.
+#[derive(Debug, Args)]
+pub(crate) struct DraftArgs {
+    /// Who drafts, and against which node.
+    #[command(flatten)]
+    pub(crate) approver: Approver,
+    /// Where to write the draft (refuses to overwrite a file).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// The transaction's nonce (default: random).
+    #[arg(long)]
+    pub(crate) nonce: Option<u64>,
+    /// The change.
+    #[command(subcommand)]
+    pub(crate) change: ChangeCommand,
+}
+
+/// The governance changes.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChangeCommand {
+    /// Admit a new member organisation.
+    AddMember {
+        /// Its organisation id (lower case); a removed member's id is refused.
+        #[arg(long)]
+        org: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// Its roles, comma-separated: producer, manufacturer, trader, lab,
+        /// retailer, auditor, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Its public key (`ed25519:<hex>`, from `gemtrail keys export-public`);
+        /// repeat for more keys.
+        #[arg(long = "public-key", required = true)]
+        keys: Vec<String>,
+    },
+    /// Rename a member and replace its roles.
+    UpdateMember {
+        /// The member.
+        #[arg(long)]
+        org: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// Its roles, comma-separated (they replace the current ones).
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+    },
+    /// Remove a member that runs no node; its id is retired for good.
+    RemoveMember {
+        /// The member.
+        #[arg(long)]
+        org: String,
+    },
+    /// Replace one of a member's keys: the member makes a new key and hands
+    /// its public key to an admin, who drafts this.
+    RotateKey {
+        /// The member.
+        #[arg(long)]
+        org: String,
+        /// The key to retire (default: the member's only key).
+        #[arg(long)]
+        old: Option<String>,
+        /// The new public key (`ed25519:<hex>`).
+        #[arg(long)]
+        new: String,
+    },
+    /// Admit a consensus node (`gemtrail node init` on its machine prints its
+    /// peer id).
+    AddNode {
+        /// The node id (unused so far).
+        #[arg(long)]
+        id: u64,
+        /// The member that runs it.
+        #[arg(long)]
+        member: String,
+        /// Its libp2p peer id.
+        #[arg(long)]
+        peer_id: String,
+        /// Its libp2p listen address, e.g. `/ip4/10.0.0.5/tcp/7000`.
+        #[arg(long)]
+        listen_addr: String,
+        /// Its HTTP API address, e.g. `10.0.0.5:7001`.
+        #[arg(long)]
+        api_addr: String,
+    },
+    /// Remove a consensus node.
+    RemoveNode {
+        /// The node id.
+        #[arg(long)]
+        id: u64,
+    },
+}
+
+/// `governance approve`.
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// Who approves, and against which node.
+    #[command(flatten)]
+    pub(crate) approver: Approver,
+    /// The draft file; the approval is added to it in place.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// `governance show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowDraftArgs {
+    /// The node to count the needed approvals against.
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+    /// The draft file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// `governance submit`.
+#[derive(Debug, Args)]
+pub(crate) struct SubmitDraftArgs {
+    /// The node to submit to.
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+    /// The draft file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Do not wait for the commit; print the transaction id and return.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
 }

@@ -59,6 +59,8 @@ fn run(out: Out, command: Command) -> CliResult<ExitCode> {
         Command::Verify(args) => runtime()?.block_on(cmd::verify::verify(out, args))?,
         Command::Passport(command) => runtime()?.block_on(cmd::verify::passport(out, command))?,
         Command::Ledger(command) => cmd::ledger::run(out, command)?,
+        Command::Governance(command) => runtime()?.block_on(cmd::governance::run(out, command))?,
+        Command::Members(node) => runtime()?.block_on(cmd::governance::members(out, &node.node))?,
         Command::Status(node) => runtime()?.block_on(cmd::status::run(out, &node.node))?,
         Command::Demo(args) => runtime()?.block_on(cmd::demo::run(out, args))?,
         Command::Bench(args) => runtime()?.block_on(cmd::bench::run(out, args))?,

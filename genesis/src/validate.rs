@@ -58,7 +58,11 @@ pub(crate) fn check(document: &GenesisDocument) -> Result<Checked> {
     let (nodes, peer_ids) = check_nodes(&document.nodes, &members)?;
     Ok(Checked {
         chain_id,
-        membership: Membership { members, nodes },
+        membership: Membership {
+            members,
+            nodes,
+            retired: Default::default(),
+        },
         peer_ids,
     })
 }
@@ -314,28 +318,81 @@ fn check_nodes(entries: &[NodeEntry], members: &BTreeMap<OrgId, Member>) -> Resu
         let id = NodeId(entry.id);
         ids.claim(id, &format!("{path}.id"), || id.to_string())?;
         let owner = check_owner(&format!("{path}.member"), &entry.member, members)?;
+        let node = check_node(&path, entry, owner)?;
         let peer_field = format!("{path}.peer_id");
-        let peer_id = check_peer_id(&peer_field, &entry.peer_id)?;
-        peers.claim(peer_id, &peer_field, || format!("{:?}", entry.peer_id))?;
-        let listen_field = format!("{path}.listen_addr");
-        let listen = check_multiaddr(&entry.listen_addr).map_err(|p| invalid(&listen_field, p))?;
-        let api_field = format!("{path}.api_addr");
-        let api = check_socket_addr(&entry.api_addr).map_err(|p| invalid(&api_field, p))?;
-        for (endpoint, field) in [(&listen, &listen_field), (&api, &api_field)] {
-            let host_port = endpoint.host_port.clone();
-            endpoints.claim(host_port.clone(), field, || format!("{host_port:?}"))?;
+        peers.claim(node.peer_id, &peer_field, || format!("{:?}", entry.peer_id))?;
+        for (host_port, field) in node.endpoints {
+            endpoints.claim(host_port.clone(), &field, || format!("{host_port:?}"))?;
         }
-        let record = NodeRecord {
-            id,
-            owner,
-            peer_id: bounded(&peer_field, peer_id.to_string())?,
-            listen_addr: bounded_endpoint(&listen_field, listen)?,
-            api_addr: bounded_endpoint(&api_field, api)?,
-        };
-        records.insert(id, record);
-        peer_ids.insert(id, peer_id);
+        records.insert(id, node.record);
+        peer_ids.insert(id, node.peer_id);
     }
     Ok((records, peer_ids))
+}
+
+/// One node entry's own fields, checked, with its two endpoints' `host:port`
+/// and field paths for the caller's clash checks.
+struct CheckedNode {
+    record: NodeRecord,
+    peer_id: PeerId,
+    endpoints: [(String, String); 2],
+}
+
+fn check_node(path: &str, entry: &NodeEntry, owner: OrgId) -> Result<CheckedNode> {
+    let peer_field = format!("{path}.peer_id");
+    let peer_id = check_peer_id(&peer_field, &entry.peer_id)?;
+    let listen_field = format!("{path}.listen_addr");
+    let listen = check_multiaddr(&entry.listen_addr).map_err(|p| invalid(&listen_field, p))?;
+    let api_field = format!("{path}.api_addr");
+    let api = check_socket_addr(&entry.api_addr).map_err(|p| invalid(&api_field, p))?;
+    let endpoints = [
+        (listen.host_port.clone(), listen_field.clone()),
+        (api.host_port.clone(), api_field.clone()),
+    ];
+    let record = NodeRecord {
+        id: NodeId(entry.id),
+        owner,
+        peer_id: bounded(&peer_field, peer_id.to_string())?,
+        listen_addr: bounded_endpoint(&listen_field, listen)?,
+        api_addr: bounded_endpoint(&api_field, api)?,
+    };
+    Ok(CheckedNode {
+        record,
+        peer_id,
+        endpoints,
+    })
+}
+
+/// Checks a member entry on its own, by the genesis's field rules, for a
+/// governance `AddMember`. Clashes with the members in force (its id, its
+/// keys) are the ledger's to refuse, with its own codes.
+pub fn check_member_entry(entry: &MemberEntry) -> Result<Member> {
+    let org = OrgId::parse(&entry.id).map_err(|error| invalid_id("id".to_owned(), &error))?;
+    Ok(Member {
+        name: check_name("name", &entry.name)?,
+        roles: check_roles("roles", &entry.roles)?,
+        keys: check_keys("keys", &entry.keys, &mut FirstUse::new())?,
+        org,
+    })
+}
+
+/// Checks a node entry on its own, by the genesis's field rules, for a
+/// governance `AddNode`. Whether its owner is a member and its id and peer id
+/// are free are the ledger's to refuse.
+pub fn check_node_entry(entry: &NodeEntry) -> Result<NodeRecord> {
+    let owner =
+        OrgId::parse(&entry.member).map_err(|error| invalid_id("member".to_owned(), &error))?;
+    Ok(check_node("node", entry, owner)?.record)
+}
+
+/// Checks a role list (`producer,admin`) by the genesis's rules.
+pub fn check_role_names(names: &[String]) -> Result<RoleSet> {
+    check_roles("roles", names)
+}
+
+/// Checks a display name by the genesis's rules.
+pub fn check_display_name(text: &str) -> Result<Name> {
+    check_name("name", text)
 }
 
 fn check_owner(field: &str, text: &str, members: &BTreeMap<OrgId, Member>) -> Result<OrgId> {

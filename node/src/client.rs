@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::error::ErrorBody;
 use crate::api::views::{
-    BatchSubmitView, BlockView, HistoryItemView, ReceiptView, StatusView, SubmitView,
+    BatchSubmitView, BlockView, HistoryItemView, MembersView, ReceiptView, StatusView, SubmitView,
 };
 
 /// Why a call failed.
@@ -232,6 +232,11 @@ impl NodeClient {
     /// The node's status.
     pub async fn status(&self) -> Result<StatusView, ClientError> {
         self.get_json("/v1/status").await
+    }
+
+    /// The members, nodes and retired member ids as of the node's tip.
+    pub async fn members(&self) -> Result<MembersView, ClientError> {
+        self.get_json("/v1/members").await
     }
 
     /// The node's Prometheus metrics text.

@@ -1,10 +1,21 @@
 //! The consortium's nodes as this node's ledger lists them, each peer id and
-//! address parsed once, when the ledger's node set changes.
+//! address parsed once, when the ledger's node set changes; plus the
+//! *departing* nodes: removed by the ledger, still in Raft's membership.
 //!
 //! The ledger stores peer ids and addresses as text. Parsing them on every
 //! peer request or Raft RPC would repeat the same work thousands of times a
 //! second, so [`NodeDirectory::new`] parses them when it is built, and the
-//! feed rebuilds it only after a governance change to the node set.
+//! feed rebuilds it only after a governance change to the node set, or a
+//! change of Raft's membership.
+//!
+//! **Departing nodes stay reachable.** A `RemoveNode` applies at once in the
+//! ledger, but the Raft change that follows is joint: it still needs a
+//! majority of the old voters, the removed node among them. Refusing that
+//! node as soon as its block applies could leave the old majority out of
+//! reach for good (remove node 3, then node 2, of three). So a node stays in
+//! the allow-list, and may speak Raft, until Raft's own membership drops it.
+//! It is never a node the leader wants as a voter.
+//!
 //! [`Directory`] is the shared, cheap-to-clone handle every task reads.
 
 use std::collections::BTreeMap;
@@ -15,18 +26,33 @@ use gemtrail_ledger::ids::NodeId;
 use gemtrail_ledger::model::NodeRecord;
 use libp2p::{Multiaddr, PeerId};
 
-/// One consortium node, with what its record's text parses to.
-#[derive(Clone, Debug)]
+/// One consortium node, with what its listed text parses to.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct NodeEntry {
-    /// The ledger's record.
-    pub(crate) record: NodeRecord,
-    /// Its libp2p peer id; `None` if the record's text does not parse
-    /// (genesis validation and the governance rules keep that from happening).
+    /// Its Raft (and ledger) node id.
+    pub(crate) id: RaftNodeId,
+    /// Its peer id and addresses as text: the ledger's record, or, for a
+    /// departing node, what Raft's membership holds.
+    pub(crate) info: NodeInfo,
+    /// Removed by the ledger, still in Raft's membership.
+    pub(crate) departing: bool,
+    /// Its libp2p peer id; `None` if the text does not parse (genesis
+    /// validation and the governance rules keep that from happening).
     pub(crate) peer: Option<PeerId>,
     /// Its libp2p listen address, if it parses.
     listen_addr: Option<Multiaddr>,
-    /// Its Raft description, if every part of it parses.
-    raft_info: Option<NodeInfo>,
+}
+
+impl NodeEntry {
+    fn new(id: RaftNodeId, info: NodeInfo, departing: bool) -> Self {
+        Self {
+            id,
+            peer: info.peer_id.as_str().parse::<PeerId>().ok(),
+            listen_addr: info.listen_addr.as_str().parse().ok(),
+            info,
+            departing,
+        }
+    }
 }
 
 /// The consortium's nodes by Raft id, and Raft ids by peer id.
@@ -41,39 +67,47 @@ impl NodeDirectory {
     pub(crate) fn new(nodes: &BTreeMap<NodeId, NodeRecord>) -> Self {
         let mut directory = Self::default();
         for (id, record) in nodes {
-            let peer = record.peer_id.as_str().parse::<PeerId>().ok();
-            if let Some(peer) = peer {
-                directory.by_peer.insert(peer, id.0);
+            match node_info(record) {
+                Some(info) => directory.insert(NodeEntry::new(id.0, info, false)),
+                None => tracing::warn!(
+                    node = id.0,
+                    "node record does not fit Raft's node description; skipped"
+                ),
             }
-            let entry = NodeEntry {
-                record: record.clone(),
-                peer,
-                listen_addr: record.listen_addr.as_str().parse().ok(),
-                raft_info: node_info(record),
-            };
-            directory.nodes.insert(id.0, entry);
         }
         directory
     }
 
-    /// Whether `other` lists the same node records.
-    fn same_nodes(&self, other: &NodeDirectory) -> bool {
-        self.nodes.len() == other.nodes.len()
-            && self
-                .nodes
-                .iter()
-                .zip(&other.nodes)
-                .all(|((id, mine), (other_id, theirs))| {
-                    id == other_id && mine.record == theirs.record
-                })
+    /// Adds, as departing, every node of Raft's membership (`raft_nodes`)
+    /// that the ledger no longer lists.
+    pub(crate) fn with_departing(mut self, raft_nodes: &BTreeMap<RaftNodeId, NodeInfo>) -> Self {
+        for (id, info) in raft_nodes {
+            if !self.nodes.contains_key(id) {
+                self.insert(NodeEntry::new(*id, info.clone(), true));
+            }
+        }
+        self
     }
 
-    /// Every node, in Raft id order.
+    fn insert(&mut self, entry: NodeEntry) {
+        if let Some(peer) = entry.peer {
+            self.by_peer.insert(peer, entry.id);
+        }
+        self.nodes.insert(entry.id, entry);
+    }
+
+    /// Whether `other` lists the same nodes, departing the same way.
+    fn same_nodes(&self, other: &NodeDirectory) -> bool {
+        self.nodes == other.nodes
+    }
+
+    /// Every node, departing ones included, in Raft id order.
     pub(crate) fn entries(&self) -> impl Iterator<Item = &NodeEntry> {
         self.nodes.values()
     }
 
-    /// The swarm's allow-list: peer id to listen address.
+    /// The swarm's allow-list, departing nodes included: peer id to listen
+    /// address.
     pub(crate) fn allow_list(&self) -> BTreeMap<PeerId, Multiaddr> {
         self.nodes
             .values()
@@ -81,11 +115,13 @@ impl NodeDirectory {
             .collect()
     }
 
-    /// The Raft description of every node.
+    /// The Raft description of every node the ledger lists: the voters the
+    /// leader brings Raft to.
     pub(crate) fn raft_nodes(&self) -> BTreeMap<RaftNodeId, NodeInfo> {
         self.nodes
-            .iter()
-            .filter_map(|(id, entry)| Some((*id, entry.raft_info.clone()?)))
+            .values()
+            .filter(|entry| !entry.departing)
+            .map(|entry| (entry.id, entry.info.clone()))
             .collect()
     }
 }
@@ -136,7 +172,12 @@ impl Directory {
         if directory.same_nodes(&fresh) {
             return None;
         }
-        tracing::info!(nodes = ?fresh.nodes.keys().collect::<Vec<_>>(), "consortium node set changed");
+        let departing: Vec<_> = fresh
+            .entries()
+            .filter(|entry| entry.departing)
+            .map(|entry| entry.id)
+            .collect();
+        tracing::info!(nodes = ?fresh.nodes.keys().collect::<Vec<_>>(), ?departing, "consortium node set changed");
         *directory = fresh;
         Some(directory.allow_list())
     }
@@ -169,5 +210,34 @@ mod tests {
         let allow_list = directory.replace_if_changed(NodeDirectory::new(&fewer));
         assert_eq!(allow_list.map(|list| list.len()), Some(nodes.len() - 1));
         assert_eq!(directory.peer_of_node(first.0), None);
+    }
+
+    #[test]
+    fn a_removed_node_raft_still_holds_stays_reachable_but_is_not_wanted_as_a_voter() {
+        let sample = SampleConsortium::generate_from_seed([6; 32], "departing-test", 7200).unwrap();
+        let nodes = &sample.genesis().membership().nodes;
+        let raft_nodes: BTreeMap<_, _> = nodes
+            .iter()
+            .map(|(id, record)| (id.0, node_info(record).unwrap()))
+            .collect();
+        let mut ledger_nodes = nodes.clone();
+        let (removed, record) = ledger_nodes.pop_last().unwrap();
+        let peer: PeerId = record.peer_id.as_str().parse().unwrap();
+
+        let directory =
+            Directory::new(NodeDirectory::new(&ledger_nodes).with_departing(&raft_nodes));
+        assert_eq!(directory.node_of_peer(&peer), Some(removed.0));
+        assert!(directory.read(|d| d.allow_list().contains_key(&peer)));
+        assert!(!directory.read(|d| d.raft_nodes().contains_key(&removed.0)));
+        assert!(directory.read(|d| d
+            .entries()
+            .any(|entry| entry.id == removed.0 && entry.departing)));
+
+        // Once Raft lets it go, the next refresh drops it.
+        let mut raft_after = raft_nodes.clone();
+        raft_after.remove(&removed.0);
+        let fresh = NodeDirectory::new(&ledger_nodes).with_departing(&raft_after);
+        assert!(directory.replace_if_changed(fresh).is_some());
+        assert_eq!(directory.node_of_peer(&peer), None);
     }
 }

@@ -4,10 +4,12 @@
 //! **Membership.** The ledger's membership (changed only by committed
 //! governance transactions) is the source of truth for which nodes exist.
 //! Every node keeps its peer directory and the swarm's allow-list in line with
-//! it; the leader also changes the Raft voters to match: new nodes join as
-//! learners, catch up, then become voters; removed nodes stop being voters.
+//! it, plus the departing nodes Raft still holds (see [`crate::directory`]),
+//! re-checked every second so a node leaves the allow-list soon after Raft
+//! let it go; [`crate::membership`] brings Raft's voters to match on the
+//! leader.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Notify;
 
 use crate::commits::Committed;
-use crate::directory::{Directory, NodeDirectory};
+use crate::directory::NodeDirectory;
 use crate::node::Shared;
 use crate::raft::RaftHandle;
 use crate::shutdown::Shutdown;
@@ -26,15 +28,16 @@ use crate::shutdown::Shutdown;
 /// Every how many blocks the waiters of clients that hung up are dropped.
 const PRUNE_EVERY_BLOCKS: u64 = 128;
 
-/// How often the leader re-checks the Raft voters against the ledger, in case
-/// a change was missed (e.g. it became leader after the block).
-const MEMBERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the directory is re-checked against Raft's membership, which
+/// changes without a ledger block (a departing node leaves it).
+const DIRECTORY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What follows the ledger: the waiters and the mempool it settles, the
 /// metrics it counts, and the directory and allow-list it keeps in line.
 #[derive(Debug)]
 pub(crate) struct Feed {
     pub(crate) ledger: LedgerStateMachine,
+    pub(crate) raft: RaftHandle,
     pub(crate) shared: Shared,
     pub(crate) shutdown: Shutdown,
 }
@@ -47,20 +50,22 @@ impl Feed {
         self.sweep();
         loop {
             let event = tokio::select! {
-                event = events.recv() => event,
+                event = events.recv() => Some(event),
+                () = tokio::time::sleep(DIRECTORY_CHECK_INTERVAL) => None,
                 () = self.shutdown.wait() => break,
             };
             match event {
-                Ok(LedgerEvent::Block(block)) => self.on_block(block.height, &block.receipts),
-                Ok(LedgerEvent::SnapshotInstalled { height }) => {
+                None => {}
+                Some(Ok(LedgerEvent::Block(block))) => self.on_block(block.height, &block.receipts),
+                Some(Ok(LedgerEvent::SnapshotInstalled { height })) => {
                     tracing::info!(height, "ledger replaced by a snapshot");
                     self.sweep();
                 }
-                Err(RecvError::Lagged(missed)) => {
+                Some(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "ledger feed lagged; sweeping waiters");
                     self.sweep();
                 }
-                Err(RecvError::Closed) => break,
+                Some(Err(RecvError::Closed)) => break,
             }
             if self.refresh_directory().await {
                 membership_changed.notify_one();
@@ -104,72 +109,26 @@ impl Feed {
         self.shared.mempool.settle_committed(&committed);
     }
 
-    /// Reloads the node directory from the ledger; true if it changed.
+    /// Reloads the node directory from the ledger and Raft's membership;
+    /// true if it changed.
     async fn refresh_directory(&self) -> bool {
+        let raft_nodes: BTreeMap<_, _> = {
+            let metrics = self.raft.raft.metrics();
+            let metrics = metrics.borrow();
+            let membership = metrics.membership_config.membership();
+            membership
+                .nodes()
+                .map(|(id, info)| (*id, info.clone()))
+                .collect()
+        };
         let fresh = self
             .ledger
-            .read(|store| NodeDirectory::new(&store.membership().nodes));
+            .read(|store| NodeDirectory::new(&store.membership().nodes))
+            .with_departing(&raft_nodes);
         let Some(allow_list) = self.shared.directory.replace_if_changed(fresh) else {
             return false;
         };
         self.shared.p2p.set_allowed(allow_list).await;
         true
     }
-}
-
-/// On the leader, keeps the Raft voters equal to the ledger's node set.
-pub(crate) async fn reconcile_membership(
-    raft: RaftHandle,
-    directory: Directory,
-    changed: Arc<Notify>,
-    shutdown: Shutdown,
-) {
-    loop {
-        tokio::select! {
-            () = changed.notified() => {}
-            () = tokio::time::sleep(MEMBERSHIP_CHECK_INTERVAL) => {}
-            () = shutdown.wait() => break,
-        }
-        if !raft.is_leader() {
-            continue;
-        }
-        if let Err(error) = reconcile_once(&raft, &directory).await {
-            tracing::warn!(%error, "could not bring Raft membership in line with the ledger");
-        }
-    }
-}
-
-async fn reconcile_once(raft: &RaftHandle, directory: &Directory) -> Result<(), String> {
-    let wanted = directory.read(NodeDirectory::raft_nodes);
-    let (voters, learners) = {
-        let metrics = raft.raft.metrics();
-        let metrics = metrics.borrow();
-        let membership = metrics.membership_config.membership();
-        (
-            membership.voter_ids().collect::<BTreeSet<_>>(),
-            membership.learner_ids().collect::<BTreeSet<_>>(),
-        )
-    };
-    let wanted_ids: BTreeSet<_> = wanted.keys().copied().collect();
-    if wanted_ids.is_empty() {
-        return Err("the ledger lists no node; refusing to empty the Raft voters".to_owned());
-    }
-    if voters == wanted_ids && learners.is_empty() {
-        return Ok(());
-    }
-    for (id, info) in &wanted {
-        if !voters.contains(id) && !learners.contains(id) {
-            tracing::info!(node = id, "adding node as a Raft learner");
-            raft.raft
-                .add_learner(*id, info.clone(), true)
-                .await
-                .map_err(|error| error.to_string())?;
-        }
-    }
-    tracing::info!(voters = ?wanted_ids, "changing Raft voters to the ledger's node set");
-    raft.raft
-        .change_membership(wanted_ids, false)
-        .await
-        .map_err(|error| error.to_string())?;
-    Ok(())
 }

@@ -36,18 +36,22 @@
 //! - [`admission`], [`signatures`] and [`mempool`]: the door every
 //!   transaction passes, its batched signature checks, and the bounded,
 //!   deduplicated queue behind it;
-//! - [`directory`]: the consortium's nodes with their peer ids parsed once;
+//! - [`directory`]: the consortium's nodes with their peer ids parsed once,
+//!   and the departing nodes Raft still holds;
 //! - [`pump`]: the leader's batcher and the followers' forwarder;
 //! - [`feed`]: what follows each applied block (commit waiters, metrics,
-//!   the mempool, governance changes to the node set and Raft membership);
+//!   the mempool, and the directory after changes to the node set);
+//! - [`membership`]: the leader's steps that bring Raft's voters in line
+//!   with the ledger's node set, one safe change at a time;
 //! - [`api`]: the HTTP API (axum), with every refusal an [`codes::ErrorCode`],
 //!   and [`metrics`] (Prometheus);
 //! - [`config`] and [`keys`]: the TOML configuration and the node key;
 //! - [`client`]: a typed client of the API, for the CLI and the tests.
 //!
 //! **Invariants:** every channel is bounded; every peer message and HTTP body
-//! has a size cap and every request a timeout; a peer that is not a node of the
-//! ledger's current membership never reaches Raft; a client's transaction is
+//! has a size cap and every request a timeout; a peer that is neither a node of the
+//! ledger's current membership nor a departing node Raft still holds never
+//! reaches Raft; a client's transaction is
 //! acknowledged as committed only after Raft committed (and synced) its block.
 
 // A dependency no code uses is caught here (tests and benches, which see
@@ -69,6 +73,7 @@ pub(crate) mod directory;
 pub(crate) mod feed;
 pub mod keys;
 pub(crate) mod logging;
+pub(crate) mod membership;
 pub(crate) mod mempool;
 pub(crate) mod metrics;
 pub mod node;

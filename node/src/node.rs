@@ -35,7 +35,8 @@ use crate::certify::{Certifier, CertifierParts};
 use crate::commits::CommitWatch;
 use crate::config::NodeConfig;
 use crate::directory::{node_info, Directory, NodeDirectory};
-use crate::feed::{self, Feed};
+use crate::feed::Feed;
+use crate::membership;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::p2p::inbound::{inbound_queue, InboundCalls, PeerService};
@@ -696,7 +697,7 @@ impl Parts {
             tokio::spawn(Arc::new(self.pump(config)).run()),
             tokio::spawn(self.feed().run(Arc::clone(&membership_changed))),
             tokio::spawn(self.certifier.clone().run(self.shutdown.clone())),
-            tokio::spawn(feed::reconcile_membership(
+            tokio::spawn(membership::reconcile(
                 self.raft.clone(),
                 self.shared.directory.clone(),
                 membership_changed,
@@ -735,6 +736,7 @@ impl Parts {
     fn feed(&self) -> Feed {
         Feed {
             ledger: self.ledger.clone(),
+            raft: self.raft.clone(),
             shared: self.shared.clone(),
             shutdown: self.shutdown.clone(),
         }

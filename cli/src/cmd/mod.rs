@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod etcd_bench;
 pub(crate) mod genesis;
+pub(crate) mod governance;
 pub(crate) mod keys;
 pub(crate) mod ledger;
 pub(crate) mod node;

@@ -71,7 +71,7 @@ fn file_digest(path: &Path) -> CliResult<Digest> {
 }
 
 /// A fresh random nonce, so that identical actions get distinct ids.
-fn nonce() -> CliResult<u64> {
+pub(crate) fn fresh_nonce() -> CliResult<u64> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes)
         .map_err(|error| CliError::new(format!("no randomness for a nonce: {error}")))?;
@@ -93,7 +93,7 @@ pub(crate) async fn submit(
         signer: org_id(&signer.org)?,
         nonce: match signer.nonce {
             Some(nonce) => nonce,
-            None => nonce()?,
+            None => fresh_nonce()?,
         },
         action,
     }
@@ -111,7 +111,7 @@ pub(crate) async fn submit(
 }
 
 /// Prints a committed receipt; a rejection becomes exit code 3.
-fn report(out: Out, receipt: &ReceiptView, what: &str) -> CliResult {
+pub(crate) fn report(out: Out, receipt: &ReceiptView, what: &str) -> CliResult {
     match &receipt.outcome {
         Outcome::Applied => out.print(receipt, || {
             format!(
@@ -136,7 +136,7 @@ fn report(out: Out, receipt: &ReceiptView, what: &str) -> CliResult {
     }
 }
 
-async fn chain_of(client: &NodeClient) -> CliResult<ChainId> {
+pub(crate) async fn chain_of(client: &NodeClient) -> CliResult<ChainId> {
     let status = client.status().await?;
     ChainId::parse(&status.chain_id)
         .map_err(|error| CliError::new(format!("the node reports a bad chain id: {error}")))

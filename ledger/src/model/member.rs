@@ -1,6 +1,6 @@
 //! Members, their roles and keys, consensus nodes, and the membership in force.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{self, Read, Write};
 
@@ -207,6 +207,10 @@ pub struct Membership {
     pub members: BTreeMap<OrgId, Member>,
     /// Consensus nodes by node id.
     pub nodes: BTreeMap<NodeId, NodeRecord>,
+    /// The ids of removed members. They are never used again: a newcomer
+    /// under an old id would inherit its stones, proposals and history.
+    #[serde(default)]
+    pub retired: BTreeSet<OrgId>,
 }
 
 impl Membership {

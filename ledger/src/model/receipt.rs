@@ -381,6 +381,22 @@ pub enum RejectReason {
         /// Its node.
         node: NodeId,
     },
+    /// Adding a member under an org id that a removed member held: ids are
+    /// never reused, so no newcomer inherits a former member's stones,
+    /// proposals or history.
+    #[error("member id {org} belonged to a removed member and cannot be used again")]
+    MemberRetired {
+        /// The retired id.
+        org: OrgId,
+    },
+    /// Accepting a proposal whose proposer has since been removed.
+    #[error("proposal {proposal} was made by {org}, which is no longer a member")]
+    ProposerNotMember {
+        /// The proposal.
+        proposal: ProposalId,
+        /// Its former proposer.
+        org: OrgId,
+    },
 }
 
 impl RejectReason {
@@ -432,6 +448,8 @@ impl RejectReason {
             RejectReason::NodeCountOutOfRange { .. } => "node_count_out_of_range",
             RejectReason::TooManyMembers { .. } => "too_many_members",
             RejectReason::MemberRunsNode { .. } => "member_runs_node",
+            RejectReason::MemberRetired { .. } => "member_retired",
+            RejectReason::ProposerNotMember { .. } => "proposer_not_member",
         }
     }
 }

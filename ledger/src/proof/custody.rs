@@ -23,8 +23,8 @@ use crate::model::{
 };
 use crate::rules::predicates::{
     check_active, check_answerer, check_clearable, check_flaggable, check_may_flag, check_movable,
-    check_outputs_fit, check_receiver_is_member, check_rough, check_unflagged, require_role,
-    Answer, StoneFacts,
+    check_outputs_fit, check_proposer_is_member, check_receiver_is_member, check_rough,
+    check_unflagged, require_role, Answer, StoneFacts,
 };
 
 /// What the verifier knows of one lineage stone: what the rules' predicates
@@ -387,6 +387,7 @@ impl Custody {
             answer,
         ))?;
         if answer == Answer::Accept {
+            at.enforce(check_proposer_is_member(membership, *id, &proposal.from))?;
             for stone in &proposal.stones {
                 at.enforce(check_unflagged(&self.tracked(at, stone)?.facts))?;
             }

@@ -49,7 +49,8 @@ fn update_member(
     check_admin_remains(membership)
 }
 
-/// Removes a member that runs no node; the consortium keeps an Admin.
+/// Removes a member that runs no node; the consortium keeps an Admin. Its id
+/// is retired for good.
 fn remove_member(membership: &mut Membership, org: &OrgId) -> Result<(), RejectReason> {
     existing_member(membership, org)?;
     if let Some(node) = membership.nodes.values().find(|node| &node.owner == org) {
@@ -59,6 +60,7 @@ fn remove_member(membership: &mut Membership, org: &OrgId) -> Result<(), RejectR
         });
     }
     membership.members.remove(org);
+    membership.retired.insert(org.clone());
     check_admin_remains(membership)
 }
 
@@ -140,6 +142,11 @@ fn add_member(membership: &mut Membership, member: &Member) -> Result<(), Reject
     }
     if membership.members.contains_key(&member.org) {
         return Err(RejectReason::MemberExists {
+            org: member.org.clone(),
+        });
+    }
+    if membership.retired.contains(&member.org) {
+        return Err(RejectReason::MemberRetired {
             org: member.org.clone(),
         });
     }

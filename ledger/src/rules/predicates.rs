@@ -170,6 +170,23 @@ pub(crate) fn check_receiver_is_member(
     Ok(())
 }
 
+/// A proposal is accepted only while its proposer is still a member: a
+/// removed member's open offers are dead (it can no longer stand behind them),
+/// though its receiver may still reject one to close it.
+pub(crate) fn check_proposer_is_member(
+    membership: &Membership,
+    proposal: ProposalId,
+    proposer: &OrgId,
+) -> Result<(), RejectReason> {
+    if membership.member(proposer).is_none() {
+        return Err(RejectReason::ProposerNotMember {
+            proposal,
+            org: proposer.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// How a proposal is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Answer {

@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 
 use super::predicates::{
-    check_answerer, check_movable, check_receiver_is_member, check_unflagged, Answer,
+    check_answerer, check_movable, check_proposer_is_member, check_receiver_is_member,
+    check_unflagged, Answer,
 };
 use super::{existing_stone, RuleResult, Stop, TxContext};
 use crate::ids::ProposalId;
@@ -112,7 +113,7 @@ fn close<V: LedgerView + ?Sized>(
 }
 
 /// The receiver accepts: the whole parcel moves to it, unless a stone was
-/// flagged since the proposal.
+/// flagged since the proposal or the proposer has been removed.
 pub(super) fn accept<V: LedgerView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     context: &TxContext<'_>,
@@ -121,6 +122,7 @@ pub(super) fn accept<V: LedgerView + ?Sized>(
     let proposal = open_proposal(overlay, id)?;
     let (from, to) = (&proposal.from, &proposal.to);
     check_answerer(proposal.id, from, to, context.signer, Answer::Accept)?;
+    check_proposer_is_member(overlay.membership(), proposal.id, from)?;
     close(overlay, proposal, ProposalStatus::Accepted)
 }
 

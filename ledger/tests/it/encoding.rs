@@ -256,7 +256,7 @@ fn every_reject_reason_variant_round_trips_with_a_distinct_code() {
     assert_eq!(
         decode::<RejectReason>(&[REJECT_REASON_VARIANTS]).unwrap_err(),
         DecodeError::Malformed {
-            reason: "Unexpected variant tag: 45".to_owned()
+            reason: "Unexpected variant tag: 47".to_owned()
         }
     );
 }
@@ -334,6 +334,8 @@ fn a_membership_with_members_out_of_order_is_refused() {
             bytes.extend(encode(&member.org));
             bytes.extend(encode(member));
         }
+        // No nodes, no retired ids.
+        bytes.extend(encode(&0u32));
         bytes.extend(encode(&0u32));
         bytes
     };
@@ -346,6 +348,8 @@ fn a_membership_with_members_out_of_order_is_refused() {
             bytes.extend(encode(&member.org));
             bytes.extend(encode(member));
         }
+        // No nodes, no retired ids.
+        bytes.extend(encode(&0u32));
         bytes.extend(encode(&0u32));
         bytes
     };

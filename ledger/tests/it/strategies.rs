@@ -21,7 +21,7 @@ use gemtrail_ledger::proof::{
     ProvenEvent, ProvenHeader, ProvenanceProof, TxLocation, PROOF_LINEAGE_MAX,
 };
 use gemtrail_ledger::state_tree::ProvenStoneState;
-use proptest::collection::{btree_map, vec};
+use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------- identifiers
@@ -165,8 +165,13 @@ pub fn membership() -> BoxedStrategy<Membership> {
     (
         btree_map(org_id(), member(), 0..4),
         btree_map(node_id(), node_record(), 0..3),
+        btree_set(org_id(), 0..3),
     )
-        .prop_map(|(members, nodes)| Membership { members, nodes })
+        .prop_map(|(members, nodes, retired)| Membership {
+            members,
+            nodes,
+            retired,
+        })
         .boxed()
 }
 
@@ -532,7 +537,7 @@ pub fn block() -> BoxedStrategy<Block> {
 }
 
 /// How many variants [`RejectReason`] has; [`reject_reason_variant`] builds each.
-pub const REJECT_REASON_VARIANTS: u8 = 45;
+pub const REJECT_REASON_VARIANTS: u8 = 47;
 
 /// The field values a [`RejectReason`] variant is built from.
 #[derive(Clone, Debug)]
@@ -685,6 +690,8 @@ pub fn reject_reason_variant(index: u8, f: ReasonFields) -> RejectReason {
         42 => R::NodeCountOutOfRange { max: count },
         43 => R::TooManyMembers { max: count },
         44 => R::MemberRunsNode { org, node },
+        45 => R::MemberRetired { org },
+        46 => R::ProposerNotMember { proposal: tx, org },
         _ => panic!(
             "RejectReason has {REJECT_REASON_VARIANTS} variants, not {}",
             index + 1

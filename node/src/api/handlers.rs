@@ -19,7 +19,9 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::state::ApiState;
-use super::views::{BlockView, HistoryItemView, PeerView, ReceiptView, StatusView, SubmitView};
+use super::views::{
+    BlockView, HistoryItemView, MembersView, PeerView, ReceiptView, StatusView, SubmitView,
+};
 use super::views::{RaftRole, SubmitStatus};
 use crate::admission::{decode_body, SubmitError};
 use crate::codes::ErrorCode;
@@ -371,6 +373,11 @@ pub(super) async fn block(
     }))
 }
 
+/// `GET /v1/members`: the members, nodes and retired ids as of the tip.
+pub(super) async fn members(State(context): Ctx) -> Json<MembersView> {
+    Json(context.read(|store| MembersView::new(store.tip().height, store.membership())))
+}
+
 /// `GET /v1/status`: the node and the cluster as this node sees them.
 pub(super) async fn status(State(context): Ctx) -> Json<StatusView> {
     Json(status_view(&context))
@@ -396,10 +403,10 @@ fn status_view(context: &ApiState) -> StatusView {
         directory
             .entries()
             .map(|entry| PeerView {
-                node_id: entry.record.id.0,
-                peer_id: entry.record.peer_id.to_string(),
-                listen_addr: entry.record.listen_addr.to_string(),
-                api_addr: entry.record.api_addr.to_string(),
+                node_id: entry.id,
+                peer_id: entry.info.peer_id.to_string(),
+                listen_addr: entry.info.listen_addr.to_string(),
+                api_addr: entry.info.api_addr.to_string(),
                 connected: entry
                     .peer
                     .is_some_and(|peer| peer == local_peer || view.connected.contains(&peer)),

@@ -46,6 +46,7 @@ pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
         .route("/v1/blocks/{block}", get(handlers::block))
         .route("/v1/certificates/latest", get(handlers::latest_certificate))
         .route("/v1/certificates/{height}", get(handlers::certificate))
+        .route("/v1/members", get(handlers::members))
         .route("/v1/status", get(handlers::status))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)

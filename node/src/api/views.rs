@@ -1,8 +1,10 @@
 //! The JSON shapes the API returns (ledger types are serialised as they are;
 //! these wrap them with where and when).
 
-use gemtrail_ledger::ids::{BlockHash, TxId};
-use gemtrail_ledger::model::{Block, Outcome, Receipt, SignedTransaction};
+use gemtrail_ledger::ids::{BlockHash, OrgId, TxId};
+use gemtrail_ledger::model::{
+    Block, Member, Membership, NodeRecord, Outcome, Receipt, SignedTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 /// The answer to a submission.
@@ -178,4 +180,53 @@ pub struct StatusView {
     pub refused_connections: u64,
     /// False while a graceful shutdown is under way.
     pub accepting: bool,
+}
+
+/// The consortium as of the tip: its members, nodes and retired member ids,
+/// and how many Admin approvals a governance change needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersView {
+    /// The height this membership is in force at.
+    pub height: u64,
+    /// The members, in org id order.
+    pub members: Vec<Member>,
+    /// The consensus nodes, in node id order.
+    pub nodes: Vec<NodeRecord>,
+    /// Ids of removed members, which can never be used again.
+    pub retired: Vec<OrgId>,
+    /// How many members hold the Admin role.
+    pub admins: u32,
+    /// Approvals a governance change needs: a strict majority of the Admins.
+    pub admin_majority: u32,
+}
+
+impl MembersView {
+    /// The view of `membership` at `height`.
+    pub fn new(height: u64, membership: &Membership) -> Self {
+        Self {
+            height,
+            members: membership.members.values().cloned().collect(),
+            nodes: membership.nodes.values().cloned().collect(),
+            retired: membership.retired.iter().cloned().collect(),
+            admins: membership.admin_count() as u32,
+            admin_majority: membership.admin_majority() as u32,
+        }
+    }
+
+    /// The membership again, for the governance rules' own checks.
+    pub fn membership(&self) -> Membership {
+        Membership {
+            members: self
+                .members
+                .iter()
+                .map(|member| (member.org.clone(), member.clone()))
+                .collect(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|node| (node.id, node.clone()))
+                .collect(),
+            retired: self.retired.iter().cloned().collect(),
+        }
+    }
 }

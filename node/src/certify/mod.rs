@@ -229,8 +229,8 @@ impl Certifier {
         let peers: Vec<_> = self.0.parts.directory.read(|directory| {
             directory
                 .entries()
-                .filter(|entry| entry.record.id != me)
-                .filter_map(|entry| Some((entry.record.id, entry.peer?)))
+                .filter(|entry| NodeId(entry.id) != me && !entry.departing)
+                .filter_map(|entry| Some((NodeId(entry.id), entry.peer?)))
                 .collect()
         });
         for (node, peer) in peers {

@@ -342,3 +342,43 @@ fn adding_a_node_beyond_nodes_max_is_refused_with_node_count_out_of_range() {
     let taken = node_record(2, "lab");
     assert_governance_refused(&mut chain, Governance::AddNode(taken), reason());
 }
+
+#[test]
+fn a_swap_at_nodes_max_applies_as_remove_then_add_and_never_exceeds_it() {
+    let mut chain = TestChain::new();
+    let fill = (4..=NODES_MAX as u64)
+        .map(|id| Governance::AddNode(node_record(id, "lab")))
+        .collect();
+    apply_all(&mut chain, fill);
+    let newcomer = node_record(NODES_MAX as u64 + 1, "lab");
+    // Added first, the newcomer would make 65: refused, and nothing changes.
+    let reason = RejectReason::NodeCountOutOfRange {
+        max: NODES_MAX as u32,
+    };
+    assert_governance_refused(&mut chain, Governance::AddNode(newcomer.clone()), reason);
+    // Removed first, in the same block, the swap fits.
+    let swap = vec![
+        Governance::RemoveNode { node: NodeId(7) },
+        Governance::AddNode(newcomer.clone()),
+    ];
+    apply_all(&mut chain, swap);
+    let nodes = &chain.state.membership().nodes;
+    assert_eq!(nodes.len(), NODES_MAX);
+    assert!(!nodes.contains_key(&NodeId(7)));
+    assert_eq!(nodes.get(&newcomer.id), Some(&newcomer));
+}
+
+#[test]
+fn adding_a_removed_members_id_again_is_refused_with_member_retired() {
+    let mut chain = TestChain::new();
+    apply_all(
+        &mut chain,
+        vec![Governance::RemoveMember { org: org("lab") }],
+    );
+    assert!(chain.state.membership().retired.contains(&org("lab")));
+    // Same id, a fresh key and another trade: still refused.
+    let comeback = member_with_keys("lab", &[Role::Trader], vec![fresh_key("lab")]);
+    let reason = RejectReason::MemberRetired { org: org("lab") };
+    assert_governance_refused(&mut chain, Governance::AddMember(comeback), reason);
+    assert!(chain.state.membership().member(&org("lab")).is_none());
+}

@@ -122,6 +122,10 @@ fn covered_by(reason: &RejectReason) -> &'static str {
         R::MemberRunsNode { .. } => {
             "removing_a_member_that_runs_a_node_is_refused_with_member_runs_node"
         }
+        R::MemberRetired { .. } => "adding_a_removed_members_id_again_is_refused_with_member_retired",
+        R::ProposerNotMember { .. } => {
+            "accepting_an_offer_of_a_removed_member_is_refused_with_proposer_not_member"
+        }
     }
 }
 
@@ -220,6 +224,11 @@ fn one_of_each() -> Vec<RejectReason> {
             org: org("x"),
             node: NodeId(1),
         },
+        R::MemberRetired { org: org("x") },
+        R::ProposerNotMember {
+            proposal: id,
+            org: org("x"),
+        },
     ]
 }
 
@@ -269,7 +278,7 @@ fn a_few_codes_are_exactly_as_published() {
 #[test]
 fn every_code_is_the_snake_case_variant_name_and_every_reason_has_a_test() {
     let reasons = one_of_each();
-    assert_eq!(reasons.len(), 45);
+    assert_eq!(reasons.len(), 47);
     let mut codes = std::collections::BTreeSet::new();
     let mut tests = std::collections::BTreeSet::new();
     for reason in &reasons {

@@ -181,3 +181,23 @@ fn accepting_after_a_stone_of_the_parcel_was_flagged_is_refused_and_custody_does
     let r1 = chain.state.stones()[&stone("R-1")].open_proposal;
     assert_eq!(r1, None);
 }
+
+#[test]
+fn accepting_an_offer_of_a_removed_member_is_refused_with_proposer_not_member() {
+    let mut chain = held_by("trader", "R-1");
+    let offer = chain.must("trader", propose(&["R-1"], "retailer"));
+    let remove = governed(
+        &chain,
+        gemtrail_ledger::model::Governance::RemoveMember { org: org("trader") },
+    );
+    assert!(chain.submit(remove).is_applied());
+    let reason = RejectReason::ProposerNotMember {
+        proposal: offer,
+        org: org("trader"),
+    };
+    assert_act_refused(&mut chain, "retailer", accept(offer), reason);
+    assert_eq!(custodian(&chain, "R-1"), org("trader"));
+    // The receiver may still close the dead offer.
+    chain.must("retailer", reject(offer));
+    assert_eq!(status(&chain, offer), ProposalStatus::Rejected);
+}
