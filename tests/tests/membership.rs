@@ -35,8 +35,10 @@ async fn govern(cluster: &Cluster, via: u64, nonce: u64, change: Governance) {
     assert!(receipt.outcome.is_applied(), "{:?}", receipt.outcome);
 }
 
-/// Waits until node `via` reports exactly `voters`.
+/// Waits until node `via` reports exactly `voters` (in any order).
 async fn wait_for_voters(cluster: &Cluster, via: u64, voters: &[u64]) {
+    let mut voters = voters.to_vec();
+    voters.sort_unstable();
     let deadline = Instant::now() + CHANGE_DEADLINE;
     loop {
         let status = cluster.client(via).status().await;
