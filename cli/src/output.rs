@@ -72,7 +72,13 @@ pub(crate) fn print_error(out: Out, error: &CliError) {
             eprintln!("{body}");
         }
         OutputFormat::Text => {
-            eprintln!("error: {}", error.message);
+            // The code is what the docs and scripts search for: show it once.
+            match &error.code {
+                Some(code) if !error.message.contains(code.as_str()) => {
+                    eprintln!("error: {} ({code})", error.message);
+                }
+                _ => eprintln!("error: {}", error.message),
+            }
             if let Some(hint) = &error.hint {
                 eprintln!("hint: {hint}");
             }
