@@ -80,7 +80,7 @@ async fn draft(out: Out, args: DraftArgs) -> CliResult {
             "drafted {} into {}\n{}",
             summary.tx_id,
             args.out.display(),
-            summary.text()
+            summary.text(&args.out)
         )
     })
 }
@@ -122,7 +122,7 @@ async fn approve(out: Out, args: ApproveArgs) -> CliResult {
             "approved {} as {}\n{}",
             summary.tx_id,
             args.approver.org,
-            summary.text()
+            summary.text(&args.file)
         )
     })
 }
@@ -132,7 +132,7 @@ async fn show(out: Out, args: ShowDraftArgs) -> CliResult {
     let draft = DraftFile::load(&args.file)?;
     let membership = NodeClient::new(&args.node)?.members().await?.membership();
     let summary = summarise(&draft, &membership)?;
-    out.print(&summary, || summary.text())
+    out.print(&summary, || summary.text(&args.file))
 }
 
 /// Submits the draft and prints its receipt, or the ledger's exact refusal.
@@ -148,11 +148,16 @@ async fn submit(out: Out, args: SubmitDraftArgs) -> CliResult {
             )
         });
     };
-    report(out, &receipt, "the governance change").map_err(|error| with_missing(error, &receipt))
+    report(out, &receipt, "the governance change")
+        .map_err(|error| with_missing(error, &receipt, &args.file))
 }
 
 /// Adds how many more approvals a change refused for too few needs.
-fn with_missing(error: CliError, receipt: &gemtrail_node::api::views::ReceiptView) -> CliError {
+fn with_missing(
+    error: CliError,
+    receipt: &gemtrail_node::api::views::ReceiptView,
+    file: &std::path::Path,
+) -> CliError {
     let gemtrail_ledger::model::Outcome::Rejected {
         reason:
             RejectReason::NotEnoughAdminApprovals {
@@ -165,7 +170,8 @@ fn with_missing(error: CliError, receipt: &gemtrail_node::api::views::ReceiptVie
     };
     let missing = required.saturating_sub(*approvals);
     error.hint(format!(
-        "it needs {missing} more admin approval(s): `gemtrail governance approve --file FILE --key KEY --as ADMIN`, then submit again"
+        "it needs {missing} more admin approval(s): `gemtrail governance approve --file {} --key KEY --as ADMIN`, then submit again",
+        file.display()
     ))
 }
 
@@ -351,7 +357,7 @@ fn summarise(draft: &DraftFile, membership: &Membership) -> CliResult<DraftSumma
 }
 
 impl DraftSummary {
-    fn text(&self) -> String {
+    fn text(&self, file: &std::path::Path) -> String {
         let mut text = format!(
             "change {} on chain {}\n  {}\napprovals ({} of {} needed):\n",
             self.tx_id,
@@ -373,9 +379,10 @@ impl DraftSummary {
             ));
         }
         if self.missing == 0 {
-            text.push_str(
-                "ready: anyone can submit it with `gemtrail governance submit --file FILE`\n",
-            );
+            text.push_str(&format!(
+                "ready: anyone can submit it with `gemtrail governance submit --file {}`\n",
+                file.display()
+            ));
         } else {
             let waiting: Vec<&str> = self.admins_not_yet.iter().map(|org| org.as_str()).collect();
             text.push_str(&format!(
