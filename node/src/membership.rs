@@ -303,4 +303,82 @@ mod tests {
         let step = next_step(&view(&[1, 2, 3], &[9], &[]), &ids(&[1, 2, 3]));
         assert_eq!(step, Some(Step::DropLearners(ids(&[9]))));
     }
+
+    #[test]
+    fn any_sequence_of_node_changes_converges_on_the_ledgers_set_within_raft_limits() {
+        // A fixed xorshift stream: the same 300 sequences on every run.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let mut raft = view(&[1, 2, 3], &[], &[]);
+            let mut wanted = ids(&[1, 2, 3]);
+            let mut fresh_id = 4;
+            for _ in 0..(next() % 12) {
+                // A committed AddNode (within the ledger's limit) or RemoveNode
+                // (never the last node), as the ledger's rules allow.
+                let add = next() % 2 == 0 && wanted.len() < NODES_MAX || wanted.len() == 1;
+                if add {
+                    wanted.insert(fresh_id);
+                    fresh_id += 1;
+                } else {
+                    let position = (next() % wanted.len() as u64) as usize;
+                    let gone = *wanted.iter().nth(position).unwrap();
+                    wanted.remove(&gone);
+                }
+                // Raft may be interrupted part-way by the next change.
+                let steps = next() % 4;
+                for _ in 0..steps {
+                    let Some(step) = next_step(&raft, &wanted) else {
+                        break;
+                    };
+                    raft = after(raft, &step, &wanted);
+                    assert!(raft.voters.len() + raft.learners.len() <= NODES_MAX);
+                    assert!(!raft.voters.is_empty());
+                }
+            }
+            let mut steps = 0;
+            while let Some(step) = next_step(&raft, &wanted) {
+                raft = after(raft, &step, &wanted);
+                assert!(raft.voters.len() + raft.learners.len() <= NODES_MAX);
+                assert!(!raft.voters.is_empty());
+                steps += 1;
+                assert!(steps < 200, "no end towards {wanted:?}: {raft:?}");
+            }
+            assert_eq!(raft.voters, wanted);
+            assert!(raft.learners.is_empty(), "{raft:?}");
+        }
+    }
+
+    /// Raft after `step`, every learner the ledger wants catching up at once.
+    fn after(mut raft: RaftView, step: &Step, wanted: &BTreeSet<u64>) -> RaftView {
+        let mut added = walk_one(&mut raft, step);
+        added.retain(|id| wanted.contains(id));
+        raft.caught_up.extend(added);
+        raft
+    }
+
+    fn walk_one(raft: &mut RaftView, step: &Step) -> Vec<u64> {
+        match step {
+            Step::SetVoters(voters) => {
+                raft.learners.retain(|id| !voters.contains(id));
+                raft.caught_up.retain(|id| !voters.contains(id));
+                raft.voters = voters.clone();
+                Vec::new()
+            }
+            Step::AddLearner(id) => {
+                raft.learners.insert(*id);
+                vec![*id]
+            }
+            Step::DropLearners(gone) => {
+                raft.learners.retain(|id| !gone.contains(id));
+                raft.caught_up.retain(|id| !gone.contains(id));
+                Vec::new()
+            }
+        }
+    }
 }
