@@ -737,6 +737,10 @@ pub(crate) struct ApproveArgs {
     /// The draft file; the approval is added to it in place.
     #[arg(long, value_name = "FILE")]
     pub(crate) file: PathBuf,
+    /// Sign without reaching a node (away from the network): the approval is
+    /// not checked against the membership now; `show` and the ledger judge it.
+    #[arg(long)]
+    pub(crate) offline: bool,
 }
 
 /// `governance show`.

@@ -11,6 +11,8 @@
 mod describe;
 mod draft;
 
+use std::path::Path;
+
 use gemtrail_genesis::document::{MemberEntry, NodeEntry};
 use gemtrail_genesis::validate::{
     check_display_name, check_member_entry, check_node_entry, check_role_names,
@@ -85,9 +87,16 @@ async fn draft(out: Out, args: DraftArgs) -> CliResult {
     })
 }
 
-/// Adds the admin's approval to the draft, after checking it would count.
+/// Adds the admin's approval to the draft, after checking it would count
+/// (unless `--offline`, which only signs).
 async fn approve(out: Out, args: ApproveArgs) -> CliResult {
     let mut draft = DraftFile::load(&args.file)?;
+    let approver = org_id(&args.approver.org)?;
+    let key = keyfile::load(&args.approver.key)?;
+    let approval = Approval::new(&draft.transaction.tx, approver, &key);
+    if args.offline {
+        return approve_offline(out, draft, approval, &args.file);
+    }
     let client = NodeClient::new(&args.approver.node)?;
     let chain_id = chain_of(&client).await?;
     if draft.transaction.tx.chain_id != chain_id {
@@ -100,22 +109,12 @@ async fn approve(out: Out, args: ApproveArgs) -> CliResult {
         ));
     }
     let membership = client.members().await?.membership();
-    let approver = org_id(&args.approver.org)?;
-    let key = keyfile::load(&args.approver.key)?;
-    let approval = Approval::new(&draft.transaction.tx, approver, &key);
     check_approval(
         &membership,
         draft.transaction.approvals.as_slice(),
         &approval,
     )?;
-    draft
-        .transaction
-        .approvals
-        .push(approval)
-        .map_err(|error| {
-            CliError::new(format!("the draft cannot hold another approval: {error}"))
-        })?;
-    draft.save(&args.file)?;
+    add_approval(&mut draft, approval, &args.file)?;
     let summary = summarise(&draft, &membership)?;
     out.print(&summary, || {
         format!(
@@ -125,6 +124,40 @@ async fn approve(out: Out, args: ApproveArgs) -> CliResult {
             summary.text(&args.file)
         )
     })
+}
+
+/// Signs without reaching a node, for an admin away from the network: only
+/// a second approval by the same member is refused here; `show` and the
+/// ledger judge the rest.
+fn approve_offline(out: Out, mut draft: DraftFile, approval: Approval, file: &Path) -> CliResult {
+    let org = approval.org.clone();
+    if draft
+        .transaction
+        .approvals
+        .iter()
+        .any(|earlier| earlier.org == org)
+    {
+        return Err(refused(RejectReason::DuplicateApproval { org }));
+    }
+    add_approval(&mut draft, approval, file)?;
+    let tx_id = draft.transaction.id();
+    out.print(&serde_json::json!({ "tx_id": tx_id, "approved_by": org, "checked": false }), || {
+        format!(
+            "approved {tx_id} as {org}, offline: not checked against the membership; `gemtrail governance show --file {}` counts it",
+            file.display()
+        )
+    })
+}
+
+fn add_approval(draft: &mut DraftFile, approval: Approval, file: &Path) -> CliResult {
+    draft
+        .transaction
+        .approvals
+        .push(approval)
+        .map_err(|error| {
+            CliError::new(format!("the draft cannot hold another approval: {error}"))
+        })?;
+    draft.save(file)
 }
 
 /// Prints the change, its approvals, and what it still needs.
