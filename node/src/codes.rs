@@ -92,6 +92,8 @@ pub enum ErrorCode {
     StaleVote,
     /// The signer already holds its share of the node's mempool.
     SignerShareFull,
+    /// The request body did not arrive within its deadline.
+    BodyTimeout,
 }
 
 impl ErrorCode {
@@ -130,6 +132,7 @@ impl ErrorCode {
             ErrorCode::NotSendersVote => "not_senders_vote",
             ErrorCode::StaleVote => "stale_vote",
             ErrorCode::SignerShareFull => "signer_share_full",
+            ErrorCode::BodyTimeout => "body_timeout",
         }
     }
 
@@ -169,6 +172,7 @@ mod tests {
             ErrorCode::NotSendersVote,
             ErrorCode::StaleVote,
             ErrorCode::SignerShareFull,
+            ErrorCode::BodyTimeout,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -675,7 +675,7 @@ impl Parts {
     ) -> Vec<JoinHandle<()>> {
         let membership_changed = Arc::new(Notify::new());
         let router = api::router(
-            Arc::new(self.api_state()),
+            Arc::new(self.api_state(config)),
             usize::try_from(config.limits.api_concurrency_max).unwrap_or(usize::MAX),
         );
         let peers = PeerService::new(
@@ -711,7 +711,7 @@ impl Parts {
         ]
     }
 
-    fn api_state(&self) -> ApiState {
+    fn api_state(&self, config: &NodeConfig) -> ApiState {
         ApiState {
             genesis: self.genesis.clone(),
             raft: self.raft.clone(),
@@ -720,6 +720,7 @@ impl Parts {
             certifier: self.certifier.clone(),
             shared: self.shared.clone(),
             request_timeout: self.request_timeout,
+            body_grace: Duration::from_millis(config.limits.api_header_read_timeout_ms),
         }
     }
 

@@ -2,13 +2,14 @@
 //! ledger, fetch provenance proofs, see the node's status and metrics.
 //!
 //! Every route and error code is documented in docs/api.md. Bodies are capped
-//! at the genesis `request_body_bytes_max`, requests at its
-//! `request_timeout_ms`, and concurrent requests at the node's
-//! `limits.api_concurrency_max`. The API binds the node's genesis `api_addr`
+//! at the genesis `request_body_bytes_max` and must arrive within a deadline
+//! (see [`body`]), requests at its `request_timeout_ms`, and concurrent
+//! requests at the node's `limits.api_concurrency_max`. The API binds the node's genesis `api_addr`
 //! (or the configuration's `api_addr`); the sample consortium and `node init`
 //! put it on 127.0.0.1.
 
 mod batch;
+mod body;
 pub mod error;
 mod handlers;
 mod server;
@@ -51,6 +52,11 @@ pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        // Innermost: a slow body holds its concurrency slot only until its deadline.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            body::read_within_deadline,
+        ))
         .layer(DefaultBodyLimit::max(body_max))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

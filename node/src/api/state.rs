@@ -30,6 +30,9 @@ pub(crate) struct ApiState {
     pub(crate) shared: Shared,
     /// How long a request may take.
     pub(crate) request_timeout: Duration,
+    /// How long a request body may take beyond its length at the minimum
+    /// rate (the header deadline).
+    pub(crate) body_grace: Duration,
 }
 
 impl ApiState {
