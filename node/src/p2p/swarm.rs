@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{WireCodec, PROTOCOL};
 use super::lane::{self, Lanes, LANE_PROTOCOL};
+use super::pending;
 use super::wire::{PeerRequest, PeerResponse};
 use crate::shutdown::Shutdown;
 
@@ -172,7 +173,10 @@ impl P2pHandle {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    // First, so a peer that is not allowed is turned away before the others
+    // First, so one address's flood of silent connections is turned away
+    // before it takes any of the swarm's pending slots.
+    pending: pending::Behaviour,
+    // Then, so a peer that is not allowed is turned away before the others
     // see its connection.
     allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     limits: connection_limits::Behaviour,
@@ -292,6 +296,7 @@ fn build(
         )
         .map_err(|error| transport_error(&error))?
         .with_behaviour(|_key| Behaviour {
+            pending: pending::Behaviour::default(),
             allowed: allow_block_list::Behaviour::default(),
             limits: connection_limits::Behaviour::new(limits),
             rpc: request_response::Behaviour::with_codec(
