@@ -72,11 +72,13 @@ impl DumpView {
 
     /// Freezes the store as it is now into `dir` (which must not exist): a
     /// RocksDB checkpoint, whose table files are hard links to the store's.
-    /// Everything it holds is on disk first, since a snapshot of it lets Raft
-    /// purge its log.
+    /// Everything it holds is on the live store's disk before this returns,
+    /// since a snapshot of it lets Raft purge its log: the WAL is synced
+    /// *after* the checkpoint, so the sync covers every write the checkpoint
+    /// saw, including those that landed between a sync and the checkpoint.
     pub fn checkpoint(&self, dir: &Path) -> StoreResult<()> {
-        self.db.flush_wal(true)?;
         Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        self.db.flush_wal(true)?;
         Ok(())
     }
 
