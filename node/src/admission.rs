@@ -9,7 +9,13 @@
 //! 2. the node is not shutting down;
 //! 3. the transaction is for this chain and carries at least one approval;
 //! 4. every approval's key belongs to its organisation in the current
-//!    membership (`key_not_of_member`);
+//!    membership (`key_not_of_member`), and the approvals could authorise
+//!    the transaction at all: the signer is a member and signed first, each
+//!    approver once, and governance carries a majority of the Admins (the
+//!    ledger's own `check_approvals`, refused with the ledger's code). A
+//!    transaction the ledger could only refuse is never stored, so its
+//!    copies cannot fill blocks (its id is not burned, so it could come
+//!    back forever);
 //! 5. its id is not already burned in the ledger (`replay`);
 //! 6. every approval's signature verifies, checked in one batch with
 //!    whatever else is arriving ([`crate::signatures`]);
@@ -20,9 +26,9 @@
 //! The key check matters beyond a clear early error: the mempool deduplicates
 //! by transaction id, so without it a stranger could copy a pending
 //! transaction, sign it with a key of its own, and have its copy take the
-//! genuine one's place. Roles and custody are not checked here: they depend on
-//! the state the block is applied to, and the block's receipt gives that
-//! verdict (membership too is checked again there).
+//! genuine one's place. Roles in the stones' rules and custody are not checked
+//! here: they depend on the state the block is applied to, and the block's
+//! receipt gives that verdict (membership too is checked again there).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +40,7 @@ use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_ledger::codec::{decode, encoded_len};
 use gemtrail_ledger::crypto::PublicKey;
 use gemtrail_ledger::ids::{ChainId, OrgId, TxId};
-use gemtrail_ledger::model::SignedTransaction;
+use gemtrail_ledger::model::{RejectReason, SignedTransaction};
 use gemtrail_ledger::state::LedgerView;
 use gemtrail_ledger::store::LedgerStore;
 
@@ -86,6 +92,13 @@ pub(crate) enum SubmitError {
     /// The transaction has no approval at all.
     #[error("the transaction carries no signature")]
     Unsigned,
+    /// The approvals cannot authorise the transaction under the current
+    /// membership, so the ledger could only refuse it.
+    #[error("{reason} ({code})", code = reason.code())]
+    Unauthorized {
+        /// The ledger's reason.
+        reason: RejectReason,
+    },
     /// The id is already burned in the ledger.
     #[error("transaction {tx_id} is already in the ledger (replay); fetch its receipt instead")]
     Replay {
@@ -145,6 +158,7 @@ impl SubmitError {
             SubmitError::BadSignature { .. } => ErrorCode::BadSignature,
             SubmitError::Unsigned => ErrorCode::Unsigned,
             SubmitError::KeyNotOfMember { .. } => ErrorCode::KeyNotOfMember,
+            SubmitError::Unauthorized { reason } => unauthorized_code(reason),
             SubmitError::Replay { .. } => ErrorCode::Replay,
             SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
             SubmitError::SignerShareFull { .. } => ErrorCode::SignerShareFull,
@@ -165,6 +179,23 @@ impl SubmitError {
                 reason: format!("the leader refused it ({code}: {reason})"),
             },
         }
+    }
+}
+
+/// The door's code for an authorisation the ledger would refuse: the
+/// ledger's own code.
+fn unauthorized_code(reason: &RejectReason) -> ErrorCode {
+    match reason {
+        RejectReason::UnknownSigner { .. } => ErrorCode::UnknownSigner,
+        RejectReason::SignerDidNotSign { .. } => ErrorCode::SignerDidNotSign,
+        RejectReason::UnexpectedApprovals { .. } => ErrorCode::UnexpectedApprovals,
+        RejectReason::DuplicateApproval { .. } => ErrorCode::DuplicateApproval,
+        RejectReason::UnknownApprover { .. } => ErrorCode::UnknownApprover,
+        RejectReason::KeyNotOfMember { .. } => ErrorCode::KeyNotOfMember,
+        RejectReason::MissingRole { .. } => ErrorCode::MissingRole,
+        RejectReason::NotEnoughAdminApprovals { .. } => ErrorCode::NotEnoughAdminApprovals,
+        // `check_approvals` gives no other reason.
+        _ => ErrorCode::InvalidRequest,
     }
 }
 
@@ -269,6 +300,9 @@ pub(crate) fn precheck(
 ) -> Result<(), SubmitError> {
     check_shape(tx, chain_id)?;
     check_member_keys(tx, ledger)?;
+    ledger
+        .authorize_approvals(tx)
+        .map_err(|reason| SubmitError::Unauthorized { reason })?;
     if ledger.is_burned(&tx_id)? {
         return Err(SubmitError::Replay { tx_id });
     }
@@ -390,9 +424,16 @@ pub(crate) trait LedgerChecks {
     fn key_of_member(&self, org: &OrgId, key: &PublicKey) -> bool;
     /// Whether the ledger already burned `tx_id`.
     fn is_burned(&self, tx_id: &TxId) -> Result<bool, SubmitError>;
+    /// The membership's part of the ledger's authorisation
+    /// ([`gemtrail_ledger::rules::check_approvals`]).
+    fn authorize_approvals(&self, tx: &SignedTransaction) -> Result<(), RejectReason>;
 }
 
 impl LedgerChecks for LedgerStore {
+    fn authorize_approvals(&self, tx: &SignedTransaction) -> Result<(), RejectReason> {
+        gemtrail_ledger::rules::check_approvals(self.membership(), tx)
+    }
+
     fn key_of_member(&self, org: &OrgId, key: &PublicKey) -> bool {
         self.membership()
             .member(org)
@@ -415,7 +456,7 @@ mod tests {
     use gemtrail_ledger::codec::BoundedVec;
     use gemtrail_ledger::crypto::{SecretKey, Signature};
     use gemtrail_ledger::model::Membership;
-    use gemtrail_ledger::testkit::{register, Consortium};
+    use gemtrail_ledger::testkit::{org, register, Consortium};
 
     use super::*;
 
@@ -434,6 +475,10 @@ mod tests {
 
         fn is_burned(&self, tx_id: &TxId) -> Result<bool, SubmitError> {
             Ok(self.burned.contains(tx_id))
+        }
+
+        fn authorize_approvals(&self, tx: &SignedTransaction) -> Result<(), RejectReason> {
+            gemtrail_ledger::rules::check_approvals(&self.membership, tx)
         }
     }
 
@@ -524,6 +569,31 @@ mod tests {
         fixture.ledger.burned.insert(tx.id());
         let refusal = fixture.refusal(with_garbage_signature(tx)).await;
         assert_eq!(refusal, (ErrorCode::Replay, 0));
+    }
+
+    #[tokio::test]
+    async fn a_governance_change_with_too_few_admin_approvals_is_refused_at_the_door_unstored() {
+        let fixture = Fixture::new();
+        let change = gemtrail_ledger::model::Governance::RemoveNode {
+            node: gemtrail_ledger::ids::NodeId(3),
+        };
+        // One of the three admins: the ledger could only refuse it.
+        let alone = fixture.consortium.governance(&["mine"], 1, change);
+        let refusal = fixture.refusal(alone).await;
+        assert_eq!(refusal, (ErrorCode::NotEnoughAdminApprovals, 0));
+        assert!(fixture.mempool.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_ordinary_action_with_a_second_approval_is_refused_at_the_door() {
+        let fixture = Fixture::new();
+        let tx = fixture.consortium.tx("mine", 1, register("GT-TWICE", 100));
+        let cosigned = tx
+            .approve(org("auditor"), fixture.consortium.key("auditor"))
+            .unwrap();
+        let refusal = fixture.refusal(cosigned).await;
+        assert_eq!(refusal, (ErrorCode::UnexpectedApprovals, 0));
+        assert!(fixture.mempool.is_empty());
     }
 
     #[tokio::test]

@@ -94,6 +94,22 @@ pub enum ErrorCode {
     SignerShareFull,
     /// The request body did not arrive within its deadline.
     BodyTimeout,
+    /// The signer is not a member (the ledger's `unknown_signer`).
+    UnknownSigner,
+    /// The first approval is not the signer's (`signer_did_not_sign`).
+    SignerDidNotSign,
+    /// A transaction other than governance carries more than one approval
+    /// (`unexpected_approvals`).
+    UnexpectedApprovals,
+    /// One member approves twice (`duplicate_approval`).
+    DuplicateApproval,
+    /// An approver is not a member (`unknown_approver`).
+    UnknownApprover,
+    /// A governance approver is not an Admin (`missing_role`).
+    MissingRole,
+    /// Governance approved by fewer than a majority of the Admins
+    /// (`not_enough_admin_approvals`).
+    NotEnoughAdminApprovals,
 }
 
 impl ErrorCode {
@@ -133,6 +149,13 @@ impl ErrorCode {
             ErrorCode::StaleVote => "stale_vote",
             ErrorCode::SignerShareFull => "signer_share_full",
             ErrorCode::BodyTimeout => "body_timeout",
+            ErrorCode::UnknownSigner => "unknown_signer",
+            ErrorCode::SignerDidNotSign => "signer_did_not_sign",
+            ErrorCode::UnexpectedApprovals => "unexpected_approvals",
+            ErrorCode::DuplicateApproval => "duplicate_approval",
+            ErrorCode::UnknownApprover => "unknown_approver",
+            ErrorCode::MissingRole => "missing_role",
+            ErrorCode::NotEnoughAdminApprovals => "not_enough_admin_approvals",
         }
     }
 
@@ -173,6 +196,8 @@ mod tests {
             ErrorCode::StaleVote,
             ErrorCode::SignerShareFull,
             ErrorCode::BodyTimeout,
+            ErrorCode::NotEnoughAdminApprovals,
+            ErrorCode::SignerDidNotSign,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

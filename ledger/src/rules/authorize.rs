@@ -28,12 +28,23 @@ pub(super) fn authorize<V: LedgerView + ?Sized>(
     if overlay.contains_tx(id)? {
         return Err(RejectReason::Replay { tx_id: *id }.into());
     }
-    let membership = overlay.membership();
-    let is_governance = matches!(tx.action, Action::Governance(_));
-    check_signer(membership, signed, is_governance)?;
-    check_approvers(membership, signed.approvals.as_slice(), is_governance)?;
+    check_approvals(overlay.membership(), signed)?;
     check_signatures(signed.approvals.as_slice(), id)?;
     Ok(())
+}
+
+/// The membership's part of authorisation, which needs neither the state
+/// nor curve arithmetic: the signer is a member and signed first, and the
+/// approvals are members' own keys, once each, and (for governance) a
+/// majority of Admins. A node's door runs it too, so a transaction that can
+/// only be refused is never stored.
+pub fn check_approvals(
+    membership: &Membership,
+    signed: &SignedTransaction,
+) -> Result<(), RejectReason> {
+    let is_governance = matches!(signed.tx.action, Action::Governance(_));
+    check_signer(membership, signed, is_governance)?;
+    check_approvers(membership, signed.approvals.as_slice(), is_governance)
 }
 
 /// The signer is a member and signed first; anything but governance carries

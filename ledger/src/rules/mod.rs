@@ -15,6 +15,8 @@ pub(crate) mod predicates;
 mod stones;
 mod transfers;
 
+pub use authorize::check_approvals;
+
 use crate::error::StoreError;
 use crate::ids::{OrgId, StoneId, TxId};
 use crate::model::{Action, RejectReason, SignedTransaction, Stone};

@@ -82,7 +82,9 @@ impl From<SubmitError> for ApiError {
             | SubmitError::WrongChain { .. }
             | SubmitError::BadSignature { .. }
             | SubmitError::Unsigned => StatusCode::BAD_REQUEST,
-            SubmitError::KeyNotOfMember { .. } => StatusCode::FORBIDDEN,
+            SubmitError::KeyNotOfMember { .. } | SubmitError::Unauthorized { .. } => {
+                StatusCode::FORBIDDEN
+            }
             SubmitError::Replay { .. } => StatusCode::CONFLICT,
             SubmitError::MempoolFull { .. }
             | SubmitError::SignerShareFull { .. }

@@ -168,12 +168,16 @@ async fn show(out: Out, args: ShowDraftArgs) -> CliResult {
     out.print(&summary, || summary.text(&args.file))
 }
 
-/// Submits the draft and prints its receipt, or the ledger's exact refusal.
+/// Submits the draft and prints its receipt, or the exact refusal (with,
+/// for too few approvals, how many more it needs).
 async fn submit(out: Out, args: SubmitDraftArgs) -> CliResult {
     let draft = DraftFile::load(&args.file)?;
     let client = NodeClient::new(&args.node)?;
     let tx_id = draft.transaction.id();
-    let answer = client.submit(&draft.transaction, !args.no_wait).await?;
+    let answer = match client.submit(&draft.transaction, !args.no_wait).await {
+        Ok(answer) => answer,
+        Err(error) => return Err(with_missing(&client, &draft, &args.file, error.into()).await),
+    };
     let Some(receipt) = answer.receipt else {
         return out.print(&answer, || {
             format!(
@@ -181,29 +185,38 @@ async fn submit(out: Out, args: SubmitDraftArgs) -> CliResult {
             )
         });
     };
-    report(out, &receipt, "the governance change")
-        .map_err(|error| with_missing(error, &receipt, &args.file))
+    match report(out, &receipt, "the governance change") {
+        Ok(()) => Ok(()),
+        Err(error) => Err(with_missing(&client, &draft, &args.file, error).await),
+    }
 }
 
-/// Adds how many more approvals a change refused for too few needs.
-fn with_missing(
+/// Adds, to a refusal for too few approvals, how many more the change needs
+/// now and who may give them.
+async fn with_missing(
+    client: &NodeClient,
+    draft: &DraftFile,
+    file: &Path,
     error: CliError,
-    receipt: &gemtrail_node::api::views::ReceiptView,
-    file: &std::path::Path,
 ) -> CliError {
-    let gemtrail_ledger::model::Outcome::Rejected {
-        reason:
-            RejectReason::NotEnoughAdminApprovals {
-                approvals,
-                required,
-            },
-    } = &receipt.outcome
-    else {
+    if error.code.as_deref() != Some("not_enough_admin_approvals") {
+        return error;
+    }
+    let Ok(view) = client.members().await else {
         return error;
     };
-    let missing = required.saturating_sub(*approvals);
+    let Ok(summary) = summarise(draft, &view.membership()) else {
+        return error;
+    };
+    let waiting: Vec<&str> = summary
+        .admins_not_yet
+        .iter()
+        .map(|org| org.as_str())
+        .collect();
     error.hint(format!(
-        "it needs {missing} more admin approval(s): `gemtrail governance approve --file {} --key KEY --as ADMIN`, then submit again",
+        "it needs {} more admin approval(s), from {}: `gemtrail governance approve --file {} --key KEY --as ADMIN`, then submit again",
+        summary.missing,
+        waiting.join(", "),
         file.display()
     ))
 }
