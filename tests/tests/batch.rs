@@ -49,9 +49,10 @@ async fn a_parcel_in_one_batch_commits_and_each_refusal_gets_its_own_code() {
     // A mixed batch: good, replayed, forged, unsigned, a stranger's, and a
     // good one sent twice.
     let good = cluster.tx("miner", 100, register("GT-MIXED-GOOD"));
+    // The miner's own key, but its signature is over another transaction.
     let mut forged = cluster.tx("miner", 101, register("GT-MIXED-FORGED"));
     forged.approvals = cluster
-        .tx("retailer", 101, register("GT-MIXED-FORGED"))
+        .tx("miner", 999, register("GT-MIXED-FORGED"))
         .approvals;
     let mut unsigned = cluster.tx("miner", 102, register("GT-MIXED-UNSIGNED"));
     unsigned.approvals = Default::default();

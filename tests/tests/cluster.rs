@@ -91,12 +91,20 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
         trailing.push(0);
         let error = client.submit_raw(trailing, true).await.unwrap_err();
         assert_eq!(error.code(), Some("malformed_transaction"), "{error}");
-        // A bad signature: the retailer's key signing as the miner.
+        // A bad signature: the miner's key, signing another transaction.
         let mut forged = cluster.tx("miner", 2, register("GT-FORGED"));
-        let other = cluster.tx("retailer", 2, register("GT-FORGED"));
+        let other = cluster.tx("miner", 9, register("GT-FORGED"));
         forged.approvals = other.approvals.clone();
         let error = client.submit(&forged, true).await.unwrap_err();
         assert_eq!(error.code(), Some("bad_signature"), "{error}");
+        // The retailer's approval on the miner's transaction: the ledger
+        // could only refuse it, so the door does.
+        let mut misattributed = cluster.tx("miner", 4, register("GT-MISATTRIBUTED"));
+        misattributed.approvals = cluster
+            .tx("retailer", 4, register("GT-MISATTRIBUTED"))
+            .approvals;
+        let error = client.submit(&misattributed, true).await.unwrap_err();
+        assert_eq!(error.code(), Some("signer_did_not_sign"), "{error}");
         // A valid signature, but by a key that is not the miner's.
         let stranger = gemtrail_ledger::crypto::SecretKey::generate().unwrap();
         let mut impostor = cluster.tx("miner", 3, register("GT-IMPOSTOR"));
