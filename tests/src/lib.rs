@@ -325,6 +325,19 @@ impl Cluster {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to node `id`'s process; false if
+    /// it runs in this process or not at all.
+    pub fn signal(&self, id: u64, signal: &str) -> bool {
+        match self.running.get(&id) {
+            Some(Running::Process(child)) => Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .is_ok_and(|status| status.success()),
+            _ => false,
+        }
+    }
+
     /// A client of node `id`.
     pub fn client(&self, id: u64) -> NodeClient {
         let addr = self.api_addrs.get(&id).cloned().unwrap_or_default();
