@@ -6,8 +6,8 @@
 //! the same tip, and that no transaction was refused as a replay without
 //! having been applied.
 //!
-//! The test command runs the short form (`CHAOS_CYCLES`, default 8, about a
-//! minute). The long form is run by hand and recorded in docs/reliability.md:
+//! The test command runs the short form (`CHAOS_CYCLES`, default 8, about 20
+//! seconds). The long form is run by hand and recorded in docs/reliability.md:
 //! `CHAOS_CYCLES=1000 cargo test -p gemtrail-tests --test chaos -- --nocapture`.
 //! `CHAOS_SEED` replays a run's choice of faults. Network partitions are not
 //! injected yet.
