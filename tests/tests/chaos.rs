@@ -30,8 +30,9 @@ use gemtrail_tests::{init_logs, register, Cluster, ClusterOptions};
 
 const CYCLES_DEFAULT: u64 = 8;
 const CLIENTS: u64 = 4;
-/// Transactions each client has; it stops earlier when the faults end.
-const TXS_PER_CLIENT: u64 = 100_000;
+/// Transactions each client has (under the next client's nonces), enough
+/// to outlast a 1,000-cycle run; it stops earlier when the faults end.
+const TXS_PER_CLIENT: u64 = 999_999;
 /// Attempts a client makes for one transaction before it gives up on it.
 const ATTEMPTS_MAX: usize = 50;
 /// The longest a cluster may take to commit again after a fault.
