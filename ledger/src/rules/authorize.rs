@@ -4,8 +4,6 @@
 //! Checks run cheapest first, and signatures last, so that a flood of
 //! transactions from non-members costs no curve arithmetic.
 
-use std::collections::BTreeSet;
-
 use super::RuleResult;
 use crate::ids::TxId;
 use crate::model::{Action, Approval, Membership, RejectReason, Role, SignedTransaction};
@@ -30,6 +28,38 @@ pub(super) fn authorize<V: LedgerView + ?Sized>(
     }
     check_approvals(overlay.membership(), signed)?;
     check_signatures(signed.approvals.as_slice(), id)?;
+    Ok(())
+}
+
+/// One approval, after the `earlier` ones: its member exists, has not
+/// approved already, signed with one of its own keys, and (for governance)
+/// holds the Admin role. The CLI checks each approval it adds to a
+/// governance draft with it.
+pub fn check_approver(
+    membership: &Membership,
+    earlier: &[Approval],
+    approval: &Approval,
+    is_governance: bool,
+) -> Result<(), RejectReason> {
+    let org = &approval.org;
+    let Some(member) = membership.member(org) else {
+        return Err(RejectReason::UnknownApprover { org: org.clone() });
+    };
+    if earlier.iter().any(|done| &done.org == org) {
+        return Err(RejectReason::DuplicateApproval { org: org.clone() });
+    }
+    if !member.keys.iter().any(|key| key == &approval.key) {
+        return Err(RejectReason::KeyNotOfMember {
+            org: org.clone(),
+            key: approval.key,
+        });
+    }
+    if is_governance && !member.roles.contains(Role::Admin) {
+        return Err(RejectReason::MissingRole {
+            org: org.clone(),
+            role: Role::Admin,
+        });
+    }
     Ok(())
 }
 
@@ -81,30 +111,8 @@ fn check_approvers(
     approvals: &[Approval],
     is_governance: bool,
 ) -> Result<(), RejectReason> {
-    let mut seen = BTreeSet::new();
-    for approval in approvals {
-        let Some(member) = membership.member(&approval.org) else {
-            return Err(RejectReason::UnknownApprover {
-                org: approval.org.clone(),
-            });
-        };
-        if !seen.insert(&approval.org) {
-            return Err(RejectReason::DuplicateApproval {
-                org: approval.org.clone(),
-            });
-        }
-        if !member.keys.iter().any(|key| key == &approval.key) {
-            return Err(RejectReason::KeyNotOfMember {
-                org: approval.org.clone(),
-                key: approval.key,
-            });
-        }
-        if is_governance && !member.roles.contains(Role::Admin) {
-            return Err(RejectReason::MissingRole {
-                org: approval.org.clone(),
-                role: Role::Admin,
-            });
-        }
+    for (index, approval) in approvals.iter().enumerate() {
+        check_approver(membership, &approvals[..index], approval, is_governance)?;
     }
     if is_governance && approvals.len() < membership.admin_majority() {
         return Err(RejectReason::NotEnoughAdminApprovals {

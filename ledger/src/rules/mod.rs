@@ -15,7 +15,7 @@ pub(crate) mod predicates;
 mod stones;
 mod transfers;
 
-pub use authorize::check_approvals;
+pub use authorize::{check_approvals, check_approver};
 
 use crate::error::StoreError;
 use crate::ids::{OrgId, StoneId, TxId};

@@ -23,6 +23,7 @@ use gemtrail_ledger::ids::{NodeId, OrgId};
 use gemtrail_ledger::model::{
     Action, Approval, Governance, Membership, RejectReason, Role, SignedTransaction, Transaction,
 };
+use gemtrail_ledger::rules::check_approver;
 use gemtrail_node::client::NodeClient;
 use serde::Serialize;
 
@@ -221,35 +222,26 @@ async fn with_missing(
     ))
 }
 
-/// Refuses an approval the ledger would refuse, with the ledger's code:
-/// a non-member, a key not of that member, a non-admin, a second approval.
+/// Refuses an approval the ledger would refuse, with the ledger's code
+/// (its own per-approval check): a non-member, a second approval, a key not
+/// of that member, a non-admin.
 fn check_approval(membership: &Membership, so_far: &[Approval], approval: &Approval) -> CliResult {
-    let org = &approval.org;
-    let Some(member) = membership.member(org) else {
-        return Err(refused(RejectReason::UnknownApprover { org: org.clone() }));
-    };
-    if !member.keys.iter().any(|key| key == &approval.key) {
-        return Err(refused(RejectReason::KeyNotOfMember {
-            org: org.clone(),
-            key: approval.key,
-        })
-        .hint(
-            "check --as and --key: the key must be one of that member's keys (`gemtrail members`)",
-        ));
-    }
-    if !member.roles.contains(Role::Admin) {
-        return Err(refused(RejectReason::MissingRole {
-            org: org.clone(),
-            role: Role::Admin,
-        })
-        .hint("only admins approve governance changes; `gemtrail members` lists them"));
-    }
-    if so_far.iter().any(|earlier| &earlier.org == org) {
-        return Err(refused(RejectReason::DuplicateApproval {
-            org: org.clone(),
-        }));
-    }
-    Ok(())
+    check_approver(membership, so_far, approval, true).map_err(|reason| {
+        let hint = match &reason {
+            RejectReason::KeyNotOfMember { .. } => Some(
+                "check --as and --key: the key must be one of that member's keys (`gemtrail members`)",
+            ),
+            RejectReason::MissingRole { .. } => {
+                Some("only admins approve governance changes; `gemtrail members` lists them")
+            }
+            _ => None,
+        };
+        let error = refused(reason);
+        match hint {
+            Some(hint) => error.hint(hint),
+            None => error,
+        }
+    })
 }
 
 fn refused(reason: RejectReason) -> CliError {
