@@ -388,6 +388,12 @@ pub(crate) struct SellArgs {
     /// The buyer's passport and sale terms (only a hash goes on the ledger).
     #[arg(long, default_value = "")]
     pub(crate) terms: String,
+    /// The shop's name to print on the buyer's passport (signed with the sale).
+    #[arg(long)]
+    pub(crate) shop_name: Option<String>,
+    /// The jewellery maker to name on the passport (needs --shop-name).
+    #[arg(long, requires = "shop_name")]
+    pub(crate) jeweller: Option<String>,
 }
 
 /// What `stone flag` records.

@@ -297,6 +297,7 @@ pub fn sell(stone_id: &str) -> Action {
     Action::Sell {
         stone: stone(stone_id),
         passport_commitment: Digest(blake3::hash(b"passport").into()),
+        branding: None,
     }
 }
 

@@ -179,6 +179,7 @@ fn stone_life(consortium: &Consortium, client: usize, index: usize) -> CliResult
     let sell = Action::Sell {
         stone: stone(&polished)?,
         passport_commitment: digest(b"sale"),
+        branding: None,
     };
     let sell = sign("retailer", sell)?;
     let steps = [

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::ids::{OrgId, TxId};
-use gemtrail_ledger::model::{Action, Outcome, Transaction};
+use gemtrail_ledger::model::{Action, Outcome, SaleBranding, Transaction};
 use gemtrail_ledger::proof::{verify_proof, Journey as VerifiedJourney};
 use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
 use crate::actions::{
     cut_by_sarah_levi, digest, grade_d_vvs1, polished_output, propose, register_jwaneng_rough,
-    stone,
+    stone, text,
 };
 use crate::args::DemoArgs;
 use crate::cmd::verify::passport_markdown;
@@ -417,6 +417,10 @@ async fn sell_to_customer(journey: &mut Journey<'_>) -> CliResult {
     let sell = Action::Sell {
         stone: stone(POLISHED_A)?,
         passport_commitment: digest(b"buyer passport and sale terms"),
+        branding: Some(SaleBranding {
+            shop_name: text("Maison Aurelia, Antwerp")?,
+            jeweller: Some(text("Atelier Brandt")?),
+        }),
     };
     journey
         .must(

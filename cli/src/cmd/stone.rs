@@ -10,7 +10,7 @@ use gemtrail_ledger::codec::{BoundedString, BoundedVec};
 use gemtrail_ledger::ids::{ChainId, Digest, OrgId, StoneId, TxId};
 use gemtrail_ledger::model::{
     Action, Carats, CountryCode, Cutter, Date, FlagReason, FourCs, LabReport, Manufacture, Origin,
-    Outcome, PolishedOutput, ProposeTransfer, RegisterStone, RoughInfo, Transaction,
+    Outcome, PolishedOutput, ProposeTransfer, RegisterStone, RoughInfo, SaleBranding, Transaction,
 };
 use gemtrail_ledger::proof::journey::utc_text;
 use gemtrail_node::api::views::ReceiptView;
@@ -325,6 +325,17 @@ async fn sell(out: Out, args: SellArgs) -> CliResult {
     let action = Action::Sell {
         stone: stone_id(&args.stone)?,
         passport_commitment: digest_of(args.terms.as_bytes()),
+        branding: match &args.shop_name {
+            Some(shop_name) => Some(SaleBranding {
+                shop_name: text("shop name", shop_name)?,
+                jeweller: args
+                    .jeweller
+                    .as_deref()
+                    .map(|jeweller| text("jeweller", jeweller))
+                    .transpose()?,
+            }),
+            None => None,
+        },
     };
     send(out, &args.signer, action, &format!("sell {}", args.stone)).await
 }

@@ -136,6 +136,8 @@ pub enum Action {
         stone: StoneId,
         /// Blake3 of the buyer's passport and sale terms, kept off the ledger.
         passport_commitment: Digest,
+        /// How the retailer presents the passport to its buyer, if it does.
+        branding: Option<SaleBranding>,
     },
     /// Flag a stone stolen, lost or disputed (its custodian, an Auditor or an Admin).
     Flag {
@@ -170,6 +172,16 @@ impl Action {
             Action::Governance(_) => "governance",
         }
     }
+}
+
+/// The names a retailer puts on the passport of a stone it sells: signed with
+/// the sale, so a buyer sees them only as that retailer signed them.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SaleBranding {
+    /// The shop's name, as the buyer knows it.
+    pub shop_name: Name,
+    /// The jewellery maker who set the stone, if any.
+    pub jeweller: Option<Name>,
 }
 
 /// An unsigned transaction.

@@ -19,7 +19,7 @@ use super::ProvenEvent;
 use crate::ids::{BlockHash, ChainId, OrgId, ProposalId, StoneId, TxId};
 use crate::model::{
     Action, BlockHeader, Carats, FlagReason, LabReport, Manufacture, Membership, ProposeTransfer,
-    RegisterStone, RejectReason, Role, StoneStatus,
+    RegisterStone, RejectReason, Role, SaleBranding, StoneStatus,
 };
 use crate::rules::predicates::{
     check_active, check_answerer, check_clearable, check_flaggable, check_may_flag, check_movable,
@@ -230,7 +230,9 @@ impl Custody {
             }
             Action::Manufacture(manufacture) => self.manufacture(at, manufacture, membership),
             Action::Grade { stone, report } => self.grade(at, stone, report, membership),
-            Action::Sell { stone, .. } => self.sell(at, stone, membership),
+            Action::Sell {
+                stone, branding, ..
+            } => self.sell(at, stone, branding.as_ref(), membership),
             Action::Flag { stone, reason } => self.flag(at, stone, Some(*reason), membership),
             Action::ClearFlag { stone } => self.flag(at, stone, None, membership),
             Action::Governance(_) => Err(ProofError::UnrelatedEvent {
@@ -485,6 +487,7 @@ impl Custody {
         &mut self,
         at: &At<'_>,
         stone: &StoneId,
+        branding: Option<&SaleBranding>,
         membership: &Membership,
     ) -> Result<Effect, ProofError> {
         at.enforce(require_role(membership, at.signer, Role::Retailer))?;
@@ -492,6 +495,7 @@ impl Custody {
         self.tracked_mut(at, stone)?.facts.status = StoneStatus::Sold;
         let kind = StepKind::Sold {
             retailer: at.signer.clone(),
+            branding: branding.cloned(),
         };
         Ok((stone.clone(), kind))
     }

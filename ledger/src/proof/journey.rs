@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::ids::{BlockHash, NodeId, OrgId, StoneId, TxId};
-use crate::model::{Carats, FlagReason, FourCs, Origin, PolishedOutput, StoneStatus};
+use crate::model::{Carats, FlagReason, FourCs, Origin, PolishedOutput, SaleBranding, StoneStatus};
 
 /// A stone's verified provenance. Only [`super::verify_proof`] makes one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -174,6 +174,8 @@ pub enum StepKind {
     Sold {
         /// The retailer.
         retailer: OrgId,
+        /// The shop and jewellery maker names the retailer signed with the sale.
+        branding: Option<SaleBranding>,
     },
 }
 
@@ -304,7 +306,10 @@ pub fn step_text(step: &JourneyStep) -> String {
         ),
         StepKind::Flagged { reason, by } => format!("flagged {reason} by {by}"),
         StepKind::FlagCleared { by } => format!("flag cleared by {by}"),
-        StepKind::Sold { retailer } => format!("sold by {retailer}"),
+        StepKind::Sold { retailer, branding } => match branding {
+            Some(branding) => format!("sold by {retailer} as {}", branding.shop_name),
+            None => format!("sold by {retailer}"),
+        },
     }
 }
 

@@ -108,9 +108,10 @@ pub const META_HISTORY: &[u8] = b"history";
 /// `meta` key of the store's format version ([`STORE_FORMAT`]).
 pub const META_FORMAT: &[u8] = b"format";
 /// The format this code writes. 2: headers carry a state root, receipts
-/// their stone events' sequence numbers, and the state tree is stored. A
+/// their stone events' sequence numbers, and the state tree is stored. 3: a
+/// sale carries the retailer's optional passport branding. A
 /// store without the key is of format 1.
-pub const STORE_FORMAT: u32 = 2;
+pub const STORE_FORMAT: u32 = 3;
 /// `meta` key of the applier marker: opaque bytes its applier (the consensus
 /// layer) stores with each block, see [`super::LedgerStore::apply_with_marker`].
 pub const META_APPLIER_MARKER: &[u8] = b"applier_marker";

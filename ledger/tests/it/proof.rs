@@ -311,6 +311,7 @@ fn the_pol_1_journey_lists_every_step_in_chain_order() {
             "retailer",
             StepKind::Sold {
                 retailer: org("retailer"),
+                branding: None,
             },
         ),
     ];

@@ -823,7 +823,7 @@ fn a_store_of_the_previous_format_is_refused_with_what_to_do() {
         matches!(
             error,
             StoreError::WrongFormat {
-                expected: 2,
+                expected: 3,
                 found: 1
             }
         ),

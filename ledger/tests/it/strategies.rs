@@ -14,7 +14,7 @@ use gemtrail_ledger::model::{
     Action, Approval, Block, BlockHeader, BlockProposal, Carats, CountryCode, Cutter, Date,
     EventSeq, FlagReason, FourCs, Governance, GradeSummary, LabReport, Manufacture, Member,
     Membership, NodeRecord, Origin, Outcome, PolishedOutput, Proposal, ProposalStatus,
-    ProposeTransfer, Receipt, RegisterStone, RejectReason, Role, RoleSet, RoughInfo,
+    ProposeTransfer, Receipt, RegisterStone, RejectReason, Role, RoleSet, RoughInfo, SaleBranding,
     SignedTransaction, Stone, StoneKind, StoneStatus, Transaction,
 };
 use gemtrail_ledger::proof::{
@@ -88,6 +88,15 @@ fn truncate_to(mut text: String, max: usize) -> String {
 }
 
 /// Any printable text (multi-byte characters included), or exactly `MAX` bytes.
+pub fn sale_branding() -> BoxedStrategy<SaleBranding> {
+    (bounded_string(), proptest::option::of(bounded_string()))
+        .prop_map(|(shop_name, jeweller)| SaleBranding {
+            shop_name,
+            jeweller,
+        })
+        .boxed()
+}
+
 pub fn bounded_string<const MAX: usize>() -> BoxedStrategy<BoundedString<MAX>> {
     prop_oneof![
         8 => "\\PC{0,20}".prop_map(|text| truncate_to(text, MAX)),
@@ -438,10 +447,13 @@ pub fn action() -> BoxedStrategy<Action> {
             })
         ),
         (stone_id(), lab_report()).prop_map(|(stone, report)| Action::Grade { stone, report }),
-        (stone_id(), digest()).prop_map(|(stone, passport_commitment)| Action::Sell {
-            stone,
-            passport_commitment,
-        }),
+        (stone_id(), digest(), proptest::option::of(sale_branding())).prop_map(
+            |(stone, passport_commitment, branding)| Action::Sell {
+                stone,
+                passport_commitment,
+                branding,
+            }
+        ),
         (stone_id(), flag_reason()).prop_map(|(stone, reason)| Action::Flag { stone, reason }),
         stone_id().prop_map(|stone| Action::ClearFlag { stone }),
         governance().prop_map(Action::Governance),
