@@ -455,6 +455,17 @@ pub(crate) enum PassportCommand {
         /// Also write a human-readable passport (Markdown) here.
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// The buyer's page, one self-contained HTML file that works offline
+        /// (default: the passport's path with `.html`).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// The QR code of the passport's web address, as SVG (default: the
+        /// passport's path with `.qr.svg`).
+        #[arg(long, value_name = "FILE")]
+        qr: Option<PathBuf>,
+        /// The language of the HTML page (`en`, `zh`).
+        #[arg(long, default_value = "en")]
+        lang: String,
         /// The genesis file to verify against before saving.
         #[arg(long, default_value = "genesis.toml")]
         genesis: PathBuf,
@@ -596,7 +607,9 @@ pub(crate) struct ScaleBenchArgs {
 /// Demo arguments.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Keep the demo's directory (keys, genesis, data) instead of deleting it.
+    /// Keep the nodes running until Ctrl-C, so that you can open the
+    /// passport and the explorer in a browser; then keep the demo's
+    /// directory (keys, genesis, data, passport files) instead of deleting it.
     #[arg(long)]
     pub(crate) keep: bool,
 }

@@ -57,7 +57,7 @@ fn run(out: Out, command: Command) -> CliResult<ExitCode> {
         Command::Node(command) => return cmd::node::run(out, command),
         Command::Stone(command) => runtime()?.block_on(cmd::stone::run(out, command))?,
         Command::Verify(args) => runtime()?.block_on(cmd::verify::verify(out, args))?,
-        Command::Passport(command) => runtime()?.block_on(cmd::verify::passport(out, command))?,
+        Command::Passport(command) => runtime()?.block_on(cmd::passport::run(out, command))?,
         Command::Ledger(command) => cmd::ledger::run(out, command)?,
         Command::Governance(command) => runtime()?.block_on(cmd::governance::run(out, command))?,
         Command::Members(node) => runtime()?.block_on(cmd::governance::members(out, &node.node))?,

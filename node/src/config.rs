@@ -175,6 +175,11 @@ pub struct NodeConfig {
     /// on 127.0.0.1 unless a proxy in front handles TLS and access control.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_addr: Option<SocketAddr>,
+    /// The address buyers open passports at, which passport QR codes encode:
+    /// `http://` or `https://` and a host, e.g. `https://passports.example.com`
+    /// behind a proxy (default: `http://` and the API address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Local batching overrides.
     #[serde(default)]
     pub batching: BatchingConfig,
@@ -196,6 +201,7 @@ impl NodeConfig {
             node_id: None,
             listen_addr: None,
             api_addr: None,
+            public_url: None,
             batching: BatchingConfig::default(),
             limits: LocalLimits::default(),
             log: LogConfig::default(),
@@ -274,6 +280,9 @@ impl NodeConfig {
             "limits.peer_connections_max",
             Some(self.limits.peer_connections_max),
         )?;
+        if let Some(url) = &self.public_url {
+            check_public_url(url)?;
+        }
         if let Some(max_txs) = self.batching.max_txs {
             let block_max = gemtrail_ledger::model::BLOCK_TRANSACTIONS_MAX as u64;
             if max_txs > block_max {
@@ -284,6 +293,29 @@ impl NodeConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// A public URL must be absolute HTTP(S) with a host, and no query: pages
+/// append paths to it.
+fn check_public_url(url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let problem = match rest {
+        None => Some("must start with http:// or https://"),
+        Some(rest) if rest.trim_end_matches('/').is_empty() => Some("has no host"),
+        Some(rest) if rest.contains(['?', '#', ' ']) => {
+            Some("must not hold a query, fragment or space")
+        }
+        Some(_) => None,
+    };
+    match problem {
+        Some(problem) => Err(ConfigError::Invalid {
+            field: "public_url",
+            problem: format!("{url:?} {problem}"),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -305,6 +337,34 @@ mod tests {
         assert_eq!(config.node_id, None);
         let text = toml::to_string_pretty(&config).unwrap();
         assert_eq!(parse(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn a_public_url_without_scheme_or_host_is_refused_by_field() {
+        for bad in [
+            "passports.example.com",
+            "https://",
+            "http://x.example/?a=1",
+            "ftp://x",
+        ] {
+            let text = format!("{MINIMAL}public_url = {bad:?}\n");
+            let error = parse(&text).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    ConfigError::Invalid {
+                        field: "public_url",
+                        ..
+                    }
+                ),
+                "{bad}: {error}"
+            );
+        }
+        let text = format!("{MINIMAL}public_url = \"https://passports.example.com\"\n");
+        assert_eq!(
+            parse(&text).unwrap().public_url.as_deref(),
+            Some("https://passports.example.com")
+        );
     }
 
     #[test]

@@ -61,6 +61,9 @@ const PROPOSAL_OVERHEAD_BYTES: u64 = 64 * 1024;
 /// Why a node could not start. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A page locale embedded at build time is unusable (a build defect).
+    #[error("web pages: {0}")]
+    Locales(#[from] gemtrail_web::LocaleError),
     /// The genesis file is missing or invalid.
     #[error("genesis file {path}: {source}")]
     Genesis {
@@ -402,8 +405,9 @@ impl Node {
                 source,
             })?;
         let api_addr = api::local_addr(&listener).unwrap_or(me.api_addr);
+        let pages = api::Pages::new(config.public_url.as_deref(), api_addr)?;
         let mut tasks = vec![swarm_task];
-        tasks.extend(parts.spawn_tasks(&config, inbound_calls, listener));
+        tasks.extend(parts.spawn_tasks(&config, inbound_calls, listener, pages));
         let failure = parts.certifier.failure();
         tracing::info!(
             node = me.id,
@@ -672,10 +676,11 @@ impl Parts {
         config: &NodeConfig,
         inbound_calls: InboundCalls,
         listener: tokio::net::TcpListener,
+        pages: api::Pages,
     ) -> Vec<JoinHandle<()>> {
         let membership_changed = Arc::new(Notify::new());
         let router = api::router(
-            Arc::new(self.api_state(config)),
+            Arc::new(self.api_state(config, pages)),
             usize::try_from(config.limits.api_concurrency_max).unwrap_or(usize::MAX),
         );
         let peers = PeerService::new(
@@ -711,8 +716,10 @@ impl Parts {
         ]
     }
 
-    fn api_state(&self, config: &NodeConfig) -> ApiState {
+    fn api_state(&self, config: &NodeConfig, pages: api::Pages) -> ApiState {
         ApiState {
+            ledger_genesis: self.genesis.ledger_genesis(),
+            pages,
             genesis: self.genesis.clone(),
             raft: self.raft.clone(),
             ledger: self.ledger.clone(),

@@ -25,5 +25,6 @@ pub use draw::LineageTree;
 pub use error::LocaleError;
 pub use layout::LanguageSwitch;
 pub use locale::{Locale, Locales};
+pub use maud::Markup;
 pub use passport::{passport_page, PassportPage};
 pub use qr::qr_svg;

@@ -64,7 +64,7 @@ fn heading(locale: &Locale, journey: &Journey) -> Markup {
     html! {
         h1 { (locale.text("passport_title")) " " span.mono { (journey.stone) } }
         @if let Some(branding) = sale_branding(journey) {
-            p.sub {
+            p.sub.presenter {
                 (locale.fill("presented_by", &[("retailer", branding.0)]))
                 @if let Some(jeweller) = branding.1 {
                     " · " (locale.fill("jewellery_by", &[("jeweller", jeweller)]))

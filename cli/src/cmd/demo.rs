@@ -21,6 +21,7 @@ use crate::actions::{
     stone, text,
 };
 use crate::args::DemoArgs;
+use crate::cmd::passport::{member_names, write_page_files, PageFiles};
 use crate::cmd::verify::passport_markdown;
 use crate::error::{CliError, CliResult};
 use crate::local::{fail, found, start_nodes, wait_for_leader, Consortium, Nodes, LEADER_WAIT};
@@ -149,23 +150,15 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
         nodes.stop();
         return Err(CliError::new("demo: the cutter's node did not catch up"));
     }
-    let passport = export_passport(&journey, sold, &passport_path, &dir).await?;
-    nodes.stop();
-    tell_passport(out, sold, &passport_path, &passport);
-    let kept = if args.keep {
-        let kept = temp.keep();
-        say(
-            out,
-            &format!(
-                "Stopped all nodes; kept the demo directory {}",
-                kept.display()
-            ),
-        );
-        Some(kept)
-    } else {
-        say(out, "Stopped all nodes and removed the demo directory with its passport (--keep keeps them).");
-        None
+    let passport = match export_passport(&journey, sold, &passport_path, &dir).await {
+        Ok(passport) => passport,
+        Err(error) => {
+            nodes.stop();
+            return Err(error);
+        }
     };
+    tell_passport(out, sold, &passport_path, &passport);
+    let kept = finish(out, args.keep, nodes, temp, &passport).await;
     say(
         out,
         &format!("Done in {:.1} s.", started.elapsed().as_secs_f64()),
@@ -177,11 +170,46 @@ pub(crate) async fn run(out: Out, args: DemoArgs) -> CliResult {
             "steps": journey.steps,
             "verified": true,
             "journey": passport.journey,
+            "passport_url": passport.url,
             "kept_dir": kept,
             "seconds": started.elapsed().as_secs_f64(),
         }),
         String::new,
     )
+}
+
+/// With `keep`, runs the nodes until Ctrl-C so that a person can open the
+/// pages, then keeps the directory; without, stops and removes everything.
+async fn finish(
+    out: Out,
+    keep: bool,
+    mut nodes: Nodes,
+    temp: tempfile::TempDir,
+    passport: &Passport,
+) -> Option<PathBuf> {
+    if keep {
+        say(out, &format!(
+            "\nThe nodes keep running so that you can open the pages (Ctrl-C stops them):\n  buyer's passport:  {}\n  explorer:          {}/explorer",
+            passport.url, passport.base_url
+        ));
+        // Ctrl-C ends the wait; a failure to listen for it ends it too.
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    nodes.stop();
+    if keep {
+        let kept = temp.keep();
+        say(
+            out,
+            &format!(
+                "Stopped all nodes; kept the demo directory {}",
+                kept.display()
+            ),
+        );
+        Some(kept)
+    } else {
+        say(out, "Stopped all nodes and removed the demo directory with its passport (--keep keeps both).");
+        None
+    }
 }
 
 /// What the auditor found, and where the passport went.
@@ -199,11 +227,19 @@ fn tell_passport(out: Out, sold: &str, passport_path: &Path, passport: &Passport
         journey.certifiers_text()
     ));
     say(out, &format!(
-        "\nPassport: {} ({} bytes, verified again offline, with no node) and a Markdown copy for the buyer, {}",
+        "\nPassport: {} ({} bytes, verified again offline, with no node), the buyer's page {} with its QR code, and a Markdown copy, {}",
         passport_path.display(),
         passport.bytes,
+        passport.html.display(),
         passport.markdown.display()
     ));
+    say(
+        out,
+        &format!(
+            "Passport page: {} (while the nodes run; `gemtrail demo --keep` keeps them running)",
+            passport.url
+        ),
+    );
 }
 
 /// Founds the demo's consortium in `dir` and says so.
@@ -272,6 +308,12 @@ struct Passport {
     bytes: usize,
     /// Where the Markdown copy for the buyer went.
     markdown: PathBuf,
+    /// Where the buyer's offline page went.
+    html: PathBuf,
+    /// The passport's web address on the retailer's node.
+    url: String,
+    /// The retailer's node's web address.
+    base_url: String,
 }
 
 /// The auditor verifies the sold stone's proof from the cutter's node,
@@ -299,15 +341,30 @@ async fn export_passport(
         .map_err(|error| {
             CliError::unverified(format!("demo: the passport does not decode: {error}"))
         })?;
-    verify_proof(&genesis, &offline).map_err(|error| {
+    let offline = verify_proof(&genesis, &offline).map_err(|error| {
         CliError::unverified(format!(
             "demo: the passport does not verify offline: {error}"
         ))
     })?;
+    let retailer = journey.client(3)?;
+    let base_url = retailer.status().await?.public_url;
+    let url = format!("{base_url}/passport/{sold}");
+    let html = dir.join(format!("{sold}.html"));
+    let files = PageFiles {
+        passport: passport_path,
+        html: &html,
+        qr: &dir.join(format!("{sold}.qr.svg")),
+        url: &url,
+        lang: "en",
+    };
+    write_page_files(&offline, &member_names(retailer).await?, &files)?;
     Ok(Passport {
         journey: verified,
         bytes: encode(&proof).len(),
         markdown,
+        html,
+        url,
+        base_url,
     })
 }
 

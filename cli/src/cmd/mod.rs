@@ -8,6 +8,7 @@ pub(crate) mod governance;
 pub(crate) mod keys;
 pub(crate) mod ledger;
 pub(crate) mod node;
+pub(crate) mod passport;
 pub(crate) mod scale_bench;
 pub(crate) mod status;
 pub(crate) mod stone;

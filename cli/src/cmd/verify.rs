@@ -1,31 +1,40 @@
-//! `gemtrail verify` and `gemtrail passport`: check a stone's origin chain
-//! against the genesis, from a node's proof or from an exported passport, and
-//! print its journey. Any failure exits with code 4 and the reason.
+//! `gemtrail verify`: check a stone's origin chain against the genesis, from a
+//! node's proof or from an exported passport, and print its journey. Any
+//! failure exits with code 4 and the reason. Also the passport's Markdown
+//! copy, which `gemtrail passport export` and the demo write.
 
 use std::path::Path;
 use std::time::Duration;
 
-use gemtrail_ledger::codec::{decode, encode};
+use gemtrail_ledger::codec::decode;
 use gemtrail_ledger::ids::StoneId;
 use gemtrail_ledger::proof::journey::{step_text, utc_text};
-use gemtrail_ledger::proof::{verify_proof, Journey, ProvenanceProof};
+use gemtrail_ledger::proof::{verify_proof, Journey, ProvenanceProof, VerifiedJourney};
 use gemtrail_node::api::views::HistoryItemView;
 use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
-use crate::args::{PassportCommand, VerifyArgs};
+use crate::args::VerifyArgs;
 use crate::cmd::genesis::load_valid;
 use crate::error::{CliError, CliResult};
 use crate::output::Out;
 
 fn verify_against(genesis: &Path, proof: &ProvenanceProof) -> CliResult<Journey> {
+    verified_against(genesis, proof).map(VerifiedJourney::into_journey)
+}
+
+/// The proof's journey, verified against the genesis file (exit 4 if not).
+pub(crate) fn verified_against(
+    genesis: &Path,
+    proof: &ProvenanceProof,
+) -> CliResult<VerifiedJourney> {
     let genesis = load_valid(genesis)?;
     verify_proof(&genesis.ledger_genesis(), proof)
-        .map(|verified| verified.into_journey())
         .map_err(|error| CliError::unverified(format!("the proof does not verify: {error}")))
 }
 
-async fn fetch(node: &str, stone: &str) -> CliResult<ProvenanceProof> {
+/// The stone's proof from `node`.
+pub(crate) async fn fetch(node: &str, stone: &str) -> CliResult<ProvenanceProof> {
     let stone = StoneId::parse(stone)
         .map_err(|error| CliError::new(format!("invalid stone id: {error}")))?;
     let bytes = NodeClient::new(node)?.proof_bytes(&stone).await?;
@@ -151,38 +160,6 @@ fn print_with_later_events(
                 ));
             }
             text
-        },
-    )
-}
-
-/// Runs `gemtrail passport`.
-pub(crate) async fn passport(out: Out, command: PassportCommand) -> CliResult {
-    let PassportCommand::Export {
-        stone,
-        out: path,
-        markdown,
-        genesis,
-        node,
-    } = command;
-    let proof = fetch(&node, &stone).await?;
-    let journey = verify_against(&genesis, &proof)?;
-    let bytes = encode(&proof);
-    std::fs::write(&path, &bytes)
-        .map_err(|error| CliError::new(format!("cannot write {}: {error}", path.display())))?;
-    if let Some(markdown_path) = &markdown {
-        std::fs::write(markdown_path, passport_markdown(&journey)).map_err(|error| {
-            CliError::new(format!("cannot write {}: {error}", markdown_path.display()))
-        })?;
-    }
-    out.print(
-        &json!({ "passport": path, "bytes": bytes.len(), "markdown": markdown, "journey": journey }),
-        || {
-            format!(
-                "{journey}\n\nWrote passport {} ({} bytes); anyone with the genesis can check it offline:\n  gemtrail verify --proof {} --genesis GENESIS",
-                path.display(),
-                bytes.len(),
-                path.display()
-            )
         },
     )
 }

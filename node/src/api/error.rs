@@ -69,6 +69,16 @@ impl ApiError {
         )
     }
 
+    /// Its HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Its message.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Its code.
     pub(crate) fn code(&self) -> ErrorCode {
         self.code

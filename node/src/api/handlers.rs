@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gemtrail_ledger::certificate::QuorumCertificate;
 use gemtrail_ledger::codec::encode;
 use gemtrail_ledger::ids::{BlockHash, StoneId, TxId};
 use gemtrail_ledger::model::SignedTransaction;
-use gemtrail_ledger::proof::{build_proof, ProofBuildError};
+use gemtrail_ledger::proof::{build_proof, ProofBuildError, ProvenanceProof};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -281,6 +281,20 @@ pub(super) async fn proof(
     Path(stone_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let stone_id: StoneId = parse("stone id", &stone_id)?;
+    let proof = certified_proof(&context, stone_id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        encode(&proof),
+    )
+        .into_response())
+}
+
+/// The stone's proof at the tip, certified (waiting up to half the request
+/// timeout for the tip's certificate).
+pub(super) async fn certified_proof(
+    context: &ApiState,
+    stone_id: StoneId,
+) -> Result<ProvenanceProof, ApiError> {
     let ledger = context.ledger.clone();
     let built =
         tokio::task::spawn_blocking(move || ledger.read(|store| build_proof(store, &stone_id)))
@@ -304,11 +318,7 @@ pub(super) async fn proof(
             "the certificate stored for height {height} is of another block"
         ))
     })?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        encode(&proof),
-    )
-        .into_response())
+    Ok(proof)
 }
 
 fn not_certified(height: u64) -> ApiError {
@@ -431,6 +441,7 @@ fn status_view(context: &ApiState) -> StatusView {
         peers,
         refused_connections: view.refused_connections,
         accepting: context.door.is_accepting(),
+        public_url: context.pages.public_url.clone(),
     }
 }
 
@@ -469,10 +480,16 @@ pub(super) async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Any other path.
-pub(super) async fn not_found() -> ApiError {
+/// Any other path: a page for a person under `/passport` and `/explorer`,
+/// a JSON error elsewhere.
+pub(super) async fn not_found(State(context): Ctx, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    if path.starts_with("/passport/") || path.starts_with("/explorer/") {
+        return super::web::page_not_found(&context, &uri, &headers);
+    }
     ApiError::not_found(
         ErrorCode::NoSuchEndpoint,
         "no such endpoint; see docs/api.md",
     )
+    .into_response()
 }

@@ -1,5 +1,7 @@
 //! The HTTP API for clients (axum): submit signed transactions, read the
-//! ledger, fetch provenance proofs, see the node's status and metrics.
+//! ledger, fetch provenance proofs, see the node's status and metrics; and
+//! the web pages for people: the buyer's passport and the members' explorer
+//! ([`web`], [`explorer`]).
 //!
 //! Every route and error code is documented in docs/api.md. Bodies are capped
 //! at the genesis `request_body_bytes_max` and must arrive within a deadline
@@ -11,10 +13,12 @@
 mod batch;
 mod body;
 pub mod error;
+mod explorer;
 mod handlers;
 mod server;
 mod state;
 pub mod views;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +33,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use batch::SUBMIT_BATCH_TXS_MAX;
-pub(crate) use state::ApiState;
+pub(crate) use state::{ApiState, Pages};
 
 /// The API's routes over `state`.
 pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
@@ -50,6 +54,16 @@ pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
         .route("/v1/members", get(handlers::members))
         .route("/v1/status", get(handlers::status))
         .route("/metrics", get(handlers::metrics))
+        .route("/", get(web::root))
+        .route("/passport/{stone_id}", get(web::passport))
+        .route("/passport/{stone_id}/file", get(web::passport_file))
+        .route("/passport/{stone_id}/qr.svg", get(web::passport_qr))
+        .route("/explorer", get(explorer::home))
+        .route("/explorer/search", get(explorer::search))
+        .route("/explorer/blocks/{height}", get(explorer::block))
+        .route("/explorer/stones/{stone_id}", get(explorer::stone))
+        .route("/explorer/members", get(explorer::members))
+        .route("/explorer/members/{org}", get(explorer::member))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         // Innermost: a slow body holds its concurrency slot only until its deadline.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use gemtrail_consensus::LedgerStateMachine;
 use gemtrail_genesis::ValidGenesis;
+use gemtrail_ledger::state::GenesisState;
+use gemtrail_web::Locales;
 
 use crate::admission::Door;
 use crate::certify::Certifier;
@@ -15,6 +17,10 @@ use crate::raft::RaftHandle;
 /// The handlers' shared state.
 #[derive(Debug)]
 pub(crate) struct ApiState {
+    /// What the proof verifier checks passports against.
+    pub(crate) ledger_genesis: GenesisState,
+    /// The web pages' languages and public address.
+    pub(crate) pages: Pages,
     /// The chain's genesis (its id, hash and limits).
     pub(crate) genesis: ValidGenesis,
     /// Raft, for the status.
@@ -42,5 +48,37 @@ impl ApiState {
         read: impl FnOnce(&gemtrail_ledger::store::LedgerStore) -> T,
     ) -> T {
         self.ledger.read(read)
+    }
+}
+
+/// What the web pages need beyond the ledger: their languages, and the
+/// address passports are opened at (their QR codes encode it).
+#[derive(Debug)]
+pub(crate) struct Pages {
+    /// Every language the pages speak.
+    pub(crate) locales: Locales,
+    /// `http(s)://host[:port]`, without a trailing slash.
+    pub(crate) public_url: String,
+}
+
+impl Pages {
+    /// The configured public URL, or `http://` and the API's address.
+    pub(crate) fn new(
+        public_url: Option<&str>,
+        api_addr: std::net::SocketAddr,
+    ) -> Result<Self, gemtrail_web::LocaleError> {
+        let public_url = public_url.map_or_else(
+            || format!("http://{api_addr}"),
+            |url| url.trim_end_matches('/').to_owned(),
+        );
+        Ok(Self {
+            locales: Locales::embedded()?,
+            public_url,
+        })
+    }
+
+    /// A stone's passport address.
+    pub(crate) fn passport_url(&self, stone: &gemtrail_ledger::ids::StoneId) -> String {
+        format!("{}/passport/{stone}", self.public_url)
     }
 }

@@ -180,6 +180,8 @@ pub struct StatusView {
     pub refused_connections: u64,
     /// False while a graceful shutdown is under way.
     pub accepting: bool,
+    /// Where this node serves passports to buyers (`{public_url}/passport/{stone}`).
+    pub public_url: String,
 }
 
 /// The consortium as of the tip: its members, nodes and retired member ids,
