@@ -442,6 +442,19 @@ pub(crate) struct VerifyArgs {
     pub(crate) max_age: Option<std::time::Duration>,
 }
 
+/// A language the pages speak (checked before anything is fetched or written).
+fn page_language(code: &str) -> Result<String, String> {
+    let locales = gemtrail_web::Locales::embedded().map_err(|error| error.to_string())?;
+    if locales.get(code).is_some() {
+        return Ok(code.to_owned());
+    }
+    let known: Vec<&str> = locales.all().iter().map(|locale| locale.code()).collect();
+    Err(format!(
+        "no page language {code:?}; known: {}",
+        known.join(", ")
+    ))
+}
+
 /// Passport commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum PassportCommand {
@@ -464,7 +477,7 @@ pub(crate) enum PassportCommand {
         #[arg(long, value_name = "FILE")]
         qr: Option<PathBuf>,
         /// The language of the HTML page (`en`, `zh`).
-        #[arg(long, default_value = "en")]
+        #[arg(long, default_value = "en", value_parser = page_language)]
         lang: String,
         /// The genesis file to verify against before saving.
         #[arg(long, default_value = "genesis.toml")]

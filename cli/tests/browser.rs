@@ -14,6 +14,8 @@
 
 // Test code: a failed unwrap is the test's failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// The shared consortium set-up reads best in one piece (as in journey.rs).
+#![allow(clippy::too_many_lines)]
 
 mod support;
 
@@ -208,14 +210,11 @@ async fn check_passport(browser: &WebDriver, url: &str) {
             .is_empty(),
         "{text}"
     );
-    let qr = browser.find(By::Css("figure.qr svg")).await.unwrap();
-    let png = qr.screenshot_as_png().await.unwrap();
-    let image = image::load_from_memory(&png).unwrap().to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare(image);
-    let grids = prepared.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code in the screenshot");
-    let (_, decoded) = grids[0].decode().unwrap();
-    assert_eq!(decoded, url, "the QR code encodes the page's own address");
+    assert_eq!(
+        read_qr(browser).await,
+        url,
+        "the QR code encodes the page's own address"
+    );
 }
 
 /// Follows the download link; returns the file once it is complete.
@@ -234,6 +233,47 @@ async fn download_passport(browser: &WebDriver, downloads: &Path) -> PathBuf {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     file
+}
+
+/// `passport export` writes the buyer's page as one file that works with no
+/// node: opened from disk, it shows the journey, links the passport file
+/// beside it, and its QR code gives the node's passport address.
+async fn check_offline_page(browser: &WebDriver, dir: &Path, url: &str) {
+    let html = std::fs::read_to_string(dir.join("sold.html")).unwrap();
+    for external in ["<link", "<script", "src=\"http", "url(http"] {
+        assert!(
+            !html.contains(external),
+            "the page needs {external}: {html}"
+        );
+    }
+    assert!(std::fs::read_to_string(dir.join("sold.qr.svg"))
+        .unwrap()
+        .contains("<svg"));
+    browser
+        .goto(format!("file://{}", dir.join("sold.html").display()))
+        .await
+        .unwrap();
+    let text = body_text(browser).await;
+    assert!(
+        text.contains("Jwaneng") && text.contains("Sarah Levi"),
+        "{text}"
+    );
+    let link = browser.find(By::Css("a[download]")).await.unwrap();
+    assert_eq!(
+        link.attr("href").await.unwrap().as_deref(),
+        Some("sold.passport")
+    );
+    assert_eq!(read_qr(browser).await, url);
+}
+
+async fn read_qr(browser: &WebDriver) -> String {
+    let qr = browser.find(By::Css("figure.qr svg")).await.unwrap();
+    let png = qr.screenshot_as_png().await.unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the screenshot");
+    grids[0].decode().unwrap().1
 }
 
 /// Search the explorer for the rough, then walk to a polished stone.
@@ -304,6 +344,18 @@ fn a_buyer_and_a_member_use_the_pages_in_a_real_browser() {
     run_journey(&consortium);
     let addr = consortium.node_of("retailer").to_owned();
     let base = format!("http://{addr}");
+    ok(
+        consortium.path(),
+        &[
+            "passport",
+            "export",
+            "GT-1-A",
+            "-o",
+            "sold.passport",
+            "--node",
+            &addr,
+        ],
+    );
     let downloads = consortium.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let driver = start_chromedriver();
@@ -314,6 +366,12 @@ fn a_buyer_and_a_member_use_the_pages_in_a_real_browser() {
             check_passport(&english, &format!("{base}/passport/GT-1-A")).await;
             let file = download_passport(&english, &downloads).await;
             walk_the_explorer(&english, &base).await;
+            check_offline_page(
+                &english,
+                consortium.path(),
+                &format!("{base}/passport/GT-1-A"),
+            )
+            .await;
             english
                 .goto(format!("{base}/passport/GT-1-B"))
                 .await

@@ -410,6 +410,47 @@ fn usage_errors_and_missing_files_say_what_to_do() {
     assert!(stderr.contains("hint: is the node running?"), "{stderr}");
     let output = gemtrail(dir.path(), &["stone", "register"]);
     assert_eq!(output.status.code(), Some(2));
+    // A page language the passport does not speak stops before the node is
+    // asked or any file written.
+    let output = gemtrail(
+        dir.path(),
+        &[
+            "passport",
+            "export",
+            "GT-1",
+            "-o",
+            "x.passport",
+            "--lang",
+            "fr",
+            "--node",
+            "127.0.0.1:9",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no page language \"fr\"; known: en, zh"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("x.passport").exists());
+    // Jewellery without a shop to present it is a usage error.
+    let output = gemtrail(
+        dir.path(),
+        &[
+            "stone",
+            "sell",
+            "--key",
+            "k",
+            "--as",
+            "retailer",
+            "--stone",
+            "X",
+            "--jeweller",
+            "J",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--shop-name"));
     let output = gemtrail(dir.path(), &["genesis", "validate", "nothing.toml"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing.toml"));

@@ -16,7 +16,8 @@ pub enum LanguageSwitch<'a> {
         /// The page's path, without a query.
         path: &'a str,
     },
-    /// None: the page is a file that cannot reload itself in another language.
+    /// None: a page that cannot reload itself in another language, such as
+    /// a standalone file (its top bar then links nowhere).
     None,
 }
 
@@ -39,7 +40,11 @@ pub fn document(
             }
             body {
                 header.bar {
-                    a.brand href="/explorer" { "gemtrail" }
+                    @if let LanguageSwitch::Links { .. } = switch {
+                        a.brand href="/explorer" { "gemtrail" }
+                    } @else {
+                        span.brand { "gemtrail" }
+                    }
                     (language_switch(locales, locale, switch))
                 }
                 main { (body) }

@@ -7,7 +7,9 @@
 //! that stone is built and verified (from a cold verification memo, as an
 //! auditor's machine would) when the ledger holds `--checkpoint` stones and
 //! again at the end, so the two figures differ only in the ledger's size.
-//! Last, the whole ledger is audited as `gemtrail ledger audit` does.
+//! Each proof timing also renders the stone's passport page as the node's
+//! `/passport` route does. Last, the whole ledger is audited as `gemtrail
+//! ledger audit` does.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,10 +20,11 @@ use gemtrail_ledger::codec::{encode, BoundedVec};
 use gemtrail_ledger::crypto::SecretKey;
 use gemtrail_ledger::ids::{ChainId, NodeId, StoneId};
 use gemtrail_ledger::model::{Action, BlockProposal, SignedTransaction, Transaction};
-use gemtrail_ledger::proof::{build_proof, verify_proof};
+use gemtrail_ledger::proof::{build_proof, verify_proof, VerifiedJourney};
 use gemtrail_ledger::state::GenesisState;
 use gemtrail_ledger::store::{audit_path, LedgerStore, StoreOptions};
 use gemtrail_ledger::verify_memo;
+use gemtrail_web::{passport_page, qr_svg, LanguageSwitch, Locales, PassportPage};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -57,6 +60,9 @@ struct ProofFigures {
     verify_us: f64,
     /// Median of build plus verify, in microseconds.
     total_us: f64,
+    /// Median time to serve the stone's passport page as the node does:
+    /// build, verify, then render the HTML with its QR code, in microseconds.
+    page_us: f64,
 }
 
 /// Building the ledger.
@@ -273,6 +279,8 @@ fn measure_proof(
 ) -> CliResult<ProofFigures> {
     let id: StoneId = stone(TRACKED)?;
     let (mut builds, mut verifies, mut totals) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pages = Vec::new();
+    let locales = Locales::embedded().map_err(|error| fail("page languages")(error.to_string()))?;
     let mut events = 0;
     let mut bytes = 0;
     for _ in 0..runs.max(1) {
@@ -289,6 +297,8 @@ fn measure_proof(
         let journey = verify_proof(genesis, &proof)
             .map_err(|error| fail("verifying the proof")(error.to_string()))?;
         let total = started.elapsed();
+        render_passport(&locales, genesis, &journey)?;
+        pages.push(started.elapsed().as_secs_f64() * 1e6);
         events = journey.journey().steps.len();
         bytes = encode(&proof).len();
         builds.push(built.as_secs_f64() * 1e6);
@@ -303,7 +313,37 @@ fn measure_proof(
         build_us: median(builds),
         verify_us: median(verifies),
         total_us: median(totals),
+        page_us: median(pages),
     })
+}
+
+/// Renders the passport page of `journey` as the node's `/passport` route
+/// does (member names, QR code, HTML); returns its size.
+fn render_passport(
+    locales: &Locales,
+    genesis: &GenesisState,
+    journey: &VerifiedJourney,
+) -> CliResult<usize> {
+    let names = genesis
+        .membership
+        .members
+        .values()
+        .map(|member| (member.org.clone(), member.name.to_string()))
+        .collect();
+    let url = format!("http://127.0.0.1:7001/passport/{}", journey.journey().stone);
+    let qr = qr_svg(&url).ok_or_else(|| CliError::new("the passport URL is too long"))?;
+    let page = PassportPage {
+        journey,
+        names: &names,
+        url: &url,
+        qr_svg: &qr,
+        download_href: "file",
+        file_name: "stone.passport",
+        switch: LanguageSwitch::Links { path: "/passport" },
+    };
+    Ok(passport_page(locales, locales.reference(), &page)
+        .into_string()
+        .len())
 }
 
 /// Runs the scale benchmark.
@@ -430,14 +470,15 @@ fn keep_or_remove(temp: tempfile::TempDir, keep: bool) -> CliResult<()> {
 fn text_summary(report: &ScaleReport) -> String {
     let proof = |figures: &ProofFigures| {
         format!(
-            "{} stones ({} blocks): build {:.0} µs + verify {:.0} µs = {:.0} µs, {} events, {} bytes",
+            "{} stones ({} blocks): build {:.0} µs + verify {:.0} µs = {:.0} µs, {} events, {} bytes; passport page {:.0} µs",
             figures.stones,
             figures.blocks,
             figures.build_us,
             figures.verify_us,
             figures.total_us,
             figures.events,
-            figures.bytes
+            figures.bytes,
+            figures.page_us
         )
     };
     format!(
