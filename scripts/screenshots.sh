@@ -30,6 +30,6 @@ shoot() { # width,height url file
         --window-size="$1" --screenshot="$3" "$2" 2>/dev/null
     echo "screenshots: wrote $3"
 }
-shoot 390,2350 "$passport" docs/passport-phone.png
-shoot 1280,1560 "$passport" docs/passport-desktop.png
+shoot 390,3500 "$passport" docs/passport-phone.png
+shoot 1280,1960 "$passport" docs/passport-desktop.png
 shoot 1100,1250 "$explorer/stones/GT-DEMO-A" docs/explorer-stone.png

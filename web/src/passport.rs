@@ -276,7 +276,7 @@ fn check_card(locale: &Locale, journey: &Journey, page: &PassportPage<'_>) -> Ma
         page.file_name
     );
     html! {
-        section.card {
+        section.card #check {
             div.columns {
                 div {
                     h2 { (locale.text("section_check")) }
