@@ -43,6 +43,10 @@ pub(crate) enum Command {
     Stone(StoneCommand),
     /// Verify a stone's origin chain: from a node, or offline from a passport.
     Verify(VerifyArgs),
+    /// Write the opening of one of your commitments (terms, sale data, a
+    /// report, an evidence document) for someone, in clear or sealed to a
+    /// member.
+    Disclose(DiscloseArgs),
     /// Export a stone's passport: an offline-verifiable proof.
     #[command(subcommand)]
     Passport(PassportCommand),
@@ -440,6 +444,42 @@ pub(crate) struct VerifyArgs {
     /// certificate, and nothing after.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(crate) max_age: Option<std::time::Duration>,
+    /// Check this disclosure against its transaction (on `--node`'s ledger,
+    /// or inside the `--proof` passport) and print the disclosed value.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stone", "max_age"])]
+    pub(crate) disclosure: Option<PathBuf>,
+    /// Your key, to open a disclosure sealed to you.
+    #[arg(long, value_name = "FILE", requires = "disclosure")]
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// What `disclose` opens, and for whom.
+#[derive(Debug, Args)]
+pub(crate) struct DiscloseArgs {
+    /// Your signing key: the openings kept beside it are read.
+    #[arg(long, value_name = "FILE", env = "GEMTRAIL_KEY")]
+    pub(crate) key: PathBuf,
+    /// The transaction whose commitment to open.
+    #[arg(long, value_name = "TX_ID")]
+    pub(crate) tx: String,
+    /// Which commitment: `terms`, `sale`, `report`, or `evidence:N`.
+    #[arg(long, value_parser = committed_field)]
+    pub(crate) field: gemtrail_ledger::commitment::CommittedField,
+    /// Seal it to this member, so that only its keys can read it.
+    #[arg(long, value_name = "ORG")]
+    pub(crate) to: Option<String>,
+    /// The node to read the member's keys from (with `--to`).
+    #[arg(long, default_value = "127.0.0.1:7001", env = "GEMTRAIL_NODE")]
+    pub(crate) node: String,
+    /// Where to write the disclosure.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) out: PathBuf,
+}
+
+fn committed_field(text: &str) -> Result<gemtrail_ledger::commitment::CommittedField, String> {
+    gemtrail_ledger::commitment::CommittedField::parse(text).ok_or_else(|| {
+        format!("no committed field {text:?}: use terms, sale, report or evidence:N")
+    })
 }
 
 /// A language the pages speak (checked before anything is fetched or written).

@@ -18,10 +18,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod actions;
 mod args;
 mod cmd;
+mod disclosure;
 mod error;
 mod keyfile;
 mod load;
 mod local;
+mod openings;
 mod output;
 
 use std::process::ExitCode;
@@ -57,6 +59,7 @@ fn run(out: Out, command: Command) -> CliResult<ExitCode> {
         Command::Node(command) => return cmd::node::run(out, command),
         Command::Stone(command) => runtime()?.block_on(cmd::stone::run(out, command))?,
         Command::Verify(args) => runtime()?.block_on(cmd::verify::verify(out, args))?,
+        Command::Disclose(args) => runtime()?.block_on(cmd::disclose::run(out, args))?,
         Command::Passport(command) => runtime()?.block_on(cmd::passport::run(out, command))?,
         Command::Ledger(command) => cmd::ledger::run(out, command)?,
         Command::Governance(command) => runtime()?.block_on(cmd::governance::run(out, command))?,

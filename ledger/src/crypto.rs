@@ -43,6 +43,15 @@ impl PublicKey {
         Ok(())
     }
 
+    /// This key's X25519 form (the Montgomery point of the same key pair),
+    /// for sealing a disclosure to its holder; `None` if the bytes are not
+    /// a curve point.
+    pub fn to_x25519(&self) -> Option<[u8; 32]> {
+        VerifyingKey::from_bytes(&self.0)
+            .ok()
+            .map(|key| key.to_montgomery().to_bytes())
+    }
+
     /// Verifies `signature` over `message` (ZIP-215 rules).
     ///
     /// Verification is a pure function, so its successes are remembered in a
@@ -179,6 +188,13 @@ impl SecretKey {
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.0.sign(message).to_bytes())
+    }
+
+    /// The X25519 secret of the same key pair (the clamped scalar), for
+    /// opening what was sealed to [`PublicKey::to_x25519`]: members have
+    /// one key for signing and for receiving disclosures (docs/decisions.md).
+    pub fn to_x25519(&self) -> [u8; 32] {
+        self.0.to_scalar_bytes()
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod certificate;
 pub mod codec;
+pub mod commitment;
 pub mod crypto;
 pub mod error;
 pub mod history;

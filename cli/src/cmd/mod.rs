@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod demo;
+pub(crate) mod disclose;
 pub(crate) mod etcd_bench;
 pub(crate) mod genesis;
 pub(crate) mod governance;

@@ -22,7 +22,9 @@ use crate::args::{
 };
 use crate::error::{CliError, CliResult};
 use crate::keyfile;
+use crate::openings::{self, Committer};
 use crate::output::Out;
+use gemtrail_ledger::commitment::CommittedField;
 
 /// Parses carats written as a decimal (`12.5`, `3.10`) into points.
 pub(crate) fn parse_carats(text: &str) -> CliResult<Carats> {
@@ -60,14 +62,9 @@ fn tx_id(value: &str) -> CliResult<TxId> {
     TxId::from_hex(value).map_err(|error| CliError::new(format!("invalid proposal id: {error}")))
 }
 
-fn digest_of(bytes: &[u8]) -> Digest {
-    Digest(blake3::hash(bytes).into())
-}
-
-fn file_digest(path: &Path) -> CliResult<Digest> {
-    let bytes = std::fs::read(path)
-        .map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
-    Ok(digest_of(&bytes))
+fn read_file(path: &Path) -> CliResult<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))
 }
 
 /// A fresh random nonce, so that identical actions get distinct ids.
@@ -85,6 +82,18 @@ pub(crate) async fn submit(
     action: Action,
     what: &str,
 ) -> CliResult<TxId> {
+    submit_committed(out, signer, action, &Committer::default(), what).await
+}
+
+/// Like [`submit`], for an action with salted commitments: their openings
+/// are kept beside the key before the transaction leaves this machine.
+pub(crate) async fn submit_committed(
+    out: Out,
+    signer: &Signer,
+    action: Action,
+    committed: &Committer,
+    what: &str,
+) -> CliResult<TxId> {
     let key = keyfile::load(&signer.key)?;
     let client = NodeClient::new(&signer.node)?;
     let chain_id = chain_of(&client).await?;
@@ -99,6 +108,7 @@ pub(crate) async fn submit(
     }
     .sign(&key);
     let tx_id = tx.id();
+    openings::save(&signer.key, &tx_id, committed.openings())?;
     let answer = client.submit(&tx, !signer.no_wait).await?;
     let Some(receipt) = answer.receipt else {
         out.print(&answer, || {
@@ -184,13 +194,17 @@ fn flag_reason(reason: &str) -> CliResult<FlagReason> {
     }
 }
 
+/// Salted commitments to the evidence documents, in order.
 fn evidence(
     files: &[PathBuf],
+    committer: &mut Committer,
 ) -> CliResult<BoundedVec<Digest, { gemtrail_ledger::model::EVIDENCE_MAX }>> {
-    let digests = files
-        .iter()
-        .map(|path| file_digest(path))
-        .collect::<CliResult<Vec<_>>>()?;
+    let mut digests = Vec::with_capacity(files.len());
+    for (index, path) in files.iter().enumerate() {
+        let index =
+            u16::try_from(index).map_err(|_| CliError::new("--evidence: too many documents"))?;
+        digests.push(committer.commit(CommittedField::Evidence { index }, read_file(path)?)?);
+    }
     bounded("evidence", digests)
 }
 
@@ -247,6 +261,7 @@ pub(crate) async fn run(out: Out, command: StoneCommand) -> CliResult {
 }
 
 async fn register(out: Out, args: RegisterArgs) -> CliResult {
+    let mut committer = Committer::default();
     let action = Action::RegisterStone(RegisterStone {
         stone_id: stone_id(&args.stone)?,
         origin: Origin {
@@ -262,22 +277,25 @@ async fn register(out: Out, args: RegisterArgs) -> CliResult {
             description: text("description", &args.description)?,
         },
         kp_certificate: text("kp-certificate", &args.kp_certificate)?,
-        evidence: evidence(&args.evidence)?,
+        evidence: evidence(&args.evidence, &mut committer)?,
     });
     let what = format!("register {}", args.stone);
-    send(out, &args.signer, action, &what).await
+    submit_committed(out, &args.signer, action, &committer, &what)
+        .await
+        .map(drop)
 }
 
 /// Also prints the proposal id, which the receiver needs to accept.
 async fn propose_transfer(out: Out, args: ProposeTransferArgs) -> CliResult {
     let ids = args.stones.iter().map(|id| stone_id(id));
+    let mut committer = Committer::default();
     let action = Action::ProposeTransfer(ProposeTransfer {
         stones: bounded("stones", ids.collect::<CliResult<_>>()?)?,
         to: org_id(&args.to)?,
-        terms_commitment: digest_of(args.terms.as_bytes()),
+        terms_commitment: committer.commit(CommittedField::Terms, args.terms.into_bytes())?,
     });
     let what = format!("propose {} to {}", args.stones.join(", "), args.to);
-    let proposal = submit(out, &args.signer, action, &what).await?;
+    let proposal = submit_committed(out, &args.signer, action, &committer, &what).await?;
     if out.is_text() {
         println!("proposal id: {proposal}\n(the receiver accepts with `gemtrail stone accept --proposal {proposal}`)");
     }
@@ -300,10 +318,12 @@ async fn manufacture(out: Out, args: ManufactureArgs) -> CliResult {
 
 async fn grade(out: Out, args: GradeArgs) -> CliResult {
     // A lab without the document on hand still commits to the report number.
-    let report_hash = match &args.report_file {
-        Some(path) => file_digest(path)?,
-        None => digest_of(args.report.as_bytes()),
+    let report = match &args.report_file {
+        Some(path) => read_file(path)?,
+        None => args.report.clone().into_bytes(),
     };
+    let mut committer = Committer::default();
+    let report_hash = committer.commit(CommittedField::Report, report)?;
     let action = Action::Grade {
         stone: stone_id(&args.stone)?,
         report: LabReport {
@@ -318,13 +338,17 @@ async fn grade(out: Out, args: GradeArgs) -> CliResult {
             report_hash,
         },
     };
-    send(out, &args.signer, action, &format!("grade {}", args.stone)).await
+    let what = format!("grade {}", args.stone);
+    submit_committed(out, &args.signer, action, &committer, &what)
+        .await
+        .map(drop)
 }
 
 async fn sell(out: Out, args: SellArgs) -> CliResult {
+    let mut committer = Committer::default();
     let action = Action::Sell {
         stone: stone_id(&args.stone)?,
-        passport_commitment: digest_of(args.terms.as_bytes()),
+        passport_commitment: committer.commit(CommittedField::Sale, args.terms.into_bytes())?,
         branding: match &args.shop_name {
             Some(shop_name) => Some(SaleBranding {
                 shop_name: text("shop name", shop_name)?,
@@ -337,7 +361,10 @@ async fn sell(out: Out, args: SellArgs) -> CliResult {
             None => None,
         },
     };
-    send(out, &args.signer, action, &format!("sell {}", args.stone)).await
+    let what = format!("sell {}", args.stone);
+    submit_committed(out, &args.signer, action, &committer, &what)
+        .await
+        .map(drop)
 }
 
 async fn flag(out: Out, args: FlagArgs) -> CliResult {

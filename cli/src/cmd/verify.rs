@@ -50,6 +50,9 @@ fn print_journey(out: Out, journey: &Journey) -> CliResult {
 
 /// Runs `gemtrail verify`.
 pub(crate) async fn verify(out: Out, args: VerifyArgs) -> CliResult {
+    if let Some(path) = &args.disclosure {
+        return crate::cmd::disclose::verify(out, &args, path).await;
+    }
     let proof = match (&args.proof, &args.stone) {
         (Some(path), _) => {
             let bytes = std::fs::read(path).map_err(|error| {

@@ -833,13 +833,21 @@ fn a_store_of_the_previous_format_is_refused_with_what_to_do() {
         error.to_string().contains("start on an empty data dir"),
         "{error}"
     );
-    // A future format is refused as well.
-    tamper(dir.path(), schema::META, schema::META_FORMAT, encode(&3u32));
-    let error = LedgerStore::open(dir.path(), &genesis()).err().unwrap();
-    assert!(
-        matches!(error, StoreError::WrongFormat { found: 3, .. }),
-        "{error}"
-    );
+    // The previous format (sales without branding) and a future one are
+    // refused as well.
+    for other in [schema::STORE_FORMAT - 1, schema::STORE_FORMAT + 1] {
+        tamper(
+            dir.path(),
+            schema::META,
+            schema::META_FORMAT,
+            encode(&other),
+        );
+        let error = LedgerStore::open(dir.path(), &genesis()).err().unwrap();
+        assert!(
+            matches!(error, StoreError::WrongFormat { found, .. } if found == other),
+            "{error}"
+        );
+    }
 }
 
 /// A key and value as RocksDB stores them.
