@@ -12,6 +12,20 @@ pub(crate) struct Cli {
     /// How to print results.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub(crate) output: OutputFormat,
+    /// For an `https://` node: trust certificates signed by the CAs in this
+    /// PEM file (for a self-signed node, its own certificate).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "GEMTRAIL_CA",
+        conflicts_with = "pin"
+    )]
+    pub(crate) ca: Option<PathBuf>,
+    /// For an `https://` node: trust exactly the certificate with this
+    /// fingerprint (`sha256:...`, as `node init --tls` prints it).
+    #[arg(long, global = true, value_name = "FINGERPRINT", env = "GEMTRAIL_PIN")]
+    pub(crate) pin: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -188,30 +202,42 @@ pub(crate) enum GenesisCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum NodeCommand {
     /// Make a node directory: a node key and a configuration file.
-    Init {
-        /// The directory to create.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The genesis file (copied into the directory if given and present).
-        #[arg(long)]
-        genesis: Option<PathBuf>,
-        /// The HTTP API address, if not the genesis one.
-        #[arg(long)]
-        api_addr: Option<std::net::SocketAddr>,
-        /// The libp2p listen address, if not the genesis one.
-        #[arg(long)]
-        listen_addr: Option<String>,
-        /// The node id, for a node that joins by governance rather than
-        /// through the genesis (then give both addresses too).
-        #[arg(long, requires_all = ["api_addr", "listen_addr"])]
-        node_id: Option<u64>,
-    },
+    Init(NodeInitArgs),
     /// Run a node until SIGTERM or Ctrl-C.
     Start {
         /// The node's configuration file.
         #[arg(long, default_value = "node.toml")]
         config: PathBuf,
     },
+}
+
+/// What `node init` makes.
+#[derive(Debug, Args)]
+pub(crate) struct NodeInitArgs {
+    /// The directory to create.
+    #[arg(long)]
+    pub(crate) dir: PathBuf,
+    /// The genesis file (copied into the directory if given and present).
+    #[arg(long)]
+    pub(crate) genesis: Option<PathBuf>,
+    /// The HTTP API address, if not the genesis one.
+    #[arg(long)]
+    pub(crate) api_addr: Option<std::net::SocketAddr>,
+    /// The libp2p listen address, if not the genesis one.
+    #[arg(long)]
+    pub(crate) listen_addr: Option<String>,
+    /// The node id, for a node that joins by governance rather than
+    /// through the genesis (then give both addresses too).
+    #[arg(long, requires_all = ["api_addr", "listen_addr"])]
+    pub(crate) node_id: Option<u64>,
+    /// Serve the API over HTTPS with a new self-signed certificate (for
+    /// localhost, 127.0.0.1, the API address and each --tls-name); clients
+    /// trust it with `--ca DIR/tls.crt` or `--pin` and its fingerprint.
+    #[arg(long)]
+    pub(crate) tls: bool,
+    /// Another host name or address the certificate is for (repeatable).
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub(crate) tls_name: Vec<String>,
 }
 
 /// Who signs and where to submit.

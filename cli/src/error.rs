@@ -11,6 +11,10 @@ pub(crate) const EXIT_REFUSED: u8 = 3;
 /// Exit code of a failed verification.
 pub(crate) const EXIT_UNVERIFIED: u8 = 4;
 
+/// The error code of an `https://` node whose certificate is not the one
+/// `--ca` or `--pin` trusts.
+pub(crate) const NODE_CERTIFICATE_UNTRUSTED: &str = "node_certificate_untrusted";
+
 /// A failure the CLI reports.
 #[derive(Debug)]
 pub(crate) struct CliError {
@@ -84,6 +88,19 @@ impl From<ClientError> for CliError {
                     },
                     _ => refused,
                 }
+            }
+            ClientError::Transport { reason, .. }
+                if reason.contains("invalid peer certificate") =>
+            {
+                let mut untrusted = CliError::new(format!("the node's certificate is not trusted: {error}"))
+                    .hint("the node did not show the certificate --ca or --pin trusts: check the address, and get its certificate or fingerprint from its operator");
+                untrusted.code = Some(NODE_CERTIFICATE_UNTRUSTED.to_owned());
+                untrusted
+            }
+            ClientError::Transport { reason, .. } if reason.contains("needs a CA file") => {
+                CliError::new(error.to_string()).hint(
+                    "pass --ca with the node's CA or certificate file, or --pin with its fingerprint (GEMTRAIL_CA, GEMTRAIL_PIN)",
+                )
             }
             ClientError::Transport { .. } => CliError::new(error.to_string())
                 .hint("is the node running? pass its API address with --node HOST:PORT"),

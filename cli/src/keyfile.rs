@@ -49,6 +49,13 @@ pub(crate) fn load(path: &Path) -> CliResult<SecretKey> {
 
 /// Writes `key` to a new file readable only by its owner.
 pub(crate) fn save(path: &Path, key: &SecretKey) -> CliResult {
+    let text = format!("{PREFIX}{}\n", hex::encode(key.to_seed()));
+    write_private(path, text.as_bytes())
+}
+
+/// Writes `bytes` to a new file readable only by its owner (mode 0600),
+/// synced; an existing file is never overwritten.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -66,8 +73,7 @@ pub(crate) fn save(path: &Path, key: &SecretKey) -> CliResult {
             CliError::new(format!("cannot write key file {}: {error}", path.display()))
         }
     })?;
-    let text = format!("{PREFIX}{}\n", hex::encode(key.to_seed()));
-    file.write_all(text.as_bytes())
+    file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|error| {
             CliError::new(format!("cannot write key file {}: {error}", path.display()))

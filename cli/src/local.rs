@@ -91,7 +91,7 @@ impl Consortium {
     pub(crate) fn clients(&self) -> CliResult<BTreeMap<u64, NodeClient>> {
         self.api
             .iter()
-            .map(|(id, addr)| Ok((*id, NodeClient::new(addr)?)))
+            .map(|(id, addr)| Ok((*id, crate::connect::node_client(addr)?)))
             .collect()
     }
 }

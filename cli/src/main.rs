@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod actions;
 mod args;
 mod cmd;
+mod connect;
 mod disclosure;
 mod error;
 mod keyfile;
@@ -37,6 +38,10 @@ use output::{print_error, Out};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Out { format: cli.output };
+    if let Err(error) = connect::set_trust(cli.ca.as_deref(), cli.pin.as_deref()) {
+        print_error(out, &error);
+        return ExitCode::from(error.exit);
+    }
     match run(out, cli.command) {
         Ok(code) => code,
         Err(error) => {

@@ -108,6 +108,9 @@ async fn browser(driver: &Driver, language: &str, downloads: &Path) -> WebDriver
         }),
     )
     .unwrap();
+    // thirtyfour's HTTP client is the workspace's reqwest, built without a
+    // rustls provider of its own.
+    gemtrail_node::tls::install_default_provider();
     WebDriver::new(&driver.url, caps).await.unwrap()
 }
 

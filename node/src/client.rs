@@ -15,6 +15,7 @@ use crate::api::error::ErrorBody;
 use crate::api::views::{
     BatchSubmitView, BlockView, HistoryItemView, MembersView, ReceiptView, StatusView, SubmitView,
 };
+use crate::tls::Trust;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,20 @@ impl ClientError {
     }
 }
 
+/// An error with every cause under it ("error sending request: ...:
+/// invalid peer certificate: UnknownIssuer"), which is where a refused
+/// certificate says so.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A client of one node.
 #[derive(Clone, Debug)]
 pub struct NodeClient {
@@ -58,17 +73,39 @@ pub struct NodeClient {
 
 impl NodeClient {
     /// A client of the node whose API is at `addr` (`host:port` or a URL).
+    /// An `https://` node must then be trusted some other way: see
+    /// [`NodeClient::with_trust`].
     pub fn new(addr: &str) -> Result<Self, ClientError> {
+        Self::with_trust(addr, None)
+    }
+
+    /// A client of `addr` that, over HTTPS, trusts only what `trust` says
+    /// (a CA file or the node's pinned certificate). Without `trust`, an
+    /// `https://` node is refused: there are no system roots to fall back on.
+    pub fn with_trust(addr: &str, trust: Option<&Trust>) -> Result<Self, ClientError> {
+        crate::tls::install_default_provider();
         let base = if addr.starts_with("http://") || addr.starts_with("https://") {
             addr.trim_end_matches('/').to_owned()
         } else {
             format!("http://{addr}")
+        };
+        let transport = |reason: String| ClientError::Transport {
+            base: base.clone(),
+            reason,
         };
         let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(60));
         if base.starts_with("http://") {
             // Nodes speak cleartext HTTP/2 as well as HTTP/1.1: one
             // connection then carries every request a command makes at once.
             builder = builder.http2_prior_knowledge();
+        } else {
+            let trust = trust.ok_or_else(|| {
+                transport("an https:// node needs a CA file or a pinned certificate fingerprint (--ca or --pin)".to_owned())
+            })?;
+            let config = trust
+                .client_config()
+                .map_err(|error| transport(error.to_string()))?;
+            builder = builder.tls_backend_preconfigured(config);
         }
         let http = builder.build().map_err(|error| ClientError::Transport {
             base: base.clone(),
@@ -97,7 +134,7 @@ impl NodeClient {
         let body = response
             .bytes()
             .await
-            .map_err(|error| self.transport(error))?;
+            .map_err(|error| self.transport(chain(&error)))?;
         Err(match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(body) => ClientError::Api {
                 status: status.as_u16(),
@@ -118,9 +155,12 @@ impl NodeClient {
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .map_err(|error| self.transport(error))?;
+            .map_err(|error| self.transport(chain(&error)))?;
         let response = self.check(response).await?;
-        response.json().await.map_err(|error| self.transport(error))
+        response
+            .json()
+            .await
+            .map_err(|error| self.transport(chain(&error)))
     }
 
     async fn post_bytes<T: DeserializeOwned>(
@@ -135,9 +175,12 @@ impl NodeClient {
             .body(body)
             .send()
             .await
-            .map_err(|error| self.transport(error))?;
+            .map_err(|error| self.transport(chain(&error)))?;
         let response = self.check(response).await?;
-        response.json().await.map_err(|error| self.transport(error))
+        response
+            .json()
+            .await
+            .map_err(|error| self.transport(chain(&error)))
     }
 
     /// Submits raw body bytes (for tests of malformed input).
@@ -205,12 +248,12 @@ impl NodeClient {
             .get(format!("{}/v1/stones/{stone}/proof", self.base))
             .send()
             .await
-            .map_err(|error| self.transport(error))?;
+            .map_err(|error| self.transport(chain(&error)))?;
         let response = self.check(response).await?;
         let bytes = response
             .bytes()
             .await
-            .map_err(|error| self.transport(error))?;
+            .map_err(|error| self.transport(chain(&error)))?;
         Ok(bytes.to_vec())
     }
 
@@ -246,9 +289,12 @@ impl NodeClient {
             .get(format!("{}/metrics", self.base))
             .send()
             .await
-            .map_err(|error| self.transport(error))?;
+            .map_err(|error| self.transport(chain(&error)))?;
         let response = self.check(response).await?;
-        response.text().await.map_err(|error| self.transport(error))
+        response
+            .text()
+            .await
+            .map_err(|error| self.transport(chain(&error)))
     }
 }
 

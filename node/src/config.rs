@@ -154,6 +154,17 @@ impl Default for LocalLimits {
     }
 }
 
+/// The API's certificate and key, PEM files (`node init --tls` writes a
+/// self-signed pair).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key.
+    pub key_file: PathBuf,
+}
+
 /// A node's configuration file, as written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +191,10 @@ pub struct NodeConfig {
     /// behind a proxy (default: `http://` and the API address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// HTTPS for the API: without it the API speaks cleartext HTTP, which
+    /// is for loopback only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
     /// Local batching overrides.
     #[serde(default)]
     pub batching: BatchingConfig,
@@ -202,6 +217,7 @@ impl NodeConfig {
             listen_addr: None,
             api_addr: None,
             public_url: None,
+            tls: None,
             batching: BatchingConfig::default(),
             limits: LocalLimits::default(),
             log: LogConfig::default(),
@@ -246,7 +262,14 @@ impl NodeConfig {
 
     /// Makes relative paths relative to `base`.
     pub fn resolve_paths(&mut self, base: &Path) {
-        for path in [&mut self.genesis, &mut self.data_dir, &mut self.node_key] {
+        let tls = self
+            .tls
+            .iter_mut()
+            .flat_map(|tls| [&mut tls.cert_file, &mut tls.key_file]);
+        for path in [&mut self.genesis, &mut self.data_dir, &mut self.node_key]
+            .into_iter()
+            .chain(tls)
+        {
             if path.is_relative() {
                 *path = base.join(&*path);
             }
@@ -371,10 +394,14 @@ mod tests {
     fn relative_paths_resolve_against_the_file_directory() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
-        std::fs::write(&path, MINIMAL).unwrap();
+        let text = format!("{MINIMAL}[tls]\ncert_file = \"tls.crt\"\nkey_file = \"/etc/k.pem\"\n");
+        std::fs::write(&path, text).unwrap();
         let config = NodeConfig::load(&path).unwrap();
         assert_eq!(config.genesis, dir.path().join("g.toml"));
         assert_eq!(config.data_dir, dir.path().join("data"));
+        let tls = config.tls.unwrap();
+        assert_eq!(tls.cert_file, dir.path().join("tls.crt"));
+        assert_eq!(tls.key_file, PathBuf::from("/etc/k.pem"));
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub mod runner;
 pub(crate) mod shutdown;
 pub(crate) mod signatures;
 pub(crate) mod snapshots;
+pub mod tls;
 
 pub use config::NodeConfig;
 pub use node::{Node, StartError};

@@ -61,6 +61,9 @@ const PROPOSAL_OVERHEAD_BYTES: u64 = 64 * 1024;
 /// Why a node could not start. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The API's TLS certificate or key cannot be used.
+    #[error("API TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A page locale embedded at build time is unusable (a build defect).
     #[error("web pages: {0}")]
     Locales(#[from] gemtrail_web::LocaleError),
@@ -405,9 +408,10 @@ impl Node {
                 source,
             })?;
         let api_addr = api::local_addr(&listener).unwrap_or(me.api_addr);
-        let pages = api::Pages::new(config.public_url.as_deref(), api_addr)?;
+        let tls = api_tls(&config, api_addr)?;
+        let pages = api::Pages::new(config.public_url.as_deref(), api_addr, tls.is_some())?;
         let mut tasks = vec![swarm_task];
-        tasks.extend(parts.spawn_tasks(&config, inbound_calls, listener, pages));
+        tasks.extend(parts.spawn_tasks(&config, inbound_calls, listener, pages, tls));
         let failure = parts.certifier.failure();
         tracing::info!(
             node = me.id,
@@ -584,12 +588,36 @@ async fn initialize_if_new(parts: &Parts, in_genesis: bool) -> Result<(), StartE
 /// The batching in force: the genesis values, with the configuration's
 /// local overrides.
 /// The API server's bounds from the node's local limits.
-fn api_serve_limits(config: &NodeConfig, metrics: &Metrics) -> api::ServeLimits {
+fn api_serve_limits(
+    config: &NodeConfig,
+    metrics: &Metrics,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> api::ServeLimits {
     api::ServeLimits {
         open: metrics.api_connections_open.clone(),
         connections_max: usize::try_from(config.limits.api_connections_max).unwrap_or(usize::MAX),
         header_read_timeout: Duration::from_millis(config.limits.api_header_read_timeout_ms),
+        tls,
     }
+}
+
+/// The API's TLS acceptor when `[tls]` is configured; without it, a warning
+/// if the API is reachable from beyond this machine.
+fn api_tls(
+    config: &NodeConfig,
+    api_addr: std::net::SocketAddr,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, StartError> {
+    let Some(tls) = &config.tls else {
+        if !api_addr.ip().is_loopback() {
+            tracing::warn!(
+                %api_addr,
+                "the API listens beyond this machine without TLS: requests, answers and signatures cross the network in clear; set [tls] in node.toml (`gemtrail node init --tls` makes a pair)"
+            );
+        }
+        return Ok(None);
+    };
+    let server = crate::tls::server_config(&tls.cert_file, &tls.key_file)?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(server)))
 }
 
 fn batching(config: &NodeConfig, genesis: &ValidGenesis) -> Batching {
@@ -677,6 +705,7 @@ impl Parts {
         inbound_calls: InboundCalls,
         listener: tokio::net::TcpListener,
         pages: api::Pages,
+        tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Vec<JoinHandle<()>> {
         let membership_changed = Arc::new(Notify::new());
         let router = api::router(
@@ -695,7 +724,7 @@ impl Parts {
             tokio::spawn(api::serve(
                 listener,
                 router,
-                api_serve_limits(config, &self.shared.metrics),
+                api_serve_limits(config, &self.shared.metrics, tls),
                 self.shutdown.clone(),
             )),
             tokio::spawn(peers.serve(inbound_calls, self.shutdown.clone())),

@@ -111,6 +111,7 @@ async fn a_parcel_in_one_batch_commits_and_each_refusal_gets_its_own_code() {
         assert!(error.to_string().contains("HTTP 400"), "{error}");
     }
     // The JSON form: an empty array, and something that is not an array.
+    gemtrail_node::tls::install_default_provider();
     let http = reqwest::Client::new();
     let url = format!("{}/v1/transactions/batch", client.base());
     for (body, expected) in [("[]", "invalid_batch"), ("{}", "malformed_transaction")] {

@@ -135,6 +135,7 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
         assert_eq!(error.code(), Some("wrong_chain"), "{error}");
     }
     // Requests the API cannot route or parse get JSON errors too.
+    gemtrail_node::tls::install_default_provider();
     let http = reqwest::Client::new();
     let base = format!(
         "http://{}",

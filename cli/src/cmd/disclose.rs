@@ -11,7 +11,6 @@ use gemtrail_ledger::commitment::{CommittedField, Opening};
 use gemtrail_ledger::ids::{OrgId, TxId};
 use gemtrail_ledger::model::SignedTransaction;
 use gemtrail_ledger::proof::ProvenanceProof;
-use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
 use crate::args::{DiscloseArgs, VerifyArgs};
@@ -50,7 +49,7 @@ pub(crate) async fn run(out: Out, args: DiscloseArgs) -> CliResult {
         Some(to) => {
             let to = OrgId::parse(to)
                 .map_err(|error| CliError::new(format!("invalid member id: {error}")))?;
-            let members = NodeClient::new(&args.node)?.members().await?;
+            let members = crate::connect::node_client(&args.node)?.members().await?;
             let member = members
                 .members
                 .iter()
@@ -165,7 +164,7 @@ async fn find_transaction(
             });
     }
     let node = args.node.as_deref().unwrap_or("127.0.0.1:7001");
-    let client = NodeClient::new(node)?;
+    let client = crate::connect::node_client(node)?;
     let receipt = client.receipt(tx_id).await?;
     let block = client.block(receipt.height).await?;
     let signed = block

@@ -104,7 +104,7 @@ pub(crate) async fn run(out: Out, command: PassportCommand) -> CliResult {
     } = command;
     let proof = fetch(&node, &stone).await?;
     let journey = verified_against(&genesis, &proof)?;
-    let client = NodeClient::new(&node)?;
+    let client = crate::connect::node_client(&node)?;
     let url = format!(
         "{}/passport/{}",
         client.status().await?.public_url,

@@ -1,13 +1,11 @@
 //! `gemtrail status`: what a node says about itself and the cluster.
 
-use gemtrail_node::client::NodeClient;
-
 use crate::error::CliResult;
 use crate::output::Out;
 
 /// Prints a node's status.
 pub(crate) async fn run(out: Out, node: &str) -> CliResult {
-    let status = NodeClient::new(node)?.status().await?;
+    let status = crate::connect::node_client(node)?.status().await?;
     out.print(&status, || {
         let leader = status
             .leader

@@ -95,7 +95,7 @@ pub(crate) async fn submit_committed(
     what: &str,
 ) -> CliResult<TxId> {
     let key = keyfile::load(&signer.key)?;
-    let client = NodeClient::new(&signer.node)?;
+    let client = crate::connect::node_client(&signer.node)?;
     let chain_id = chain_of(&client).await?;
     let tx = Transaction {
         chain_id,
@@ -384,7 +384,9 @@ async fn clear_flag(out: Out, signer: &Signer, stone: &str) -> CliResult {
 }
 
 async fn show(out: Out, stone: &str, node: &str) -> CliResult {
-    let state = NodeClient::new(node)?.stone(&stone_id(stone)?).await?;
+    let state = crate::connect::node_client(node)?
+        .stone(&stone_id(stone)?)
+        .await?;
     out.print(&state, || {
         let flag = state
             .flag
@@ -400,7 +402,9 @@ async fn show(out: Out, stone: &str, node: &str) -> CliResult {
 }
 
 async fn history(out: Out, stone: &str, node: &str) -> CliResult {
-    let history = NodeClient::new(node)?.history(&stone_id(stone)?).await?;
+    let history = crate::connect::node_client(node)?
+        .history(&stone_id(stone)?)
+        .await?;
     out.print(&history, || {
         history
             .iter()

@@ -11,7 +11,6 @@ use gemtrail_ledger::ids::StoneId;
 use gemtrail_ledger::proof::journey::{step_text, utc_text};
 use gemtrail_ledger::proof::{verify_proof, Journey, ProvenanceProof, VerifiedJourney};
 use gemtrail_node::api::views::HistoryItemView;
-use gemtrail_node::client::NodeClient;
 use serde_json::json;
 
 use crate::args::VerifyArgs;
@@ -37,7 +36,9 @@ pub(crate) fn verified_against(
 pub(crate) async fn fetch(node: &str, stone: &str) -> CliResult<ProvenanceProof> {
     let stone = StoneId::parse(stone)
         .map_err(|error| CliError::new(format!("invalid stone id: {error}")))?;
-    let bytes = NodeClient::new(node)?.proof_bytes(&stone).await?;
+    let bytes = crate::connect::node_client(node)?
+        .proof_bytes(&stone)
+        .await?;
     decode(&bytes)
         .map_err(|error| CliError::unverified(format!("the node's proof does not decode: {error}")))
 }
@@ -119,7 +120,9 @@ const DEFAULT_NODE: &str = "127.0.0.1:7001";
 
 /// What `node` reports of the stone after the block a passport is complete to.
 async fn events_after(node: &str, journey: &Journey) -> CliResult<Vec<HistoryItemView>> {
-    let history = NodeClient::new(node)?.history(&journey.stone).await?;
+    let history = crate::connect::node_client(node)?
+        .history(&journey.stone)
+        .await?;
     Ok(history
         .into_iter()
         .filter(|item| item.height > journey.tip_height)

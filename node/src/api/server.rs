@@ -1,5 +1,6 @@
-//! The API's accept loop: hyper serving HTTP/1.1 and cleartext HTTP/2 on one
-//! port, with the bounds `axum::serve` does not set.
+//! The API's accept loop: hyper serving HTTP/1.1 and HTTP/2 on one port, in
+//! cleartext or over TLS (rustls, the protocol chosen by ALPN), with the
+//! bounds `axum::serve` does not set.
 //!
 //! - **A cap on open connections** (`limits.api_connections_max`): past it,
 //!   the loop stops accepting and new connections wait in the kernel's
@@ -50,7 +51,7 @@ enum Protocol {
 }
 
 /// The bounds the accept loop enforces, and the gauge it reports to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ServeLimits {
     /// Most connections open at once.
     pub(crate) connections_max: usize,
@@ -58,6 +59,18 @@ pub(crate) struct ServeLimits {
     pub(crate) header_read_timeout: Duration,
     /// Connections open now (the `api_connections_open` metric).
     pub(crate) open: Gauge,
+    /// HTTPS: the handshake to run before HTTP (its ALPN picks the protocol).
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for ServeLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeLimits")
+            .field("connections_max", &self.connections_max)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` fires,
@@ -91,14 +104,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let header_read_timeout = limits.header_read_timeout;
-        let connection = serve_connection(
-            &builders,
-            &graceful,
-            stream,
-            router.clone(),
-            header_read_timeout,
-        );
+        let connection = serve_connection(&builders, &graceful, stream, router.clone(), &limits);
         limits.open.inc();
         tokio::spawn(hold_slot_while(connection, slot, limits.open.clone()));
     }
@@ -140,34 +146,63 @@ fn serve_connection(
     graceful: &GracefulShutdown,
     stream: TcpStream,
     router: Router,
-    header_read_timeout: Duration,
+    limits: &ServeLimits,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let builders = builders.clone();
     let watcher = graceful.watcher();
+    let header_read_timeout = limits.header_read_timeout;
+    let tls = limits.tls.clone();
     async move {
-        let sniffed = tokio::time::timeout(header_read_timeout, protocol_of(&stream)).await;
-        let Ok(Some(protocol)) = sniffed else {
-            // Silent, too slow, or closed: the slot goes to someone else.
+        let Some(tls) = tls else {
+            let sniffed = tokio::time::timeout(header_read_timeout, protocol_of(&stream)).await;
+            let Ok(Some(protocol)) = sniffed else {
+                // Silent, too slow, or closed: the slot goes to someone else.
+                return;
+            };
+            serve_http(&builders, watcher, stream, router, protocol).await;
             return;
         };
-        let service = TowerToHyperService::new(router);
-        let io = TokioIo::new(stream);
-        let served = match protocol {
-            Protocol::Http1 => {
-                watcher
-                    .watch(builders.http1.serve_connection(io, service))
-                    .await
-            }
-            Protocol::Http2 => {
-                watcher
-                    .watch(builders.http2.serve_connection(io, service))
-                    .await
-            }
+        // The handshake gets the header deadline too: a silent client
+        // holds its slot no longer than in cleartext.
+        let handshake = tokio::time::timeout(header_read_timeout, tls.accept(stream)).await;
+        let Ok(Ok(stream)) = handshake else {
+            return;
         };
-        if let Err(error) = served {
-            tracing::debug!(%error, "an API connection ended with an error");
+        let protocol = match stream.get_ref().1.alpn_protocol() {
+            Some(b"h2") => Protocol::Http2,
+            _ => Protocol::Http1,
+        };
+        serve_http(&builders, watcher, stream, router, protocol).await;
+    }
+}
+
+/// Serves one connection whose protocol is known, until it ends.
+async fn serve_http<Io>(
+    builders: &Builders,
+    watcher: hyper_util::server::graceful::Watcher,
+    stream: Io,
+    router: Router,
+    protocol: Protocol,
+) where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(router);
+    let io = TokioIo::new(stream);
+    let served = match protocol {
+        Protocol::Http1 => {
+            watcher
+                .watch(builders.http1.serve_connection(io, service))
+                .await
         }
+        Protocol::Http2 => {
+            watcher
+                .watch(builders.http2.serve_connection(io, service))
+                .await
+        }
+    };
+    if let Err(error) = served {
+        tracing::debug!(%error, "an API connection ended with an error");
     }
 }
 

@@ -62,13 +62,15 @@ pub(crate) struct Pages {
 }
 
 impl Pages {
-    /// The configured public URL, or `http://` and the API's address.
+    /// The configured public URL, or `http(s)://` and the API's address.
     pub(crate) fn new(
         public_url: Option<&str>,
         api_addr: std::net::SocketAddr,
+        tls: bool,
     ) -> Result<Self, gemtrail_web::LocaleError> {
+        let scheme = if tls { "https" } else { "http" };
         let public_url = public_url.map_or_else(
-            || format!("http://{api_addr}"),
+            || format!("{scheme}://{api_addr}"),
             |url| url.trim_end_matches('/').to_owned(),
         );
         Ok(Self {

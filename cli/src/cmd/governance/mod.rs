@@ -49,7 +49,7 @@ pub(crate) async fn run(out: Out, command: GovernanceCommand) -> CliResult {
 
 /// `gemtrail members`: who is in the consortium as of the node's tip.
 pub(crate) async fn members(out: Out, node: &str) -> CliResult {
-    let view = NodeClient::new(node)?.members().await?;
+    let view = crate::connect::node_client(node)?.members().await?;
     out.print(&view, || members_text(&view))
 }
 
@@ -62,7 +62,7 @@ async fn draft(out: Out, args: DraftArgs) -> CliResult {
         ))
         .hint("choose another --out, or remove the old draft"));
     }
-    let client = NodeClient::new(&args.approver.node)?;
+    let client = crate::connect::node_client(&args.approver.node)?;
     let membership = client.members().await?.membership();
     let change = build_change(args.change, &membership)?;
     let drafter = org_id(&args.approver.org)?;
@@ -98,7 +98,7 @@ async fn approve(out: Out, args: ApproveArgs) -> CliResult {
     if args.offline {
         return approve_offline(out, draft, approval, &args.file);
     }
-    let client = NodeClient::new(&args.approver.node)?;
+    let client = crate::connect::node_client(&args.approver.node)?;
     let chain_id = chain_of(&client).await?;
     if draft.transaction.tx.chain_id != chain_id {
         return Err(CliError::refused(
@@ -164,7 +164,10 @@ fn add_approval(draft: &mut DraftFile, approval: Approval, file: &Path) -> CliRe
 /// Prints the change, its approvals, and what it still needs.
 async fn show(out: Out, args: ShowDraftArgs) -> CliResult {
     let draft = DraftFile::load(&args.file)?;
-    let membership = NodeClient::new(&args.node)?.members().await?.membership();
+    let membership = crate::connect::node_client(&args.node)?
+        .members()
+        .await?
+        .membership();
     let summary = summarise(&draft, &membership)?;
     out.print(&summary, || summary.text(&args.file))
 }
@@ -173,7 +176,7 @@ async fn show(out: Out, args: ShowDraftArgs) -> CliResult {
 /// for too few approvals, how many more it needs).
 async fn submit(out: Out, args: SubmitDraftArgs) -> CliResult {
     let draft = DraftFile::load(&args.file)?;
-    let client = NodeClient::new(&args.node)?;
+    let client = crate::connect::node_client(&args.node)?;
     let tx_id = draft.transaction.id();
     let answer = match client.submit(&draft.transaction, !args.no_wait).await {
         Ok(answer) => answer,
