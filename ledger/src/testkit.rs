@@ -397,3 +397,16 @@ impl TestChain {
         chain
     }
 }
+
+/// The fuzz target `proof_verify`: a proof from arbitrary bytes, verified
+/// against the sample consortium's genesis (its corpus holds that
+/// consortium's real proofs, so mutations reach deep into the verifier).
+/// It must refuse or accept, never panic.
+pub fn fuzz_proof(bytes: &[u8]) {
+    use std::sync::OnceLock;
+    static GENESIS: OnceLock<GenesisState> = OnceLock::new();
+    let genesis = GENESIS.get_or_init(|| Consortium::sample().genesis);
+    if let Ok(proof) = crate::codec::decode::<ProvenanceProof>(bytes) {
+        let _ = crate::proof::verify_proof(genesis, &proof);
+    }
+}

@@ -71,6 +71,7 @@ pub(crate) mod commits;
 pub mod config;
 pub(crate) mod directory;
 pub(crate) mod feed;
+pub mod fuzzing;
 pub mod keys;
 pub(crate) mod logging;
 pub(crate) mod membership;

@@ -66,6 +66,21 @@ where
     io.flush().await
 }
 
+/// Every request frame in `bytes`, as a lane reads them (for the fuzz
+/// target `lane_frames`): stops at the end, or at the first bad frame.
+pub(crate) fn read_request_frames(bytes: &[u8], bytes_max: u64) -> Vec<(u64, PeerRequest)> {
+    let mut frames = Vec::new();
+    let mut reader = bytes;
+    let read = async {
+        while let Ok(Some(frame)) = read_frame::<_, PeerRequest>(&mut reader, bytes_max).await {
+            frames.push(frame);
+        }
+    };
+    // A byte slice never waits, so the future completes on its first poll.
+    futures::executor::block_on(read);
+    frames
+}
+
 /// Reads one frame; `Ok(None)` when the stream ended cleanly between frames.
 async fn read_frame<R, M>(io: &mut R, bytes_max: u64) -> std::io::Result<Option<(u64, M)>>
 where
