@@ -168,6 +168,17 @@ async fn bad_input_gets_its_code_and_writes_nothing() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], code, "{body}");
     }
+    // The API describes itself.
+    let document: serde_json::Value = http
+        .get(format!("{base}/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["openapi"], "3.1.0", "{document}");
+    assert!(document["paths"]["/v1/transactions"]["post"].is_object());
     // Nothing was written: give a batch time to form, then compare tips.
     tokio::time::sleep(Duration::from_millis(300)).await;
     for id in cluster.node_ids() {

@@ -19,7 +19,7 @@ use gemtrail_ledger::codec::{decode, encode, BoundedVec};
 use gemtrail_ledger::ids::TxId;
 use gemtrail_ledger::model::SignedTransaction;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::handlers::{body_error, is_json, receipt_view, wait_for_commit, wait_limit};
 use super::handlers::{Ctx, SubmitQuery, WaitReceiver};
 use super::state::ApiState;
@@ -37,6 +37,11 @@ type BatchBody = BoundedVec<SignedTransaction, SUBMIT_BATCH_TXS_MAX>;
 /// `POST /v1/transactions/batch`: admits each transaction (a JSON array, or
 /// the borsh encoding of a vector); with `wait=true`, answers once each
 /// admitted one is committed or the wait is over.
+#[utoipa::path(post, path = "/v1/transactions/batch", tag = "transactions",
+    request_body(content = String, description = "up to 1,024 signed transactions, borsh or JSON"),
+    responses((status = 200, description = "one item per transaction: admitted, committed, or its error", body = BatchSubmitView),
+              (status = 400, description = "malformed_transaction, batch_too_large", body = ErrorBody),
+              (status = 413, description = "body_too_large", body = ErrorBody)))]
 pub(super) async fn submit_batch(
     State(context): Ctx,
     query: Result<Query<SubmitQuery>, QueryRejection>,

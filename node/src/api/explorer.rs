@@ -53,6 +53,8 @@ fn recent_blocks(store: &LedgerStore) -> Result<Vec<BlockSummary>, ApiError> {
 }
 
 /// `GET /explorer`: the tip, its certificate and recent blocks.
+#[utoipa::path(get, path = "/explorer", tag = "pages",
+    responses((status = 200, description = "the tip, its certificate, recent blocks", content_type = "text/html", body = String)))]
 pub(super) async fn home(
     State(context): Ctx,
     Query(query): Query<PageQuery>,
@@ -70,6 +72,10 @@ pub(super) async fn home(
 }
 
 /// `GET /explorer/blocks/{height}`: a block, its transactions and receipts.
+#[utoipa::path(get, path = "/explorer/blocks/{height}", tag = "pages",
+    params(("height" = u64, Path)),
+    responses((status = 200, content_type = "text/html", body = String),
+              (status = 404, description = "a not-found page", content_type = "text/html", body = String)))]
 pub(super) async fn block(
     State(context): Ctx,
     Path(height): Path<String>,
@@ -138,6 +144,10 @@ fn lineage_tree(store: &LedgerStore, stone: &StoneId) -> Result<LineageTree, Api
 }
 
 /// `GET /explorer/stones/{stone}`: lineage tree, custody timeline, events.
+#[utoipa::path(get, path = "/explorer/stones/{stone_id}", tag = "pages",
+    params(("stone_id" = String, Path)),
+    responses((status = 200, description = "lineage tree, custody timeline, events", content_type = "text/html", body = String),
+              (status = 404, description = "a not-found page", content_type = "text/html", body = String)))]
 pub(super) async fn stone(
     State(context): Ctx,
     Path(stone): Path<String>,
@@ -169,6 +179,8 @@ pub(super) async fn stone(
 }
 
 /// `GET /explorer/members`: every member.
+#[utoipa::path(get, path = "/explorer/members", tag = "pages",
+    responses((status = 200, content_type = "text/html", body = String)))]
 pub(super) async fn members(
     State(context): Ctx,
     Query(query): Query<PageQuery>,
@@ -183,6 +195,10 @@ pub(super) async fn members(
 }
 
 /// `GET /explorer/members/{org}`: one member.
+#[utoipa::path(get, path = "/explorer/members/{org}", tag = "pages",
+    params(("org" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String),
+              (status = 404, description = "a not-found page", content_type = "text/html", body = String)))]
 pub(super) async fn member(
     State(context): Ctx,
     Path(org): Path<String>,
@@ -220,6 +236,10 @@ pub(super) async fn member(
 
 /// `GET /explorer/search?q=`: a stone id, a block height, a transaction id
 /// or a block hash, answered with a redirect to its page.
+#[utoipa::path(get, path = "/explorer/search", tag = "pages",
+    params(("q" = String, Query, description = "a stone id, block height, transaction id or block hash")),
+    responses((status = 303, description = "to the page found"),
+              (status = 404, description = "a nothing-matches page", content_type = "text/html", body = String)))]
 pub(super) async fn search(
     State(context): Ctx,
     Query(query): Query<PageQuery>,

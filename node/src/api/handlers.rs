@@ -17,7 +17,7 @@ use gemtrail_ledger::model::SignedTransaction;
 use gemtrail_ledger::proof::{build_proof, ProofBuildError, ProvenanceProof};
 use serde::Deserialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::state::ApiState;
 use super::views::{
     BlockView, HistoryItemView, MembersView, PeerView, ReceiptView, StatusView, SubmitView,
@@ -78,6 +78,18 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<SignedTransaction, Sub
 /// `POST /v1/transactions`: admits a signed transaction (borsh bytes, or JSON
 /// with `Content-Type: application/json`); with `wait=true`, answers once it
 /// is committed.
+#[utoipa::path(post, path = "/v1/transactions", tag = "transactions",
+    request_body(content = String, description = "a signed transaction: borsh bytes (application/octet-stream) or its JSON (application/json)"),
+    params(("wait" = Option<bool>, Query, description = "answer once committed, with the receipt"),
+           ("timeout_ms" = Option<u64>, Query, description = "how long to wait (capped by the request timeout)")),
+    responses((status = 202, description = "admitted to the mempool", body = SubmitView),
+              (status = 200, description = "committed (with wait=true)", body = SubmitView),
+              (status = 400, description = "malformed_transaction, wrong_chain, invalid_parameter", body = ErrorBody),
+              (status = 403, description = "unknown_signer, key_not_of_member, bad_signature, signer_did_not_sign, missing_role, not_enough_admin_approvals and the other authorisation codes", body = ErrorBody),
+              (status = 409, description = "replay", body = ErrorBody),
+              (status = 413, description = "body_too_large", body = ErrorBody),
+              (status = 408, description = "body_timeout", body = ErrorBody),
+              (status = 503, description = "mempool_full, signer_share_full, no_leader, shutting_down, commit_timeout", body = ErrorBody)))]
 pub(super) async fn submit(
     State(context): Ctx,
     query: Result<Query<SubmitQuery>, QueryRejection>,
@@ -205,6 +217,10 @@ where
 }
 
 /// `GET /v1/transactions/{tx_id}`: the receipt and where it is.
+#[utoipa::path(get, path = "/v1/transactions/{tx_id}", tag = "reads",
+    params(("tx_id" = String, Path, description = "64 hex digits")),
+    responses((status = 200, body = ReceiptView), (status = 400, description = "invalid_parameter", body = ErrorBody),
+              (status = 404, description = "transaction_not_found", body = ErrorBody)))]
 pub(super) async fn receipt(
     State(context): Ctx,
     Path(tx_id): Path<String>,
@@ -223,6 +239,11 @@ pub(super) async fn receipt(
 }
 
 /// `GET /v1/stones/{stone_id}`: the stone's current state.
+#[utoipa::path(get, path = "/v1/stones/{stone_id}", tag = "reads",
+    params(("stone_id" = String, Path)),
+    responses((status = 200, description = "the stone's current state", body = Object),
+              (status = 400, description = "invalid_parameter", body = ErrorBody),
+              (status = 404, description = "stone_not_found", body = ErrorBody)))]
 pub(super) async fn stone(
     State(context): Ctx,
     Path(stone_id): Path<String>,
@@ -243,6 +264,10 @@ fn unknown_stone(stone_id: &StoneId) -> ApiError {
 }
 
 /// `GET /v1/stones/{stone_id}/history`: every transaction that touched it.
+#[utoipa::path(get, path = "/v1/stones/{stone_id}/history", tag = "reads",
+    params(("stone_id" = String, Path)),
+    responses((status = 200, body = Vec<HistoryItemView>), (status = 400, description = "invalid_parameter", body = ErrorBody),
+              (status = 404, description = "stone_not_found", body = ErrorBody)))]
 pub(super) async fn history(
     State(context): Ctx,
     Path(stone_id): Path<String>,
@@ -276,6 +301,11 @@ pub(super) async fn history(
 
 /// `GET /v1/stones/{stone_id}/proof`: the stone's provenance proof, as borsh
 /// bytes (`application/octet-stream`), to verify offline against the genesis.
+#[utoipa::path(get, path = "/v1/stones/{stone_id}/proof", tag = "reads",
+    params(("stone_id" = String, Path)),
+    responses((status = 200, description = "the certified provenance proof, borsh", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, description = "stone_not_found", body = ErrorBody),
+              (status = 503, description = "not_certified", body = ErrorBody)))]
 pub(super) async fn proof(
     State(context): Ctx,
     Path(stone_id): Path<String>,
@@ -333,6 +363,9 @@ fn not_certified(height: u64) -> ApiError {
 
 /// `GET /v1/certificates/latest`: the certificate of the highest certified
 /// height.
+#[utoipa::path(get, path = "/v1/certificates/latest", tag = "reads",
+    responses((status = 200, description = "a quorum certificate", body = Object),
+              (status = 404, description = "certificate_not_found", body = ErrorBody)))]
 pub(super) async fn latest_certificate(
     State(context): Ctx,
 ) -> Result<Json<QuorumCertificate>, ApiError> {
@@ -345,6 +378,11 @@ pub(super) async fn latest_certificate(
 }
 
 /// `GET /v1/certificates/{height}`: the certificate of one height.
+#[utoipa::path(get, path = "/v1/certificates/{height}", tag = "reads",
+    params(("height" = u64, Path)),
+    responses((status = 200, description = "a quorum certificate", body = Object),
+              (status = 400, description = "invalid_parameter", body = ErrorBody),
+              (status = 404, description = "certificate_not_found", body = ErrorBody)))]
 pub(super) async fn certificate(
     State(context): Ctx,
     Path(height): Path<String>,
@@ -359,6 +397,10 @@ pub(super) async fn certificate(
 }
 
 /// `GET /v1/blocks/{height or hash}`: a block.
+#[utoipa::path(get, path = "/v1/blocks/{block}", tag = "reads",
+    params(("block" = String, Path, description = "a height, or a block hash in 64 hex digits")),
+    responses((status = 200, body = BlockView), (status = 400, description = "invalid_parameter", body = ErrorBody),
+              (status = 404, description = "block_not_found", body = ErrorBody)))]
 pub(super) async fn block(
     State(context): Ctx,
     Path(which): Path<String>,
@@ -384,11 +426,15 @@ pub(super) async fn block(
 }
 
 /// `GET /v1/members`: the members, nodes and retired ids as of the tip.
+#[utoipa::path(get, path = "/v1/members", tag = "reads",
+    responses((status = 200, body = MembersView)))]
 pub(super) async fn members(State(context): Ctx) -> Json<MembersView> {
     Json(context.read(|store| MembersView::new(store.tip().height, store.membership())))
 }
 
 /// `GET /v1/status`: the node and the cluster as this node sees them.
+#[utoipa::path(get, path = "/v1/status", tag = "operations",
+    responses((status = 200, body = StatusView)))]
 pub(super) async fn status(State(context): Ctx) -> Json<StatusView> {
     Json(status_view(&context))
 }
@@ -446,6 +492,8 @@ fn status_view(context: &ApiState) -> StatusView {
 }
 
 /// `GET /metrics`: Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus metrics, OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 pub(super) async fn metrics(State(context): Ctx) -> Response {
     let status = status_view(&context);
     let metrics = &context.shared.metrics;

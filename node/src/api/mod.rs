@@ -15,6 +15,7 @@ mod body;
 pub mod error;
 mod explorer;
 mod handlers;
+mod openapi;
 mod server;
 mod state;
 pub mod views;
@@ -53,6 +54,7 @@ pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
         .route("/v1/certificates/{height}", get(handlers::certificate))
         .route("/v1/members", get(handlers::members))
         .route("/v1/status", get(handlers::status))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(handlers::metrics))
         .route("/", get(web::root))
         .route("/passport/{stone_id}", get(web::passport))

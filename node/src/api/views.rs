@@ -6,11 +6,13 @@ use gemtrail_ledger::model::{
     Block, Member, Membership, NodeRecord, Outcome, Receipt, SignedTransaction,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The answer to a submission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SubmitView {
     /// The transaction id.
+    #[schema(value_type = String)]
     pub tx_id: TxId,
     /// In a mempool, or in a block (see `receipt`).
     pub status: SubmitStatus,
@@ -23,7 +25,7 @@ pub struct SubmitView {
 
 /// The answer to a batch submission: one item per transaction, in the
 /// order they were sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BatchSubmitView {
     /// Each transaction's outcome.
     pub items: Vec<BatchItemView>,
@@ -31,9 +33,10 @@ pub struct BatchSubmitView {
 
 /// One transaction of a batch: its submission's answer, or why the door
 /// refused it (with the code a single submission would have got).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BatchItemView {
     /// The transaction id.
+    #[schema(value_type = String)]
     pub tx_id: TxId,
     /// Where it is; absent when refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +53,7 @@ pub struct BatchItemView {
 }
 
 /// Where a submitted transaction is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubmitStatus {
     /// In a mempool, waiting to be ordered.
@@ -60,7 +63,7 @@ pub enum SubmitStatus {
 }
 
 /// A node's part in Raft, as the status reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RaftRole {
     /// It leads.
@@ -88,20 +91,22 @@ impl std::fmt::Display for RaftRole {
 }
 
 /// A transaction's receipt and where it is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptView {
     /// The transaction id.
+    #[schema(value_type = String)]
     pub tx_id: TxId,
     /// The block height.
     pub height: u64,
     /// Its position in the block.
     pub tx_index: u32,
     /// Applied, or rejected with its reason.
+    #[schema(value_type = Object)]
     pub outcome: Outcome,
 }
 
 /// One event of a stone's history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryItemView {
     /// The block height.
     pub height: u64,
@@ -110,26 +115,31 @@ pub struct HistoryItemView {
     /// The block's timestamp, milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
     /// The transaction id.
+    #[schema(value_type = String)]
     pub tx_id: TxId,
     /// The action's name, e.g. `propose_transfer`.
     pub action: String,
     /// The signed transaction.
+    #[schema(value_type = Object)]
     pub transaction: SignedTransaction,
 }
 
 /// A block with its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BlockView {
     /// Its hash.
+    #[schema(value_type = String)]
     pub hash: BlockHash,
     /// The block.
+    #[schema(value_type = Object)]
     pub block: Block,
     /// One receipt per transaction, in block order.
+    #[schema(value_type = Vec<Object>)]
     pub receipts: Vec<Receipt>,
 }
 
 /// A peer as the status reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeerView {
     /// Its Raft node id.
     pub node_id: u64,
@@ -144,7 +154,7 @@ pub struct PeerView {
 }
 
 /// What a node says about itself and the cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatusView {
     /// This node's Raft id.
     pub node_id: u64,
@@ -153,6 +163,7 @@ pub struct StatusView {
     /// The chain id.
     pub chain_id: String,
     /// The genesis hash.
+    #[schema(value_type = String)]
     pub genesis_hash: BlockHash,
     /// This node's part in Raft now.
     pub raft_state: RaftRole,
@@ -167,6 +178,7 @@ pub struct StatusView {
     /// The ledger tip's height.
     pub height: u64,
     /// The ledger tip's hash.
+    #[schema(value_type = String)]
     pub tip_hash: BlockHash,
     /// The ledger tip's timestamp.
     pub tip_timestamp_ms: u64,
@@ -186,15 +198,18 @@ pub struct StatusView {
 
 /// The consortium as of the tip: its members, nodes and retired member ids,
 /// and how many Admin approvals a governance change needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MembersView {
     /// The height this membership is in force at.
     pub height: u64,
     /// The members, in org id order.
+    #[schema(value_type = Vec<Object>)]
     pub members: Vec<Member>,
     /// The consensus nodes, in node id order.
+    #[schema(value_type = Vec<Object>)]
     pub nodes: Vec<NodeRecord>,
     /// Ids of removed members, which can never be used again.
+    #[schema(value_type = Vec<String>)]
     pub retired: Vec<OrgId>,
     /// How many members hold the Admin role.
     pub admins: u32,

@@ -116,6 +116,11 @@ pub(super) fn member_names(context: &ApiState) -> BTreeMap<OrgId, String> {
 }
 
 /// `GET /passport/{stone}`: the buyer's passport.
+#[utoipa::path(get, path = "/passport/{stone_id}", tag = "pages",
+    params(("stone_id" = String, Path), ("lang" = Option<String>, Query, description = "a page language, over Accept-Language")),
+    responses((status = 200, description = "the buyer's passport", content_type = "text/html", body = String),
+              (status = 404, description = "a not-found page", content_type = "text/html", body = String),
+              (status = 503, description = "a not-available-yet page (tip not certified)", content_type = "text/html", body = String)))]
 pub(super) async fn passport(
     State(context): Ctx,
     Path(stone): Path<String>,
@@ -157,6 +162,10 @@ pub(crate) fn passport_file_name(stone: &StoneId) -> String {
 
 /// `GET /passport/{stone}/file`: the passport file (the certified proof),
 /// as a download.
+#[utoipa::path(get, path = "/passport/{stone_id}/file", tag = "pages",
+    params(("stone_id" = String, Path)),
+    responses((status = 200, description = "the passport file, as an attachment", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, description = "a not-found page", content_type = "text/html", body = String)))]
 pub(super) async fn passport_file(
     State(context): Ctx,
     Path(stone): Path<String>,
@@ -189,6 +198,10 @@ pub(super) async fn passport_file(
 
 /// `GET /passport/{stone}/qr.svg`: the QR code of the passport's address,
 /// for a card or a label.
+#[utoipa::path(get, path = "/passport/{stone_id}/qr.svg", tag = "pages",
+    params(("stone_id" = String, Path)),
+    responses((status = 200, description = "the QR code of the passport's address", content_type = "image/svg+xml", body = String),
+              (status = 404, description = "a not-found page", content_type = "text/html", body = String)))]
 pub(super) async fn passport_qr(
     State(context): Ctx,
     Path(stone): Path<String>,
@@ -228,6 +241,8 @@ pub(super) fn page_not_found(context: &ApiState, uri: &Uri, headers: &HeaderMap)
 }
 
 /// `/` sends a person to the explorer.
+#[utoipa::path(get, path = "/", tag = "pages",
+    responses((status = 303, description = "to /explorer")))]
 pub(super) async fn root() -> Redirect {
     Redirect::to(gemtrail_web::explorer::EXPLORER)
 }
