@@ -1,7 +1,9 @@
 //! The API over HTTPS: a one-node consortium whose node was made with
-//! `node init --tls`. The CLI reaches it trusting its certificate by CA file
-//! or by pinned fingerprint, signs a transaction through it, and refuses a
-//! node whose certificate is not the one it trusts, with its own code.
+//! `node init --tls` and takes only signed requests. The CLI reaches it
+//! trusting its certificate by CA file or by pinned fingerprint, signs its
+//! reads (`GEMTRAIL_KEY`, `GEMTRAIL_ORG`) and a transaction through it, is
+//! refused unsigned, and refuses a node whose certificate is not the one it
+//! trusts, with its own code.
 
 // Test code: a failed unwrap is the test's failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -79,6 +81,13 @@ fn found_https(root: &Path) -> (String, String) {
         ],
     );
     std::fs::copy(root.join("genesis.toml"), root.join("node1/genesis.toml")).unwrap();
+    // Members only: every request signed.
+    let config = std::fs::read_to_string(root.join("node1/node.toml")).unwrap();
+    std::fs::write(
+        root.join("node1/node.toml"),
+        config.replace("api_access = \"open\"", "api_access = \"members\""),
+    )
+    .unwrap();
     (format!("https://{api_addr}"), fingerprint)
 }
 
@@ -93,6 +102,19 @@ fn start(root: &Path) -> Node {
             .spawn()
             .unwrap(),
     )
+}
+
+/// `gemtrail ARGS` signing its requests as the miner (`GEMTRAIL_KEY`,
+/// `GEMTRAIL_ORG`).
+fn as_miner(root: &Path, args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::new(gemtrail_path())
+        .current_dir(root)
+        .env("GEMTRAIL_KEY", "miner.key")
+        .env("GEMTRAIL_ORG", "miner")
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
 }
 
 /// `gemtrail --output json ARGS`, its exit code and the error code it printed.
@@ -118,7 +140,7 @@ fn the_cli_talks_https_to_a_node_it_trusts_and_refuses_one_it_does_not() {
     // Trusted by its own certificate as the CA, once the node is up.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let output = gemtrail(root, &["status", "--node", &node, "--ca", "node1/tls.crt"]);
+        let output = as_miner(root, &["status", "--node", &node, "--ca", "node1/tls.crt"]);
         if output.status.success() && String::from_utf8_lossy(&output.stdout).contains("leader") {
             break;
         }
@@ -147,6 +169,10 @@ fn the_cli_talks_https_to_a_node_it_trusts_and_refuses_one_it_does_not() {
     args.extend_from_slice(&REGISTER);
     let registered = ok(root, &args);
     assert!(registered.contains("committed in block"), "{registered}");
+
+    // Unsigned, the same read is refused by the node.
+    let (exit, code) = json_error(root, &["status", "--node", &node, "--ca", "node1/tls.crt"]);
+    assert_eq!((exit, code.as_str()), (Some(3), "unsigned_request"));
 
     // Another certificate, as CA or as pin, is refused with its code.
     ok(root, &["node", "init", "--dir", "other", "--tls"]);

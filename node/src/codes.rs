@@ -110,6 +110,21 @@ pub enum ErrorCode {
     /// Governance approved by fewer than a majority of the Admins
     /// (`not_enough_admin_approvals`).
     NotEnoughAdminApprovals,
+    /// A request to a node that requires signed requests carries no
+    /// signature (`unsigned_request`, 401).
+    UnsignedRequest,
+    /// A request's signature, digest or signature parameters do not check
+    /// (`bad_request_signature`, 401).
+    BadRequestSignature,
+    /// A request is signed in the name of an organisation that is not a
+    /// member (`unknown_request_signer`, 401).
+    UnknownRequestSigner,
+    /// A request's nonce was already used within the window
+    /// (`replayed_request`, 401).
+    ReplayedRequest,
+    /// A request's creation time is outside the window around the node's
+    /// clock (`request_expired`, 401).
+    RequestExpired,
 }
 
 impl ErrorCode {
@@ -156,6 +171,11 @@ impl ErrorCode {
             ErrorCode::UnknownApprover => "unknown_approver",
             ErrorCode::MissingRole => "missing_role",
             ErrorCode::NotEnoughAdminApprovals => "not_enough_admin_approvals",
+            ErrorCode::UnsignedRequest => "unsigned_request",
+            ErrorCode::BadRequestSignature => "bad_request_signature",
+            ErrorCode::UnknownRequestSigner => "unknown_request_signer",
+            ErrorCode::ReplayedRequest => "replayed_request",
+            ErrorCode::RequestExpired => "request_expired",
         }
     }
 
@@ -198,6 +218,8 @@ mod tests {
             ErrorCode::BodyTimeout,
             ErrorCode::NotEnoughAdminApprovals,
             ErrorCode::SignerDidNotSign,
+            ErrorCode::UnsignedRequest,
+            ErrorCode::ReplayedRequest,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

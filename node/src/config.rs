@@ -154,6 +154,17 @@ impl Default for LocalLimits {
     }
 }
 
+/// Who may use the API.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiAccess {
+    /// Anyone who can reach the port (keep the API on loopback).
+    #[default]
+    Open,
+    /// Only requests signed by a member's key.
+    Members,
+}
+
 /// The API's certificate and key, PEM files (`node init --tls` writes a
 /// self-signed pair).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +206,11 @@ pub struct NodeConfig {
     /// is for loopback only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// Who may use the API: `open` (anyone who reaches it) or `members`
+    /// (every request signed by a member, docs/api.md; the passport pages,
+    /// `/metrics` and `/v1/openapi.json` stay open).
+    #[serde(default)]
+    pub api_access: ApiAccess,
     /// Local batching overrides.
     #[serde(default)]
     pub batching: BatchingConfig,
@@ -218,6 +234,7 @@ impl NodeConfig {
             api_addr: None,
             public_url: None,
             tls: None,
+            api_access: ApiAccess::default(),
             batching: BatchingConfig::default(),
             limits: LocalLimits::default(),
             log: LogConfig::default(),

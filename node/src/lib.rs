@@ -81,6 +81,7 @@ pub mod node;
 pub mod p2p;
 pub(crate) mod pump;
 pub(crate) mod raft;
+pub mod request_auth;
 pub mod runner;
 pub(crate) mod shutdown;
 pub(crate) mod signatures;

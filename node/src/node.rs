@@ -607,6 +607,12 @@ fn api_tls(
     config: &NodeConfig,
     api_addr: std::net::SocketAddr,
 ) -> Result<Option<tokio_rustls::TlsAcceptor>, StartError> {
+    if !api_addr.ip().is_loopback() && config.api_access == crate::config::ApiAccess::Open {
+        tracing::warn!(
+            %api_addr,
+            "the API listens beyond this machine with api_access = \"open\": anyone who reaches it reads every stone; set api_access = \"members\""
+        );
+    }
     let Some(tls) = &config.tls else {
         if !api_addr.ip().is_loopback() {
             tracing::warn!(
@@ -749,6 +755,8 @@ impl Parts {
         ApiState {
             ledger_genesis: self.genesis.ledger_genesis(),
             pages,
+            access: config.api_access,
+            nonces: api::Nonces::default(),
             genesis: self.genesis.clone(),
             raft: self.raft.clone(),
             ledger: self.ledger.clone(),

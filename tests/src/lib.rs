@@ -47,6 +47,8 @@ pub struct ClusterOptions {
     pub api_connections_max: u64,
     /// Each node's deadline for an API request's headers.
     pub api_header_read_timeout_ms: u64,
+    /// Who may use each node's API.
+    pub api_access: gemtrail_node::config::ApiAccess,
 }
 
 impl Default for ClusterOptions {
@@ -58,6 +60,7 @@ impl Default for ClusterOptions {
             snapshot_chunk_bytes_max: 1024 * 1024,
             api_connections_max: 512,
             api_header_read_timeout_ms: 5_000,
+            api_access: gemtrail_node::config::ApiAccess::Open,
         }
     }
 }
@@ -142,6 +145,7 @@ impl Cluster {
             config.limits.shutdown_grace_ms = 3_000;
             config.limits.api_connections_max = options.api_connections_max;
             config.limits.api_header_read_timeout_ms = options.api_header_read_timeout_ms;
+            config.api_access = options.api_access;
             config.save(&node_dir.join("node.toml"))?;
         }
         Ok(Self {
@@ -338,8 +342,19 @@ impl Cluster {
         }
     }
 
-    /// A client of node `id`.
+    /// A client of node `id`, signing its requests as the auditor (which
+    /// nodes with `api_access = "members"` require, and others ignore).
     pub fn client(&self, id: u64) -> NodeClient {
+        let client = self.unsigned_client(id);
+        let auditor = OrgId::parse("auditor").unwrap_or_else(|_| panic!("the auditor's id"));
+        match self.sample.member_key(&auditor) {
+            Some(key) => client.signing_as(auditor, key.clone()),
+            None => client,
+        }
+    }
+
+    /// A client of node `id` that signs nothing.
+    pub fn unsigned_client(&self, id: u64) -> NodeClient {
         let addr = self.api_addrs.get(&id).cloned().unwrap_or_default();
         NodeClient::new(&addr).unwrap_or_else(|_| panic!("client of node {id}"))
     }

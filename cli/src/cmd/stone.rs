@@ -95,7 +95,7 @@ pub(crate) async fn submit_committed(
     what: &str,
 ) -> CliResult<TxId> {
     let key = keyfile::load(&signer.key)?;
-    let client = crate::connect::node_client(&signer.node)?;
+    let client = crate::connect::signed_client(&signer.node, &signer.org, &signer.key)?;
     let chain_id = chain_of(&client).await?;
     let tx = Transaction {
         chain_id,

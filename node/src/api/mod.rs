@@ -10,6 +10,7 @@
 //! (or the configuration's `api_addr`); the sample consortium and `node init`
 //! put it on 127.0.0.1.
 
+mod auth;
 mod batch;
 mod body;
 pub mod error;
@@ -33,6 +34,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub(crate) use auth::Nonces;
 pub use batch::SUBMIT_BATCH_TXS_MAX;
 pub(crate) use state::{ApiState, Pages};
 
@@ -68,7 +70,12 @@ pub(crate) fn router(state: Arc<ApiState>, concurrency_max: usize) -> Router {
         .route("/explorer/members/{org}", get(explorer::member))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        // Innermost: a slow body holds its concurrency slot only until its deadline.
+        // Innermost: members' signatures, checked over the body read whole.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_member_signature,
+        ))
+        // A slow body holds its concurrency slot only until its deadline.
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             body::read_within_deadline,

@@ -21,6 +21,10 @@ pub(crate) struct ApiState {
     pub(crate) ledger_genesis: GenesisState,
     /// The web pages' languages and public address.
     pub(crate) pages: Pages,
+    /// Who may use the API.
+    pub(crate) access: crate::config::ApiAccess,
+    /// Nonces of signed requests seen within the replay window.
+    pub(crate) nonces: super::auth::Nonces,
     /// The chain's genesis (its id, hash and limits).
     pub(crate) genesis: ValidGenesis,
     /// Raft, for the status.
