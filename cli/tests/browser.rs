@@ -117,43 +117,7 @@ async fn browser(driver: &Driver, language: &str, downloads: &Path) -> WebDriver
 /// Runs the journey the pages show: GT-1 cut into GT-1-A (graded, sold
 /// under the retailer's shop name) and GT-1-B (reported stolen).
 fn run_journey(consortium: &Consortium) {
-    register(consortium, "GT-1");
-    let to_cutter = propose(consortium, "miner", "GT-1", "cutter");
-    consortium.stone_ok("cutter", "accept", &["--proposal", &to_cutter]);
-    consortium.stone_ok(
-        "cutter",
-        "manufacture",
-        &[
-            "--rough",
-            "GT-1",
-            "--polished",
-            "GT-1-A:3.10:round brilliant:D:VVS1:Excellent",
-            "--polished",
-            "GT-1-B:2.05:oval:E:VS1:Very Good",
-            "--cutter",
-            "Sarah Levi",
-            "--experience-years",
-            "22",
-        ],
-    );
-    consortium.stone_ok(
-        "lab",
-        "grade",
-        &[
-            "--stone",
-            "GT-1-A",
-            "--report",
-            "IGL-118842",
-            "--carats",
-            "3.10",
-            "--colour",
-            "D",
-            "--clarity",
-            "VVS1",
-            "--cut",
-            "Excellent",
-        ],
-    );
+    cut_and_grade_gt1(consortium);
     let to_retailer = propose(consortium, "cutter", "GT-1-A", "retailer");
     consortium.stone_ok("retailer", "accept", &["--proposal", &to_retailer]);
     consortium.stone_ok(

@@ -18,43 +18,7 @@ use support::*;
 #[test]
 fn a_consortium_founded_with_the_cli_runs_the_whole_journey_and_verifies_it() {
     let mut consortium = found();
-    register(&consortium, "GT-1");
-    let to_cutter = propose(&consortium, "miner", "GT-1", "cutter");
-    consortium.stone_ok("cutter", "accept", &["--proposal", &to_cutter]);
-    consortium.stone_ok(
-        "cutter",
-        "manufacture",
-        &[
-            "--rough",
-            "GT-1",
-            "--polished",
-            "GT-1-A:3.10:round brilliant:D:VVS1:Excellent",
-            "--polished",
-            "GT-1-B:2.05:oval:E:VS1:Very Good",
-            "--cutter",
-            "Sarah Levi",
-            "--experience-years",
-            "22",
-        ],
-    );
-    consortium.stone_ok(
-        "lab",
-        "grade",
-        &[
-            "--stone",
-            "GT-1-A",
-            "--report",
-            "IGL-118842",
-            "--carats",
-            "3.10",
-            "--colour",
-            "D",
-            "--clarity",
-            "VVS1",
-            "--cut",
-            "Excellent",
-        ],
-    );
+    cut_and_grade_gt1(&consortium);
     let to_retailer = propose(&consortium, "cutter", "GT-1-A", "retailer");
     consortium.stone_ok("retailer", "accept", &["--proposal", &to_retailer]);
     let root = consortium.path().to_owned();

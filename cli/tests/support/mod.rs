@@ -292,3 +292,45 @@ pub(crate) fn propose(consortium: &Consortium, from: &str, stone: &str, to: &str
         .trim()
         .to_owned()
 }
+
+/// Registers GT-1, hands it to the cutter, who cuts it into GT-1-A (3.10 ct)
+/// and GT-1-B (2.05 ct); the lab grades GT-1-A (report IGL-118842).
+pub(crate) fn cut_and_grade_gt1(consortium: &Consortium) {
+    register(consortium, "GT-1");
+    let to_cutter = propose(consortium, "miner", "GT-1", "cutter");
+    consortium.stone_ok("cutter", "accept", &["--proposal", &to_cutter]);
+    consortium.stone_ok(
+        "cutter",
+        "manufacture",
+        &[
+            "--rough",
+            "GT-1",
+            "--polished",
+            "GT-1-A:3.10:round brilliant:D:VVS1:Excellent",
+            "--polished",
+            "GT-1-B:2.05:oval:E:VS1:Very Good",
+            "--cutter",
+            "Sarah Levi",
+            "--experience-years",
+            "22",
+        ],
+    );
+    consortium.stone_ok(
+        "lab",
+        "grade",
+        &[
+            "--stone",
+            "GT-1-A",
+            "--report",
+            "IGL-118842",
+            "--carats",
+            "3.10",
+            "--colour",
+            "D",
+            "--clarity",
+            "VVS1",
+            "--cut",
+            "Excellent",
+        ],
+    );
+}

@@ -17,9 +17,7 @@ use gemtrail_web::LineageTree;
 
 use super::error::ApiError;
 use super::handlers::Ctx;
-use super::web::{
-    error_page, html, locale_of, member_names, stone_of, verified_journey, PageQuery,
-};
+use super::web::{error_page, html, locale_of, member_names, verified_journey, PageQuery};
 use crate::codes::ErrorCode;
 
 /// How many blocks the front page lists.
@@ -155,10 +153,7 @@ pub(super) async fn stone(
     headers: HeaderMap,
 ) -> Response {
     let locale = locale_of(&context, &query, &headers);
-    let journey = match stone_of(locale, &stone) {
-        Ok(id) => verified_journey(&context, locale, id).await,
-        Err(error) => Err(error),
-    };
+    let journey = verified_journey(&context, locale, &stone).await;
     let tree = journey
         .as_ref()
         .map_err(Clone::clone)

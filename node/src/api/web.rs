@@ -83,13 +83,15 @@ pub(super) fn stone_of(locale: &Locale, text: &str) -> Result<StoneId, ApiError>
     })
 }
 
-/// The stone's journey, from a proof built and certified here and then
-/// verified against the genesis.
+/// The journey of the stone a path names, from a proof built and certified
+/// here and then verified against the genesis; a not-found error in the
+/// page's language for an id that does not parse or a stone not there.
 pub(super) async fn verified_journey(
     context: &ApiState,
     locale: &Locale,
-    stone: StoneId,
+    stone: &str,
 ) -> Result<VerifiedJourney, ApiError> {
+    let stone = stone_of(locale, stone)?;
     let text = stone.to_string();
     let proof = certified_proof(context, stone)
         .await
@@ -128,11 +130,7 @@ pub(super) async fn passport(
     headers: HeaderMap,
 ) -> Response {
     let locale = locale_of(&context, &query, &headers);
-    let journey = match stone_of(locale, &stone) {
-        Ok(id) => verified_journey(&context, locale, id).await,
-        Err(error) => Err(error),
-    };
-    let journey = match journey {
+    let journey = match verified_journey(&context, locale, &stone).await {
         Ok(journey) => journey,
         Err(error) => return error_page(&context, locale, &error),
     };
