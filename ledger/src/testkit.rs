@@ -382,6 +382,12 @@ impl TestChain {
     /// cutter, who cuts it into POL-1 (400) and POL-2 (350); the lab grades POL-1;
     /// the cutter hands POL-1 to the retailer, who sells it.
     pub fn journey() -> Self {
+        Self::journey_ending_with(sell("POL-1"))
+    }
+
+    /// The classic journey, with `sale` (signed by the retailer) as its last
+    /// transaction instead of the plain sale of POL-1.
+    pub fn journey_ending_with(sale: Action) -> Self {
         let mut chain = Self::new();
         chain.must("mine", register("ROUGH-1", 1000));
         let offer = chain.must("mine", propose(&["ROUGH-1"], "cutter"));
@@ -393,7 +399,7 @@ impl TestChain {
         chain.must("lab", grade("POL-1", 400));
         let offer = chain.must("cutter", propose(&["POL-1"], "retailer"));
         chain.must("retailer", accept(offer));
-        chain.must("retailer", sell("POL-1"));
+        chain.must("retailer", sale);
         chain
     }
 }

@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 use gemtrail_ledger::ids::OrgId;
 use gemtrail_ledger::model::{Action, FlagReason, SaleBranding};
 use gemtrail_ledger::proof::{verify_proof, VerifiedJourney};
-use gemtrail_ledger::testkit::{
-    accept, certified_proof, flag, grade, manufacture, org, propose, register, stone, text,
-    TestChain,
-};
+use gemtrail_ledger::testkit::{certified_proof, flag, org, stone, text, TestChain};
 use gemtrail_web::explorer::{stone_page, StonePage};
 use gemtrail_web::{passport_page, LanguageSwitch, LineageTree, Locales, PassportPage};
 
@@ -42,23 +39,11 @@ fn render(journey: &VerifiedJourney, language: &str) -> String {
 }
 
 fn sold_with(branding: Option<SaleBranding>) -> TestChain {
-    let mut chain = TestChain::new();
-    chain.must("mine", register("ROUGH-1", 1000));
-    let offer = chain.must("mine", propose(&["ROUGH-1"], "cutter"));
-    chain.must("cutter", accept(offer));
-    chain.must(
-        "cutter",
-        manufacture("ROUGH-1", &[("POL-1", 400), ("POL-2", 350)]),
-    );
-    chain.must("lab", grade("POL-1", 400));
-    let offer = chain.must("cutter", propose(&["POL-1"], "retailer"));
-    chain.must("retailer", accept(offer));
     let mut sell = gemtrail_ledger::testkit::sell("POL-1");
     if let Action::Sell { branding: slot, .. } = &mut sell {
         *slot = branding;
     }
-    chain.must("retailer", sell);
-    chain
+    TestChain::journey_ending_with(sell)
 }
 
 #[test]
