@@ -2,8 +2,8 @@
 //! `gemtrail-web` pages. Same access as the JSON reads they mirror
 //! (`/v1/blocks`, `/v1/stones`, `/v1/members`).
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gemtrail_ledger::certificate::QuorumCertificate;
 use gemtrail_ledger::ids::{BlockHash, OrgId, StoneId, TxId};
@@ -17,7 +17,7 @@ use gemtrail_web::LineageTree;
 
 use super::error::ApiError;
 use super::handlers::Ctx;
-use super::web::{error_page, html, locale_of, member_names, verified_journey, PageQuery};
+use super::web::{error_page, html, member_names, verified_journey, PageRequest};
 use crate::codes::ErrorCode;
 
 /// How many blocks the front page lists.
@@ -53,12 +53,8 @@ fn recent_blocks(store: &LedgerStore) -> Result<Vec<BlockSummary>, ApiError> {
 /// `GET /explorer`: the tip, its certificate and recent blocks.
 #[utoipa::path(get, path = "/explorer", tag = "pages",
     responses((status = 200, description = "the tip, its certificate, recent blocks", content_type = "text/html", body = String)))]
-pub(super) async fn home(
-    State(context): Ctx,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+pub(super) async fn home(State(context): Ctx, page: PageRequest) -> Response {
+    let locale = page.locale(&context);
     match context.read(recent_blocks) {
         Ok(recent) => {
             let certified = certified(context.certifier.latest());
@@ -77,10 +73,9 @@ pub(super) async fn home(
 pub(super) async fn block(
     State(context): Ctx,
     Path(height): Path<String>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    page: PageRequest,
 ) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+    let locale = page.locale(&context);
     let not_found = || {
         ApiError::not_found(
             ErrorCode::BlockNotFound,
@@ -149,10 +144,9 @@ fn lineage_tree(store: &LedgerStore, stone: &StoneId) -> Result<LineageTree, Api
 pub(super) async fn stone(
     State(context): Ctx,
     Path(stone): Path<String>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    page: PageRequest,
 ) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+    let locale = page.locale(&context);
     let journey = verified_journey(&context, locale, &stone).await;
     let tree = journey
         .as_ref()
@@ -176,12 +170,8 @@ pub(super) async fn stone(
 /// `GET /explorer/members`: every member.
 #[utoipa::path(get, path = "/explorer/members", tag = "pages",
     responses((status = 200, content_type = "text/html", body = String)))]
-pub(super) async fn members(
-    State(context): Ctx,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+pub(super) async fn members(State(context): Ctx, page: PageRequest) -> Response {
+    let locale = page.locale(&context);
     let page = context.read(|store| {
         let members: Vec<_> = store.membership().members.values().collect();
         members_page(&context.pages.locales, locale, &members)
@@ -197,10 +187,9 @@ pub(super) async fn members(
 pub(super) async fn member(
     State(context): Ctx,
     Path(org): Path<String>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    page: PageRequest,
 ) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+    let locale = page.locale(&context);
     let page = context.read(|store| {
         let membership = store.membership();
         let member = org
@@ -235,13 +224,9 @@ pub(super) async fn member(
     params(("q" = String, Query, description = "a stone id, block height, transaction id or block hash")),
     responses((status = 303, description = "to the page found"),
               (status = 404, description = "a nothing-matches page", content_type = "text/html", body = String)))]
-pub(super) async fn search(
-    State(context): Ctx,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let locale = locale_of(&context, &query, &headers);
-    let text = query.q.as_deref().unwrap_or("").trim().to_owned();
+pub(super) async fn search(State(context): Ctx, page: PageRequest) -> Response {
+    let locale = page.locale(&context);
+    let text = page.search_text().trim().to_owned();
     match context.read(|store| search_target(store, &text)) {
         Ok(Some(target)) => Redirect::to(&target).into_response(),
         Ok(None) => {

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use gemtrail_ledger::codec::encode;
@@ -28,26 +30,53 @@ use crate::codes::ErrorCode;
 
 /// A page's query: the language switch, and the explorer's search text.
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct PageQuery {
+struct PageQuery {
     /// A language code chosen on the page.
-    pub(super) lang: Option<String>,
+    lang: Option<String>,
     /// What to search for.
-    pub(super) q: Option<String>,
+    q: Option<String>,
 }
 
-/// The language for this request.
-pub(super) fn locale_of<'a>(
-    context: &'a ApiState,
-    query: &PageQuery,
-    headers: &HeaderMap,
-) -> &'a Locale {
-    let accept = headers
+/// What a page request says about itself: the language it asks for (the
+/// page's switch, then `Accept-Language`) and, for a search, its text.
+#[derive(Debug, Default)]
+pub(super) struct PageRequest {
+    query: PageQuery,
+    accept_language: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
+    type Rejection = QueryRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::<PageQuery>::try_from_uri(&parts.uri)?;
+        Ok(Self {
+            query,
+            accept_language: accept_language(&parts.headers),
+        })
+    }
+}
+
+impl PageRequest {
+    /// The language for this request.
+    pub(super) fn locale<'a>(&self, context: &'a ApiState) -> &'a Locale {
+        context
+            .pages
+            .locales
+            .negotiate(self.query.lang.as_deref(), self.accept_language.as_deref())
+    }
+
+    /// The search text, if any.
+    pub(super) fn search_text(&self) -> &str {
+        self.query.q.as_deref().unwrap_or("")
+    }
+}
+
+fn accept_language(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::ACCEPT_LANGUAGE)
-        .and_then(|value| value.to_str().ok());
-    context
-        .pages
-        .locales
-        .negotiate(query.lang.as_deref(), accept)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// A rendered page with its status.
@@ -126,10 +155,9 @@ pub(super) fn member_names(context: &ApiState) -> BTreeMap<OrgId, String> {
 pub(super) async fn passport(
     State(context): Ctx,
     Path(stone): Path<String>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    page: PageRequest,
 ) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+    let locale = page.locale(&context);
     let journey = match verified_journey(&context, locale, &stone).await {
         Ok(journey) => journey,
         Err(error) => return error_page(&context, locale, &error),
@@ -167,10 +195,9 @@ pub(crate) fn passport_file_name(stone: &StoneId) -> String {
 pub(super) async fn passport_file(
     State(context): Ctx,
     Path(stone): Path<String>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    page: PageRequest,
 ) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+    let locale = page.locale(&context);
     let proof = match stone_of(locale, &stone) {
         Ok(id) => certified_proof(&context, id).await,
         Err(error) => Err(error),
@@ -203,10 +230,9 @@ pub(super) async fn passport_file(
 pub(super) async fn passport_qr(
     State(context): Ctx,
     Path(stone): Path<String>,
-    Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    page: PageRequest,
 ) -> Response {
-    let locale = locale_of(&context, &query, &headers);
+    let locale = page.locale(&context);
     let known = stone_of(locale, &stone).and_then(|id| {
         context
             .read(|store| store.stone(&id))
@@ -232,7 +258,11 @@ pub(super) async fn passport_qr(
 
 /// Any unknown path under `/passport` or `/explorer`: a 404 page.
 pub(super) fn page_not_found(context: &ApiState, uri: &Uri, headers: &HeaderMap) -> Response {
-    let locale = locale_of(context, &PageQuery::default(), headers);
+    let page = PageRequest {
+        query: PageQuery::default(),
+        accept_language: accept_language(headers),
+    };
+    let locale = page.locale(context);
     let error = ApiError::not_found(ErrorCode::NoSuchEndpoint, locale.text("not_found_page"));
     tracing::debug!(path = %uri.path(), "no such page");
     error_page(context, locale, &error)
